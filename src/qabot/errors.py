@@ -1,0 +1,27 @@
+"""Errors a user can cause or fix; the CLI prints them as one line and exits 2."""
+
+from __future__ import annotations
+
+
+class QabotError(Exception):
+    """A problem with a clear cause and a clear fix (``hint``), never a bug."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class IndexError_(QabotError):
+    """The index is missing, corrupt, or was built with another model."""
+
+
+class ModelError(QabotError):
+    """The embedding model cannot be found, converted or loaded."""
+
+
+class ArticleError(QabotError):
+    """An article file cannot be read or holds no passage."""

@@ -1,0 +1,35 @@
+"""The typed results the retriever hands to the CLI, the bot and Python callers."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, Field
+
+
+class Passage(BaseModel):
+    """One paragraph of an article, with where it came from and how well it matched."""
+
+    id: str = Field(description="Stable id: '<article>#<paragraph>' (paragraph is 1-based).")
+    article: str = Field(description="Article id: the file name without its extension.")
+    title: str | None = None
+    source: str | None = None
+    url: str | None = None
+    published: date | None = None
+    paragraph: int = Field(ge=1, description="1-based paragraph number within the article.")
+    section: str | None = None
+    text: str
+    score: float = 0.0
+    confidence: float = Field(default=0.0, ge=0.0, le=1.0)
+    sentence: str | None = Field(
+        default=None, description="The sentence of `text` that best answers the question."
+    )
+
+
+class Answer(BaseModel):
+    """What `Retriever.ask` returns: the passages and whether they answer at all."""
+
+    question: str
+    passages: list[Passage]
+    found: bool
+    sentence: str | None = None
