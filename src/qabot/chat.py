@@ -1,0 +1,38 @@
+"""`qabot chat`: ask questions in a terminal, one after another."""
+
+from __future__ import annotations
+
+import sys
+
+from .config import Settings
+
+PROMPT = "سؤال> "
+WELCOME = (
+    "اسأل عن المقالات المفهرسة (بالعربية أو بالإنجليزية). اكتب /exit للخروج.\n"
+    "Ask about the indexed articles (Arabic or English). Type /exit to leave."
+)
+
+
+def chat(settings: Settings, k: int = 3) -> int:
+    """Read questions until EOF or /exit; answer each from the freshest index."""
+    from .render import terminal_answer
+    from .retriever import Retriever
+
+    retriever = Retriever.load(settings=settings)
+    color = sys.stdout.isatty()
+    titles = ", ".join(a.title or a.id for a in retriever.articles())
+    print(f"{WELCOME}\n({len(retriever)} passages: {titles})")
+    while True:
+        try:
+            question = input(PROMPT)
+        except EOFError:
+            print()
+            return 0
+        question = question.strip()
+        if question in ("/exit", "/quit", "exit", "quit"):
+            return 0
+        if not question:
+            continue
+        retriever.refresh()
+        question = question[: settings.max_question_chars]
+        print(terminal_answer(retriever.ask(question, k=k), color=color))

@@ -1,0 +1,183 @@
+"""The `qabot` command: index, ask, chat, eval, bot."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from .config import Settings
+from .errors import QabotError
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {}
+    if getattr(args, "index", None):
+        overrides["index_dir"] = Path(args.index)
+    if getattr(args, "articles", None):
+        overrides["articles_dir"] = Path(args.articles)
+    return Settings(**overrides)
+
+
+def _retriever(settings: Settings):
+    from .retriever import Retriever
+
+    return Retriever.load(settings=settings)
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    """Build or update the index from the articles folder."""
+    if args.watch:
+        from .watch import watch
+
+        return watch(_settings(args), full=args.full)
+    from .indexer import build_index
+
+    report = build_index(_settings(args), full=args.full, progress=not args.json and sys.stderr.isatty())
+    for line in report.skipped:
+        print(f"warning: skipped {line}", file=sys.stderr)
+    print(report.model_dump_json() if args.json else report.summary())
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    """Answer one question from the command line."""
+    from .render import terminal_answer
+
+    settings = _settings(args)
+    retriever = _retriever(settings)
+    question = " ".join(args.question)
+    if args.json:
+        passages = retriever.search(question, k=args.k)
+        print(json.dumps([p.model_dump(mode="json") for p in passages], ensure_ascii=False, indent=1))
+        return 0
+    print(terminal_answer(retriever.ask(question, k=args.k), color=sys.stdout.isatty()))
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """An interactive terminal chat over the same retriever."""
+    from .chat import chat
+
+    return chat(_settings(args), k=args.k)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Score retrieval on a file in the retrieval-eval format."""
+    from .evaluate import evaluate, report_json
+    from .model import load_encoder
+
+    settings = _settings(args)
+    report = evaluate(
+        Path(args.file),
+        settings,
+        load_encoder(settings),
+        mode=args.mode,
+        k=args.k,
+        unanswerable=args.unanswerable,
+        cache=Path(args.cache) if args.cache else None,
+        progress=not args.json and sys.stderr.isatty(),
+    )
+    if args.json:
+        print(report_json(report))
+        return 0
+    print(
+        f"{report.name} ({report.mode}, {report.n} questions): R@1 {report.r1:.3f}  "
+        f"R@5 {report.r5:.3f}  MRR@10 {report.mrr10:.3f}  "
+        f"p50 {report.p50_ms:.1f} ms  p95 {report.p95_ms:.1f} ms  "
+        f"(bare query encoding p50 {report.encode_p50_ms:.1f} ms)"
+    )
+    if report.answered is not None:
+        print(
+            f"abstention: answerable answered {report.answered:.1%} "
+            f"(correct at rank 1 {report.answered_correct:.1%}), "
+            f"unanswerable refused {report.refused_unanswerable:.1%}"
+        )
+    return 0
+
+
+def cmd_bot(args: argparse.Namespace) -> int:
+    """Run the Telegram bot (needs TELEGRAM_BOT_TOKEN)."""
+    from .telegram_bot import run_bot
+
+    return run_bot(_settings(args))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """The quick-start job: the bot when a token is set, a terminal chat otherwise."""
+    settings = _settings(args)
+    if settings.telegram_bot_token:
+        return cmd_bot(args)
+    from .indexer import build_index
+
+    report = build_index(settings, progress=sys.stderr.isatty())
+    print(report.summary(), file=sys.stderr)
+    from .chat import chat
+
+    return chat(settings, k=args.k)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="qabot", description="Ask questions about Arabic news articles.")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress and decisions")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def command(name: str, func, help: str, corpus: bool = False) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help, description=help)
+        sp.set_defaults(func=func)
+        sp.add_argument("--index", metavar="DIR", help="index folder (QABOT_INDEX_DIR, embeddings/)")
+        if corpus:
+            sp.add_argument(
+                "--articles", metavar="DIR", help="articles folder (QABOT_ARTICLES_DIR, articles/)"
+            )
+        return sp
+
+    sp = command("index", cmd_index, "build or update the index from the articles", corpus=True)
+    sp.add_argument("--json", action="store_true", help="print one JSON object")
+    sp.add_argument("--full", action="store_true", help="re-embed everything")
+    sp.add_argument("--watch", action="store_true", help="keep watching the articles folder")
+
+    sp = command("ask", cmd_ask, "answer one question")
+    sp.add_argument("question", nargs="+")
+    sp.add_argument("-k", type=int, default=3, help="passages to show (3)")
+    sp.add_argument("--json", action="store_true", help="print the passages as JSON")
+
+    sp = command("chat", cmd_chat, "interactive terminal chat")
+    sp.add_argument("-k", type=int, default=3)
+
+    sp = command("eval", cmd_eval, "score retrieval on a *.retrieval.json file")
+    sp.add_argument("file")
+    sp.add_argument("-k", type=int, default=10)
+    sp.add_argument("--mode", choices=["dense", "lexical", "hybrid"], default="hybrid")
+    sp.add_argument("--unanswerable", action="store_true", help="also measure abstention")
+    sp.add_argument("--cache", metavar="DIR", help="keep the eval index here between runs")
+    sp.add_argument("--json", action="store_true")
+
+    command("bot", cmd_bot, "run the Telegram bot", corpus=True)
+    sp = command("run", cmd_run, "the bot if TELEGRAM_BOT_TOKEN is set, else a terminal chat", corpus=True)
+    sp.add_argument("-k", type=int, default=3)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except QabotError as exc:
+        print(f"qabot: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"qabot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

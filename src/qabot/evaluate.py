@@ -1,0 +1,201 @@
+"""Retrieval quality on a `*.retrieval.json` file: R@1, R@5, MRR@10, abstention, latency."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from contextlib import contextmanager
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel
+
+from .chunking import Chunk, content_hash, split_long, stable_key
+from .config import Settings
+from .encoder import Encoder
+from .errors import QabotError
+from .indexer import index_chunks
+from .retriever import Retriever
+
+
+class EvalQuestion(BaseModel):
+    id: str
+    question: str
+    paragraph_id: str
+    answer_text: str | None = None
+
+
+class EvalParagraph(BaseModel):
+    id: str
+    text: str
+
+
+class EvalArticle(BaseModel):
+    title: str | None = None
+    paragraphs: list[EvalParagraph]
+
+
+class EvalSet(BaseModel):
+    name: str = "eval"
+    articles: list[EvalArticle]
+    questions: list[EvalQuestion]
+
+
+class EvalReport(BaseModel):
+    """The figures `qabot eval` prints; `--json` emits exactly this object."""
+
+    name: str
+    mode: str
+    n: int
+    r1: float
+    r5: float
+    mrr10: float
+    p50_ms: float
+    p95_ms: float
+    encode_p50_ms: float
+    answered: float | None = None
+    answered_correct: float | None = None
+    refused_unanswerable: float | None = None
+
+
+def load_eval_set(path: Path) -> EvalSet:
+    try:
+        return EvalSet.model_validate_json(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise QabotError(f"cannot read eval file {path}: {str(exc).splitlines()[0]}") from exc
+
+
+def eval_chunks(data: EvalSet, max_tokens: int, count_tokens) -> list[Chunk]:
+    """Each eval paragraph becomes passages whose ids start with the paragraph's id."""
+    chunks: list[Chunk] = []
+    for a, article in enumerate(data.articles):
+        for p, para in enumerate(article.paragraphs, start=1):
+            parts = split_long(para.text.strip(), max_tokens, count_tokens)
+            for n, part in enumerate(parts, start=1):
+                pid = para.id if len(parts) == 1 else f"{para.id}.{n}"
+                chunk = Chunk(
+                    id=pid, key=stable_key(pid), article=f"a{a:04d}", paragraph=p,
+                    text=part, title=article.title, hash="",
+                )
+                chunk.hash = content_hash(chunk.match_text)
+                chunks.append(chunk)
+    return chunks
+
+
+def _base_id(passage_id: str, known: set[str]) -> str:
+    return passage_id if passage_id in known else passage_id.rsplit(".", 1)[0]
+
+
+@contextmanager
+def _index_dir(cache: Path | None) -> Iterator[Path]:
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        yield cache
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="qabot-eval-"))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _rank(data: EvalSet, retriever: Retriever, mode: str, k: int) -> tuple[list[int | None], list, list[float]]:
+    known = {p.id for a in data.articles for p in a.paragraphs}
+    ranks: list[int | None] = []
+    tops: list = []
+    times: list[float] = []
+    for q in data.questions:
+        start = time.perf_counter()
+        hits = retriever.search(q.question, k=k, mode=mode)
+        times.append((time.perf_counter() - start) * 1000)
+        seen: list[str] = []
+        for hit in hits:
+            base = _base_id(hit.id, known)
+            if base not in seen:
+                seen.append(base)
+        ranks.append(seen.index(q.paragraph_id) + 1 if q.paragraph_id in seen else None)
+        tops.append(hits[0] if hits else None)
+    return ranks, tops, times
+
+
+def evaluate(
+    path: Path,
+    settings: Settings,
+    encoder: Encoder,
+    *,
+    mode: str = "hybrid",
+    k: int = 10,
+    unanswerable: bool = False,
+    cache: Path | None = None,
+    progress: bool = False,
+) -> EvalReport:
+    """Index the file's paragraphs in a scratch (or cached) index and score every question."""
+    data = load_eval_set(path)
+    chunks = eval_chunks(data, settings.max_chunk_tokens, encoder.count_tokens)
+    with _index_dir(cache) as root:
+        full_dir = root / "full"
+        index_chunks(chunks, full_dir, encoder, progress=progress, batch=settings.batch_size)
+        retriever = Retriever(full_dir, settings, encoder)
+        ranks, _, times = _rank(data, retriever, mode, max(k, 10))
+        encode_times = []
+        for q in data.questions[:200]:
+            start = time.perf_counter()
+            encoder.encode_queries([q.question])
+            encode_times.append((time.perf_counter() - start) * 1000)
+        report = EvalReport(
+            name=data.name,
+            mode=mode,
+            n=len(ranks),
+            r1=round(float(np.mean([r == 1 for r in ranks])), 4),
+            r5=round(float(np.mean([r is not None and r <= 5 for r in ranks])), 4),
+            mrr10=round(float(np.mean([1 / r if r and r <= 10 else 0 for r in ranks])), 4),
+            p50_ms=round(float(np.percentile(times, 50)), 2),
+            p95_ms=round(float(np.percentile(times, 95)), 2),
+            encode_p50_ms=round(float(np.percentile(encode_times, 50)), 2),
+        )
+        if unanswerable:
+            report.answered, report.answered_correct, report.refused_unanswerable = _abstention(
+                data, chunks, root, settings, encoder, mode
+            )
+    return report
+
+
+def fold_of(chunk_article: str) -> int:
+    return int(chunk_article[1:]) % 2
+
+
+def _abstention(
+    data: EvalSet, chunks: list[Chunk], root: Path, settings: Settings, encoder: Encoder, mode: str
+) -> tuple[float, float, float]:
+    """Index half the articles, ask every question; average over both halves."""
+    gold_article = {p.id: f"a{a:04d}" for a, art in enumerate(data.articles) for p in art.paragraphs}
+    answered: list[bool] = []
+    correct: list[bool] = []
+    refused: list[bool] = []
+    for fold in (0, 1):
+        fold_dir = root / f"fold{fold}"
+        if not fold_dir.exists():  # start from the full index: its vectors are reused, not re-embedded
+            shutil.copytree(root / "full", fold_dir, ignore=shutil.ignore_patterns(".lock"))
+        half = [c for c in chunks if fold_of(c.article) == fold]
+        index_chunks(half, fold_dir, encoder, batch=settings.batch_size)
+        retriever = Retriever(fold_dir, settings, encoder)
+        for q in data.questions:
+            answer = retriever.ask(q.question, k=1)
+            if fold_of(gold_article[q.paragraph_id]) == fold:
+                answered.append(answer.found)
+                top = answer.passages[0].id if answer.passages else ""
+                correct.append(answer.found and top.split(".")[0] == q.paragraph_id.split(".")[0])
+            else:
+                refused.append(not answer.found)
+    return (
+        round(float(np.mean(answered)), 4),
+        round(float(np.mean(correct)), 4),
+        round(float(np.mean(refused)), 4),
+    )
+
+
+def report_json(report: EvalReport) -> str:
+    return json.dumps(report.model_dump(exclude_none=True), ensure_ascii=False)

@@ -1,0 +1,234 @@
+"""Question → ranked passages: dense paragraph + sentence vectors fused with Arabic BM25."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel
+
+from .arabic import is_mostly_arabic
+from .config import Settings
+from .encoder import Encoder
+from .errors import IndexError_
+from .results import Answer, Passage
+from .store import REBUILD_HINT, Generation, current_name, read_generation, sentence_key
+
+log = logging.getLogger(__name__)
+
+#: Weights chosen on ARCD (see README, "Retrieval quality"); the names say what they mix.
+PARAGRAPH_WEIGHT = 0.5  # dense score = w·cos(paragraph) + (1-w)·max cos(sentence)
+LEXICAL_WEIGHT = 0.4  # fused = (1-w)·z(dense) + w·z(BM25), Arabic questions only
+CANDIDATES = 50
+#: Logistic calibration of P(answer is in the articles); fitted by `qabot eval --fit`.
+CONF_ARABIC = (14.0, 3.0, -12.0)  # dense, coverage, bias
+CONF_OTHER = (20.0, 0.0, -16.0)
+
+
+class ArticleInfo(BaseModel):
+    """An indexed article, as `/sources` lists it."""
+
+    id: str
+    title: str | None = None
+    source: str | None = None
+    url: str | None = None
+    published: date | None = None
+    passages: int
+
+
+class _State:
+    """A loaded generation plus the in-memory sentence matrix the scorer needs."""
+
+    def __init__(self, gen: Generation) -> None:
+        self.gen = gen
+        rows: dict[int, list[int]] = {}
+        keys: list[int] = []
+        for chunk in gen.chunks:
+            for j in range(len(gen.sentences.get(chunk.key, []))):
+                rows.setdefault(chunk.key, []).append(len(keys))
+                keys.append(sentence_key(chunk.id, j))
+        self.sentence_rows = rows
+        self.sentence_matrix = gen.sentence_vectors.get(np.array(keys, dtype=np.int64))
+        self.sentence_owner = {k: c for c, rs in rows.items() for k in (keys[r] for r in rs)}
+
+
+def _zscore(values: np.ndarray) -> np.ndarray:
+    std = float(values.std())
+    return (values - values.mean()) / std if std > 1e-9 else np.zeros_like(values)
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(min(x, 50.0), -50.0)))
+
+
+class Retriever:
+    """Searches one index folder; picks up newer generations between questions."""
+
+    def __init__(self, index_dir: Path, settings: Settings, encoder: Encoder) -> None:
+        self.index_dir = index_dir
+        self.settings = settings
+        self.encoder = encoder
+        self._lock = threading.Lock()
+        self._state = self._load()
+
+    @classmethod
+    def load(
+        cls,
+        index_dir: Path | str | None = None,
+        settings: Settings | None = None,
+        encoder: Encoder | None = None,
+    ) -> Retriever:
+        settings = settings or Settings()
+        if encoder is None:
+            from .model import load_encoder
+
+            encoder = load_encoder(settings)
+        return cls(Path(index_dir) if index_dir else settings.index_dir, settings, encoder)
+
+    def _load(self) -> _State:
+        gen = read_generation(self.index_dir)
+        model, dim = gen.manifest.get("model"), gen.manifest.get("dim")
+        if model != self.encoder.model_id or dim != self.encoder.dim:
+            raise IndexError_(
+                f"index {self.index_dir} was built with model {model} (dimension {dim}), "
+                f"but the configured model is {self.encoder.model_id} "
+                f"(dimension {self.encoder.dim})",
+                REBUILD_HINT,
+            )
+        return _State(gen)
+
+    @property
+    def generation(self) -> str:
+        return self._state.gen.name
+
+    def refresh(self) -> bool:
+        """Swap to a newer generation if one was written; a failed load keeps the old one."""
+        name = current_name(self.index_dir)
+        if name is None or name == self._state.gen.name:
+            return False
+        with self._lock:
+            if name == self._state.gen.name:
+                return False
+            try:
+                self._state = self._load()
+            except IndexError_ as exc:
+                log.warning("keeping index %s: new one unusable (%s)", self.generation, exc)
+                return False
+        log.info("switched to index %s", self._state.gen.name)
+        return True
+
+    def articles(self) -> list[ArticleInfo]:
+        infos: dict[str, ArticleInfo] = {}
+        for chunk in self._state.gen.chunks:
+            info = infos.get(chunk.article)
+            if info is None:
+                infos[chunk.article] = ArticleInfo(
+                    id=chunk.article,
+                    title=chunk.title,
+                    source=chunk.source,
+                    url=chunk.url,
+                    published=chunk.published,
+                    passages=1,
+                )
+            else:
+                info.passages += 1
+        return list(infos.values())
+
+    def __len__(self) -> int:
+        return len(self._state.gen.chunks)
+
+    def search(self, question: str, k: int = 3, mode: str = "hybrid") -> list[Passage]:
+        """The k best passages, best first, each with its answering sentence and confidence."""
+        question = " ".join(question.split())
+        if not question:
+            raise ValueError("the question is empty")
+        state = self._state  # one generation for the whole question, even if a swap happens
+        gen = state.gen
+        if not gen.chunks or k <= 0:
+            return []
+        arabic = is_mostly_arabic(question)
+        qv = self.encoder.encode_queries([question])[0] if mode != "lexical" else None
+
+        candidates: dict[int, None] = {}
+        if qv is not None:
+            for key, _ in gen.passages.search(qv, CANDIDATES):
+                candidates[key] = None
+            for skey, _ in gen.sentence_vectors.search(qv, CANDIDATES * 2):
+                if skey in state.sentence_owner:
+                    candidates[state.sentence_owner[skey]] = None
+        if mode != "dense":
+            for key, _ in gen.lexical.search(question, CANDIDATES):
+                candidates[key] = None
+        keys = np.array(list(candidates), dtype=np.int64)
+        if len(keys) == 0:
+            return []
+
+        best_sentence: dict[int, int] = {}
+        if qv is not None:
+            cos_p = gen.passages.get(keys) @ qv
+            cos_s = np.empty(len(keys), dtype=np.float32)
+            for i, key in enumerate(keys):
+                rows = state.sentence_rows.get(int(key))
+                if rows:
+                    sims = state.sentence_matrix[rows] @ qv
+                    best_sentence[int(key)] = int(sims.argmax())
+                    cos_s[i] = sims.max()
+                else:
+                    cos_s[i] = cos_p[i]
+            dense = PARAGRAPH_WEIGHT * cos_p + (1 - PARAGRAPH_WEIGHT) * cos_s
+        else:
+            dense = np.zeros(len(keys), dtype=np.float32)
+        lexical = gen.lexical.scores(question, keys) if mode != "dense" else np.zeros(len(keys))
+
+        if mode == "dense" or (mode == "hybrid" and not arabic):
+            fused = dense.astype(np.float64)
+        elif mode == "lexical":
+            fused = lexical.astype(np.float64)
+        else:
+            fused = (1 - LEXICAL_WEIGHT) * _zscore(dense) + LEXICAL_WEIGHT * _zscore(lexical)
+
+        order = np.argsort(-fused, kind="stable")[:k]
+        passages = []
+        for i in order:
+            key = int(keys[i])
+            chunk = gen.by_key[key]
+            sentences = gen.sentences.get(key, [])
+            sentence = sentences[best_sentence.get(key, 0)] if sentences else None
+            confidence = self._confidence(float(dense[i]), gen.lexical.coverage(question, key), arabic)
+            passages.append(
+                Passage(
+                    id=chunk.id,
+                    article=chunk.article,
+                    title=chunk.title,
+                    source=chunk.source,
+                    url=chunk.url,
+                    published=chunk.published,
+                    paragraph=chunk.paragraph,
+                    section=chunk.section,
+                    text=chunk.text,
+                    score=float(fused[i]),
+                    confidence=confidence,
+                    sentence=sentence,
+                )
+            )
+        return passages
+
+    @staticmethod
+    def _confidence(dense: float, coverage: float, arabic: bool) -> float:
+        a, b, c = CONF_ARABIC if arabic else CONF_OTHER
+        return round(_sigmoid(a * dense + b * coverage + c), 4)
+
+    def ask(self, question: str, k: int = 3) -> Answer:
+        """Search, then decide honestly whether the articles answer the question at all."""
+        passages = self.search(question, k=k)
+        found = bool(passages) and passages[0].confidence >= self.settings.min_confidence
+        return Answer(
+            question=question,
+            passages=passages,
+            found=found,
+            sentence=passages[0].sentence if found else None,
+        )

@@ -1,0 +1,167 @@
+"""One index generation on disk: manifest, passage metadata, vectors and the BM25 leg.
+
+Builds write a complete new generation folder, then switch ``CURRENT`` to it with an
+atomic rename, so a reader (or a killed build) never meets a half-written index.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .chunking import Chunk, stable_key
+from .errors import IndexError_
+from .index import FaissIndex
+from .lexical import LexicalIndex
+
+FORMAT = 1
+CURRENT = "CURRENT"
+REBUILD_HINT = "rebuild it with `qabot index --full`"
+
+
+def sentence_key(passage_id: str, number: int) -> int:
+    return stable_key(f"{passage_id}/s{number}")
+
+
+@dataclass
+class Generation:
+    """Everything a retriever needs, loaded from (or about to be written to) one folder."""
+
+    manifest: dict[str, Any]
+    chunks: list[Chunk]
+    sentences: dict[int, list[str]]
+    passages: FaissIndex
+    sentence_vectors: FaissIndex
+    lexical: LexicalIndex
+    name: str = ""
+    by_key: dict[int, Chunk] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.by_key = {chunk.key: chunk for chunk in self.chunks}
+
+
+def current_name(index_dir: Path) -> str | None:
+    """The name of the live generation, or None when nothing was built yet."""
+    try:
+        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return name or None
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+
+
+def write_generation(index_dir: Path, gen: Generation) -> str:
+    """Write `gen` as a new folder and make it current; return its name."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    previous = current_name(index_dir)
+    number = int(previous.split("-")[1]) + 1 if previous and previous.startswith("gen-") else 1
+    name = f"gen-{number:06d}"
+    tmp = index_dir / f"{name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    gen.manifest.update(format=FORMAT, qabot_version=__version__, generation=name)
+    gen.passages.save(tmp / "passages.faiss")
+    gen.sentence_vectors.save(tmp / "sentences.faiss")
+    gen.lexical.save(tmp / "lexical")
+    with open(tmp / "passages.jsonl", "w", encoding="utf-8") as fh:
+        for chunk in gen.chunks:
+            record = chunk.model_dump(mode="json")
+            record["sentences"] = gen.sentences.get(chunk.key, [])
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    _write_json(tmp / "manifest.json", gen.manifest)  # written last: marks the folder complete
+    for path in tmp.iterdir():
+        if path.is_file():
+            with open(path, "rb") as fh:
+                os.fsync(fh.fileno())
+    os.replace(tmp, index_dir / name)
+    pointer = index_dir / f"{CURRENT}.tmp"
+    pointer.write_text(name + "\n", encoding="utf-8")
+    with open(pointer, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(pointer, index_dir / CURRENT)
+    gen.name = name
+    _prune(index_dir, keep={name, previous})
+    return name
+
+
+def _prune(index_dir: Path, keep: set[str | None]) -> None:
+    """Drop old generations; the previous one stays for readers still holding it."""
+    for path in index_dir.glob("gen-*"):
+        if path.name not in keep:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def read_manifest(index_dir: Path) -> tuple[str, dict[str, Any]]:
+    name = current_name(index_dir)
+    if name is None:
+        raise IndexError_(f"no index in {index_dir}", "build it with `qabot index`")
+    path = index_dir / name / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexError_(f"index manifest {path} is missing or corrupt", REBUILD_HINT) from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise IndexError_(f"index {path.parent} has an unknown format", REBUILD_HINT)
+    return name, manifest
+
+
+def read_generation(index_dir: Path) -> Generation:
+    """Load the current generation, failing with a clear `IndexError_` on any damage."""
+    name, manifest = read_manifest(index_dir)
+    folder = index_dir / name
+    dim = int(manifest["dim"])
+    chunks: list[Chunk] = []
+    sentences: dict[int, list[str]] = {}
+    try:
+        with open(folder / "passages.jsonl", encoding="utf-8") as fh:
+            for line in fh:
+                record = json.loads(line)
+                sents = record.pop("sentences", [])
+                chunk = Chunk.model_validate(record)
+                chunks.append(chunk)
+                sentences[chunk.key] = sents
+    except (OSError, ValueError) as exc:
+        raise IndexError_(f"passage metadata in {folder} is missing or corrupt", REBUILD_HINT) from exc
+    passages = FaissIndex.load(folder / "passages.faiss", dim)
+    sentence_vectors = FaissIndex.load(folder / "sentences.faiss", dim)
+    lexical = LexicalIndex.load(folder / "lexical")
+    if len(passages) != len(chunks) or manifest.get("passages") != len(chunks):
+        raise IndexError_(
+            f"index {folder} is inconsistent ({len(passages)} vectors, {len(chunks)} passages)",
+            REBUILD_HINT,
+        )
+    return Generation(manifest, chunks, sentences, passages, sentence_vectors, lexical, name=name)
+
+
+def empty_generation(manifest: dict[str, Any], dim: int) -> Generation:
+    return Generation(
+        manifest, [], {}, FaissIndex(dim), FaissIndex(dim), LexicalIndex.build([], [])
+    )
+
+
+def vectors_by_hash(gen: Generation) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Reusable embeddings of an old generation, keyed by the hash of the text they embed."""
+    from .chunking import content_hash
+
+    keys = np.array([c.key for c in gen.chunks], dtype=np.int64)
+    passage_vecs = gen.passages.get(keys)
+    by_hash = {c.hash: passage_vecs[i] for i, c in enumerate(gen.chunks)}
+    s_keys: list[int] = []
+    s_hashes: list[str] = []
+    for chunk in gen.chunks:
+        for j, sentence in enumerate(gen.sentences.get(chunk.key, [])):
+            s_keys.append(sentence_key(chunk.id, j))
+            s_hashes.append(content_hash(sentence))
+    sent_vecs = gen.sentence_vectors.get(np.array(s_keys, dtype=np.int64))
+    sent_by_hash = {h: sent_vecs[i] for i, h in enumerate(s_hashes)}
+    return by_hash, sent_by_hash
