@@ -73,7 +73,12 @@ def test_long_paragraph_is_split_at_sentences() -> None:
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(b"", "empty"), (b"\xff\xfe\x00bad", "binary"), (b"\xc3\x28 bad", "UTF-8"), (b"---\n---\n", "empty")],
+    [
+        (b"", "empty"),
+        (b"\xff\xfe\x00bad", "binary"),
+        (b"\xc3\x28 bad", "UTF-8"),
+        (b"---\n---\n", "empty"),
+    ],
 )
 def test_bad_files_raise_clear_errors(tmp_path: Path, content: bytes, message: str) -> None:
     path = tmp_path / "bad.txt"

@@ -35,7 +35,9 @@ def cmd_index(args: argparse.Namespace) -> int:
         return watch(_settings(args), full=args.full)
     from .indexer import build_index
 
-    report = build_index(_settings(args), full=args.full, progress=not args.json and sys.stderr.isatty())
+    report = build_index(
+        _settings(args), full=args.full, progress=not args.json and sys.stderr.isatty()
+    )
     for line in report.skipped:
         print(f"warning: skipped {line}", file=sys.stderr)
     print(report.model_dump_json() if args.json else report.summary())
@@ -51,7 +53,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     question = " ".join(args.question)
     if args.json:
         passages = retriever.search(question, k=args.k)
-        print(json.dumps([p.model_dump(mode="json") for p in passages], ensure_ascii=False, indent=1))
+        print(
+            json.dumps([p.model_dump(mode="json") for p in passages], ensure_ascii=False, indent=1)
+        )
         return 0
     print(terminal_answer(retriever.ask(question, k=args.k), color=sys.stdout.isatty()))
     return 0
@@ -120,14 +124,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="qabot", description="Ask questions about Arabic news articles.")
+    p = argparse.ArgumentParser(
+        prog="qabot", description="Ask questions about Arabic news articles."
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log progress and decisions")
     sub = p.add_subparsers(dest="command", required=True)
 
     def command(name: str, func, help: str, corpus: bool = False) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help, description=help)
         sp.set_defaults(func=func)
-        sp.add_argument("--index", metavar="DIR", help="index folder (QABOT_INDEX_DIR, embeddings/)")
+        sp.add_argument(
+            "--index", metavar="DIR", help="index folder (QABOT_INDEX_DIR, embeddings/)"
+        )
         if corpus:
             sp.add_argument(
                 "--articles", metavar="DIR", help="articles folder (QABOT_ARTICLES_DIR, articles/)"
@@ -156,7 +164,9 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true")
 
     command("bot", cmd_bot, "run the Telegram bot", corpus=True)
-    sp = command("run", cmd_run, "the bot if TELEGRAM_BOT_TOKEN is set, else a terminal chat", corpus=True)
+    sp = command(
+        "run", cmd_run, "the bot if TELEGRAM_BOT_TOKEN is set, else a terminal chat", corpus=True
+    )
     sp.add_argument("-k", type=int, default=3)
     return p
 

@@ -37,7 +37,8 @@ class Settings(BaseSettings):
     max_question_chars: int = 1000
 
     telegram_bot_token: str | None = Field(
-        default=None, validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "QABOT_TELEGRAM_BOT_TOKEN")
+        default=None,
+        validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "QABOT_TELEGRAM_BOT_TOKEN"),
     )
     telegram_api_base_url: str | None = Field(
         default=None,

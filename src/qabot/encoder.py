@@ -31,7 +31,10 @@ class SentenceTransformerEncoder:
         self.model = model
         self.model_id = model_id
         self.batch_size = batch_size
-        self.dim = int(model.get_sentence_embedding_dimension() or 0)
+        get_dim = getattr(model, "get_embedding_dimension", None) or (
+            model.get_sentence_embedding_dimension
+        )
+        self.dim = int(get_dim() or 0)
         prompts = model.prompts or {}
         self.query_prompt = prompts.get("query", "")
         self.passage_prompt = prompts.get("passage", prompts.get("document", ""))
@@ -56,7 +59,7 @@ class SentenceTransformerEncoder:
         return self._encode(texts, self.passage_prompt)
 
     def count_tokens(self, text: str) -> int:
-        return len(self.model.tokenizer(text, add_special_tokens=True)["input_ids"])
+        return len(self.model.tokenizer(text, add_special_tokens=True, verbose=False)["input_ids"])
 
 
 class HashEncoder:
@@ -75,7 +78,9 @@ class HashEncoder:
         return vec / norm if norm else vec
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
-        return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dim), "f4")
+        return (
+            np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dim), "f4")
+        )
 
     def encode_passages(self, texts: list[str]) -> np.ndarray:
         return self.encode_queries(texts)

@@ -6,8 +6,8 @@ import json
 import shutil
 import tempfile
 import time
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -77,8 +77,13 @@ def eval_chunks(data: EvalSet, max_tokens: int, count_tokens) -> list[Chunk]:
             for n, part in enumerate(parts, start=1):
                 pid = para.id if len(parts) == 1 else f"{para.id}.{n}"
                 chunk = Chunk(
-                    id=pid, key=stable_key(pid), article=f"a{a:04d}", paragraph=p,
-                    text=part, title=article.title, hash="",
+                    id=pid,
+                    key=stable_key(pid),
+                    article=f"a{a:04d}",
+                    paragraph=p,
+                    text=part,
+                    title=article.title,
+                    hash="",
                 )
                 chunk.hash = content_hash(chunk.match_text)
                 chunks.append(chunk)
@@ -102,7 +107,9 @@ def _index_dir(cache: Path | None) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _rank(data: EvalSet, retriever: Retriever, mode: str, k: int) -> tuple[list[int | None], list, list[float]]:
+def _rank(
+    data: EvalSet, retriever: Retriever, mode: str, k: int
+) -> tuple[list[int | None], list, list[float]]:
     known = {p.id for a in data.articles for p in a.paragraphs}
     ranks: list[int | None] = []
     tops: list = []
@@ -171,13 +178,17 @@ def _abstention(
     data: EvalSet, chunks: list[Chunk], root: Path, settings: Settings, encoder: Encoder, mode: str
 ) -> tuple[float, float, float]:
     """Index half the articles, ask every question; average over both halves."""
-    gold_article = {p.id: f"a{a:04d}" for a, art in enumerate(data.articles) for p in art.paragraphs}
+    gold_article = {
+        p.id: f"a{a:04d}" for a, art in enumerate(data.articles) for p in art.paragraphs
+    }
     answered: list[bool] = []
     correct: list[bool] = []
     refused: list[bool] = []
     for fold in (0, 1):
         fold_dir = root / f"fold{fold}"
-        if not fold_dir.exists():  # start from the full index: its vectors are reused, not re-embedded
+        if (
+            not fold_dir.exists()
+        ):  # start from the full index: its vectors are reused, not re-embedded
             shutil.copytree(root / "full", fold_dir, ignore=shutil.ignore_patterns(".lock"))
         half = [c for c in chunks if fold_of(c.article) == fold]
         index_chunks(half, fold_dir, encoder, batch=settings.batch_size)

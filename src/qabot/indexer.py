@@ -19,7 +19,6 @@ from .chunking import Chunk, chunk_article, content_hash
 from .config import Settings
 from .encoder import Encoder
 from .errors import IndexError_, QabotError
-from .lexical import LexicalIndex
 from .store import Generation, empty_generation, read_generation, sentence_key, vectors_by_hash
 from .store import write_generation as _write
 
@@ -87,9 +86,7 @@ def collect_chunks(
     return chunks, articles, skipped
 
 
-def _embed(
-    encoder: Encoder, texts: list[str], batch: int, progress: bool, what: str
-) -> np.ndarray:
+def _embed(encoder: Encoder, texts: list[str], batch: int, progress: bool, what: str) -> np.ndarray:
     out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
     with tqdm(total=len(texts), desc=f"embedding {what}", unit=what, disable=not progress) as bar:
         # Hand the model a few batches at a time: it sorts them by length, so less padding.
@@ -100,7 +97,9 @@ def _embed(
     return out
 
 
-def _previous(index_dir: Path, encoder: Encoder, full: bool) -> tuple[Generation | None, str | None]:
+def _previous(
+    index_dir: Path, encoder: Encoder, full: bool
+) -> tuple[Generation | None, str | None]:
     """The generation to update, or None with the reason for a full build."""
     if full:
         return None, "full rebuild requested"
@@ -177,9 +176,17 @@ def index_chunks(
 
     if old is not None and old.chunks == chunks:
         return BuildReport(
-            articles=len({c.article for c in chunks}), passages=len(chunks), added=0, updated=0,
-            removed=0, unchanged=len(chunks), embedded=0, embedded_sentences=0,
-            seconds=round(time.perf_counter() - started, 3), full=False, generation=old.name,
+            articles=len({c.article for c in chunks}),
+            passages=len(chunks),
+            added=0,
+            updated=0,
+            removed=0,
+            unchanged=len(chunks),
+            embedded=0,
+            embedded_sentences=0,
+            seconds=round(time.perf_counter() - started, 3),
+            full=False,
+            generation=old.name,
         )
     new_keys = {c.key for c in chunks}
     old_hash = {c.key: c.hash for c in gen.chunks}
@@ -217,12 +224,15 @@ def index_chunks(
     gen.sentence_vectors.remove(np.array(stale, np.int64))
     if add_sent:
         gen.sentence_vectors.add(
-            np.array([k for k, _, _ in add_sent], np.int64), np.stack([sent_vec[h] for _, h, _ in add_sent])
+            np.array([k for k, _, _ in add_sent], np.int64),
+            np.stack([sent_vec[h] for _, h, _ in add_sent]),
         )
 
     gen.chunks = chunks
     gen.sentences = sentences
-    gen.lexical = LexicalIndex.build([c.key for c in chunks], [c.match_text for c in chunks])
+    gen.lexical = gen.lexical.updated(
+        remove=removed, add_ids=[c.key for c in changed], add_texts=[c.match_text for c in changed]
+    )
     gen.manifest = {
         "model": encoder.model_id,
         "dim": encoder.dim,

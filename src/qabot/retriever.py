@@ -198,7 +198,9 @@ class Retriever:
             chunk = gen.by_key[key]
             sentences = gen.sentences.get(key, [])
             sentence = sentences[best_sentence.get(key, 0)] if sentences else None
-            confidence = self._confidence(float(dense[i]), gen.lexical.coverage(question, key), arabic)
+            confidence = self._confidence(
+                float(dense[i]), gen.lexical.coverage(question, key), arabic
+            )
             passages.append(
                 Passage(
                     id=chunk.id,

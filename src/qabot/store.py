@@ -131,7 +131,9 @@ def read_generation(index_dir: Path) -> Generation:
                 chunks.append(chunk)
                 sentences[chunk.key] = sents
     except (OSError, ValueError) as exc:
-        raise IndexError_(f"passage metadata in {folder} is missing or corrupt", REBUILD_HINT) from exc
+        raise IndexError_(
+            f"passage metadata in {folder} is missing or corrupt", REBUILD_HINT
+        ) from exc
     passages = FaissIndex.load(folder / "passages.faiss", dim)
     sentence_vectors = FaissIndex.load(folder / "sentences.faiss", dim)
     lexical = LexicalIndex.load(folder / "lexical")

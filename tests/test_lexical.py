@@ -1,0 +1,205 @@
+"""The BM25 leg: ranking, scores, coverage, incremental updates and persistence."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import pytest
+
+from qabot.arabic import terms
+from qabot.errors import IndexError_
+from qabot.lexical import FILE_NAME, LexicalIndex
+
+CORPUS: dict[int, str] = {
+    101: "تأسست منظمة التعاون الإسلامي عام 1969 وتضم 57 دولة.",
+    202: "يعقد وزير الخارجية الروسي سيرغي لافروف اجتماعا في موسكو مع الأمين العام.",
+    303: "استضافت مدينة قازان القمة الاقتصادية الدولية «روسيا - العالم الإسلامي».",
+    404: "ولد نجيب محفوظ في القاهرة وحصل على جائزة نوبل في الأدب عام 1988.",
+    505: "كرة القدم هي الرياضة الأكثر شعبية في مصر والمغرب.",
+}
+
+
+@pytest.fixture()
+def index() -> LexicalIndex:
+    return LexicalIndex.build(list(CORPUS), list(CORPUS.values()))
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("متى تأسست منظمة المؤتمر الإسلامي؟", 101),
+        ("أين اجتمع لافروف مع الأمين العام؟", 202),
+        ("ما هي المدينة التي استضافت القمة الاقتصادية؟", 303),
+        ("متى حصل نجيب محفوظ على جائزة نوبل؟", 404),
+        ("ما هي الرياضة الأكثر شعبيةً في مِصر؟", 505),
+    ],
+)
+def test_right_passage_wins(index: LexicalIndex, question: str, expected: int) -> None:
+    hits = index.search(question, 3)
+    assert hits[0][0] == expected
+    scores = [s for _, s in hits]
+    assert scores == sorted(scores, reverse=True)
+    assert all(s > 0 for s in scores)
+
+
+def test_search_limits_and_misses(index: LexicalIndex) -> None:
+    assert len(index) == 5
+    assert len(index.search("الإسلامي روسيا عام", 2)) == 2
+    assert index.search("الإسلامي", 0) == []
+    assert index.search("ما هو؟", 5) == []  # stopwords only
+    assert index.search("xylophone قطار", 5) == []  # unknown terms only
+    # Only matching passages come back, never zero-score filler.
+    assert {i for i, _ in index.search("لافروف", 5)} == {202}
+
+
+def test_scores_for_candidates(index: LexicalIndex) -> None:
+    question = "أين اجتمع لافروف مع الأمين العام؟"
+    hits = dict(index.search(question, 5))
+    got = index.scores(question, [505, 202, 999])
+    assert got.shape == (3,)
+    assert got[0] == 0.0 and got[2] == 0.0  # non-matching, unknown id
+    assert got[1] == pytest.approx(hits[202])
+
+
+def test_empty_index() -> None:
+    empty = LexicalIndex.build([], [])
+    assert len(empty) == 0
+    assert empty.search("منظمة التعاون", 5) == []
+    assert empty.scores("منظمة", [1, 2]).tolist() == [0.0, 0.0]
+    assert empty.coverage("منظمة", 1) == 0.0
+    only_stopwords = LexicalIndex.build([1], ["في من إلى"])
+    assert only_stopwords.search("في", 5) == []
+
+
+def test_coverage(index: LexicalIndex) -> None:
+    assert index.coverage("متى تأسست منظمة التعاون الإسلامي؟", 101) == 1.0
+    assert index.coverage("منظمة التعاون الإسلامي", 505) == 0.0
+    partial = index.coverage("متى تأسست منظمة الأمم المتحدة؟", 101)
+    assert 0.0 < partial < 1.0
+    # An absent rare word outweighs a present common one.
+    assert index.coverage("الإسلامي زنجبيل", 101) < 0.5
+    assert index.coverage("ما هو؟", 101) == 0.0
+    assert index.coverage("منظمة", 999) == 0.0
+    for pid in CORPUS:
+        for q in ["روسيا والعالم الإسلامي", "جائزة نوبل في الأدب", "xyz"]:
+            assert 0.0 <= index.coverage(q, pid) <= 1.0
+
+
+def test_coverage_accepts_either_stem() -> None:
+    idx = LexicalIndex.build([1, 2], ["قرأت الكتاب", "مدرسة"])
+    # "كتابهم" (their book): light stem كتابهم (no -هم rule), Snowball stem كتاب.
+    assert "كتابهم" not in idx.terms_of(1)
+    assert idx.coverage("كتابهم", 1) == 1.0
+    assert idx.coverage("كتابهم", 2) == 0.0
+
+
+def test_terms_of_and_build_from_terms(index: LexicalIndex) -> None:
+    assert index.terms_of(404) == terms(CORPUS[404])
+    with pytest.raises(KeyError):
+        index.terms_of(999)
+    rebuilt = LexicalIndex.build_from_terms(list(CORPUS), [index.terms_of(i) for i in CORPUS])
+    q = "منظمة التعاون الإسلامي في قازان"
+    assert rebuilt.search(q, 5) == index.search(q, 5)
+
+
+def test_updated_matches_fresh_build(index: LexicalIndex) -> None:
+    new = {606: "أعلنت منظمة الصحة العالمية انتهاء الجائحة.", 202: "لافروف يزور القاهرة."}
+    updated = index.updated(remove=[505], add_ids=list(new), add_texts=list(new.values()))
+    expected = {k: v for k, v in CORPUS.items() if k != 505} | new
+    fresh = LexicalIndex.build(list(expected), list(expected.values()))
+    assert sorted(updated.ids.tolist()) == sorted(expected)
+    for q in ["منظمة الصحة", "لافروف في القاهرة", "كرة القدم", "جائزة نوبل"]:
+        assert dict(updated.search(q, 10)) == pytest.approx(dict(fresh.search(q, 10)))
+    assert updated.terms_of(202) == terms(new[202])
+    assert len(index) == 5  # the original is untouched
+
+
+def test_duplicate_ids_rejected() -> None:
+    with pytest.raises(ValueError, match="unique"):
+        LexicalIndex.build([1, 1], ["أ", "ب"])
+    with pytest.raises(ValueError):
+        LexicalIndex.build([1, 2], ["نص"])
+
+
+def test_matrix_equals_bm25s_own_indexing(index: LexicalIndex) -> None:
+    """The vectorised build must give exactly what ``bm25s.BM25.index`` gives."""
+    key_lists = [index.terms_of(i) for i in CORPUS]
+    reference = bm25s.BM25(k1=index._k1, b=index._b, method="lucene")
+    reference.index(key_lists, create_empty_token=False, show_progress=False)
+    assert index._bm25 is not None
+    for query in ["منظمة التعاون الإسلامي", "لافروف موسكو", "عام 1969 1988"]:
+        keys = [k for k in terms(query) if k in reference.vocab_dict]
+        np.testing.assert_allclose(
+            index._bm25.get_scores(keys), reference.get_scores(keys), rtol=1e-5
+        )
+
+
+def test_save_load_round_trip(index: LexicalIndex, tmp_path: Path) -> None:
+    path = index.save(tmp_path)
+    assert path == tmp_path / FILE_NAME
+    assert [p.name for p in tmp_path.iterdir()] == [FILE_NAME]  # no temp file left over
+    loaded = LexicalIndex.load(tmp_path)
+    assert len(loaded) == len(index)
+    assert loaded.ids.tolist() == index.ids.tolist()
+    for q in ["منظمة التعاون الإسلامي", "لافروف في موسكو", "نجيب محفوظ نوبل", "قطار"]:
+        assert loaded.search(q, 5) == index.search(q, 5)
+        np.testing.assert_array_equal(loaded.scores(q, list(CORPUS)), index.scores(q, list(CORPUS)))
+        assert loaded.coverage(q, 101) == index.coverage(q, 101)
+    assert loaded.terms_of(303) == index.terms_of(303)
+    # Saving again replaces the file atomically.
+    loaded.save(tmp_path)
+    assert LexicalIndex.load(tmp_path).search("قازان", 1)[0][0] == 303
+
+
+def test_empty_index_round_trip(tmp_path: Path) -> None:
+    LexicalIndex.build([], []).save(tmp_path)
+    loaded = LexicalIndex.load(tmp_path)
+    assert len(loaded) == 0
+    assert loaded.search("منظمة", 3) == []
+
+
+def test_missing_file_raises_index_error(tmp_path: Path) -> None:
+    with pytest.raises(IndexError_, match="not found"):
+        LexicalIndex.load(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda b: b"not a zip file at all",
+        lambda b: b[: len(b) // 2],  # truncated
+        lambda b: b"",
+        lambda b: b[:100] + bytes(200) + b[300:],  # zeroed in the middle
+    ],
+)
+def test_corrupt_file_raises_index_error(
+    index: LexicalIndex, tmp_path: Path, damage: Callable[[bytes], bytes]
+) -> None:
+    path = index.save(tmp_path)
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(IndexError_, match="corrupt") as err:
+        LexicalIndex.load(tmp_path)
+    assert err.value.hint  # tells the user what to do
+
+
+def test_inconsistent_arrays_raise_index_error(index: LexicalIndex, tmp_path: Path) -> None:
+    path = index.save(tmp_path)
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["flat"] = arrays["flat"][:-3]  # offsets no longer match
+    with path.open("wb") as fh:
+        np.savez(fh, **arrays)
+    with pytest.raises(IndexError_, match="offsets"):
+        LexicalIndex.load(tmp_path)
+
+
+def test_stale_analysis_version_raises_index_error(
+    index: LexicalIndex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index.save(tmp_path)
+    monkeypatch.setattr("qabot.lexical.ANALYSIS_VERSION", 999)
+    with pytest.raises(IndexError_, match="analysis version"):
+        LexicalIndex.load(tmp_path)
