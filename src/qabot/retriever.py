@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel
 
-from .arabic import is_mostly_arabic
+from .arabic import is_mostly_arabic, term_groups, terms
 from .config import Settings
 from .encoder import Encoder
 from .errors import IndexError_
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 PARAGRAPH_WEIGHT = 0.5  # dense score = w·cos(paragraph) + (1-w)·max cos(sentence)
 LEXICAL_WEIGHT = 0.4  # fused = (1-w)·z(dense) + w·z(BM25), Arabic questions only
 CANDIDATES = 50
+SENTENCE_LEXICAL = 0.3  # weight of question-word overlap when picking the highlight
 #: Logistic calibration of P(answer is in the articles); fitted by `qabot eval --fit`.
 CONF_ARABIC = (14.0, 3.0, -12.0)  # dense, coverage, bias
 CONF_OTHER = (20.0, 0.0, -16.0)
@@ -63,6 +65,52 @@ def _zscore(values: np.ndarray) -> np.ndarray:
 
 def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(min(x, 50.0), -50.0)))
+
+
+@dataclass
+class Candidates:
+    """Every leg's score for each pooled candidate passage (row i = keys[i])."""
+
+    keys: np.ndarray
+    cos_p: np.ndarray
+    cos_s: np.ndarray
+    sentence_sims: list[np.ndarray]
+    bm25: np.ndarray
+
+    @property
+    def dense(self) -> np.ndarray:
+        return PARAGRAPH_WEIGHT * self.cos_p + (1 - PARAGRAPH_WEIGHT) * self.cos_s
+
+
+def fuse(
+    found: Candidates, mode: str, arabic: bool, lexical_weight: float | None = None
+) -> np.ndarray:
+    """One score per candidate; BM25 joins only for Arabic questions, which it can match."""
+    w = LEXICAL_WEIGHT if lexical_weight is None else lexical_weight
+    if mode == "lexical":
+        return found.bm25.astype(np.float64)
+    if mode == "dense" or not arabic:
+        return found.dense.astype(np.float64)
+    return (1 - w) * _zscore(found.dense) + w * _zscore(found.bm25)
+
+
+def confidence_of(dense: float, coverage: float, arabic: bool) -> float:
+    """Calibrated P(the articles answer this), from the top passage's dense score and coverage."""
+    a, b, c = CONF_ARABIC if arabic else CONF_OTHER
+    return round(_sigmoid(a * dense + b * coverage + c), 4)
+
+
+def best_sentence(question: str, sentences: list[str], sims: np.ndarray) -> str:
+    """The sentence to highlight: dense similarity, plus the share of question words it holds."""
+    groups = term_groups(question)
+    scores = np.asarray(sims, dtype=np.float64).copy()
+    if groups and len(scores) == len(sentences):
+        for j, sentence in enumerate(sentences):
+            keys = set(terms(sentence))
+            scores[j] += (
+                SENTENCE_LEXICAL * sum(any(t in keys for t in g) for g in groups) / len(groups)
+            )
+    return sentences[int(scores.argmax())] if len(scores) == len(sentences) else sentences[0]
 
 
 class Retriever:
@@ -141,88 +189,83 @@ class Retriever:
     def __len__(self) -> int:
         return len(self._state.gen.chunks)
 
-    def search(self, question: str, k: int = 3, mode: str = "hybrid") -> list[Passage]:
+    def search(
+        self, question: str, k: int = 3, mode: str = "hybrid", vector: np.ndarray | None = None
+    ) -> list[Passage]:
         """The k best passages, best first, each with its answering sentence and confidence."""
         question = " ".join(question.split())
         if not question:
             raise ValueError("the question is empty")
         state = self._state  # one generation for the whole question, even if a swap happens
-        gen = state.gen
-        if not gen.chunks or k <= 0:
+        if not state.gen.chunks or k <= 0:
+            return []
+        if vector is None and mode != "lexical":
+            vector = self.encoder.encode_queries([question])[0]
+        found = self.candidates(state, question, vector, mode)
+        if found is None:
             return []
         arabic = is_mostly_arabic(question)
-        qv = self.encoder.encode_queries([question])[0] if mode != "lexical" else None
+        fused = fuse(found, mode, arabic)
+        order = np.argsort(-fused, kind="stable")[:k]
+        return [
+            self._passage(state, question, found, int(i), float(fused[i]), arabic) for i in order
+        ]
 
-        candidates: dict[int, None] = {}
-        if qv is not None:
-            for key, _ in gen.passages.search(qv, CANDIDATES):
-                candidates[key] = None
-            for skey, _ in gen.sentence_vectors.search(qv, CANDIDATES * 2):
+    def candidates(
+        self, state: _State, question: str, vector: np.ndarray | None, mode: str = "hybrid"
+    ) -> Candidates | None:
+        """Pool the top hits of every leg, then score each candidate on every leg."""
+        gen = state.gen
+        pool: dict[int, None] = {}
+        if vector is not None:
+            for key, _ in gen.passages.search(vector, CANDIDATES):
+                pool[key] = None
+            for skey, _ in gen.sentence_vectors.search(vector, CANDIDATES * 2):
                 if skey in state.sentence_owner:
-                    candidates[state.sentence_owner[skey]] = None
+                    pool[state.sentence_owner[skey]] = None
         if mode != "dense":
             for key, _ in gen.lexical.search(question, CANDIDATES):
-                candidates[key] = None
-        keys = np.array(list(candidates), dtype=np.int64)
-        if len(keys) == 0:
-            return []
+                pool[key] = None
+        if not pool:
+            return None
+        keys = np.array(list(pool), dtype=np.int64)
+        cos_p = np.zeros(len(keys), dtype=np.float32)
+        cos_s = np.zeros(len(keys), dtype=np.float32)
+        sims: list[np.ndarray] = []
+        if vector is not None:
+            cos_p = gen.passages.get(keys) @ vector
+            for i, key in enumerate(keys.tolist()):
+                rows = state.sentence_rows.get(key)
+                sent = state.sentence_matrix[rows] @ vector if rows else cos_p[i : i + 1]
+                sims.append(sent)
+                cos_s[i] = sent.max()
+        bm25 = gen.lexical.scores(question, keys) if mode != "dense" else np.zeros(len(keys))
+        return Candidates(keys, cos_p, cos_s, sims, np.asarray(bm25, dtype=np.float64))
 
-        best_sentence: dict[int, int] = {}
-        if qv is not None:
-            cos_p = gen.passages.get(keys) @ qv
-            cos_s = np.empty(len(keys), dtype=np.float32)
-            for i, key in enumerate(keys):
-                rows = state.sentence_rows.get(int(key))
-                if rows:
-                    sims = state.sentence_matrix[rows] @ qv
-                    best_sentence[int(key)] = int(sims.argmax())
-                    cos_s[i] = sims.max()
-                else:
-                    cos_s[i] = cos_p[i]
-            dense = PARAGRAPH_WEIGHT * cos_p + (1 - PARAGRAPH_WEIGHT) * cos_s
-        else:
-            dense = np.zeros(len(keys), dtype=np.float32)
-        lexical = gen.lexical.scores(question, keys) if mode != "dense" else np.zeros(len(keys))
-
-        if mode == "dense" or (mode == "hybrid" and not arabic):
-            fused = dense.astype(np.float64)
-        elif mode == "lexical":
-            fused = lexical.astype(np.float64)
-        else:
-            fused = (1 - LEXICAL_WEIGHT) * _zscore(dense) + LEXICAL_WEIGHT * _zscore(lexical)
-
-        order = np.argsort(-fused, kind="stable")[:k]
-        passages = []
-        for i in order:
-            key = int(keys[i])
-            chunk = gen.by_key[key]
-            sentences = gen.sentences.get(key, [])
-            sentence = sentences[best_sentence.get(key, 0)] if sentences else None
-            confidence = self._confidence(
-                float(dense[i]), gen.lexical.coverage(question, key), arabic
-            )
-            passages.append(
-                Passage(
-                    id=chunk.id,
-                    article=chunk.article,
-                    title=chunk.title,
-                    source=chunk.source,
-                    url=chunk.url,
-                    published=chunk.published,
-                    paragraph=chunk.paragraph,
-                    section=chunk.section,
-                    text=chunk.text,
-                    score=float(fused[i]),
-                    confidence=confidence,
-                    sentence=sentence,
-                )
-            )
-        return passages
-
-    @staticmethod
-    def _confidence(dense: float, coverage: float, arabic: bool) -> float:
-        a, b, c = CONF_ARABIC if arabic else CONF_OTHER
-        return round(_sigmoid(a * dense + b * coverage + c), 4)
+    def _passage(
+        self, state: _State, question: str, found: Candidates, i: int, score: float, arabic: bool
+    ) -> Passage:
+        key = int(found.keys[i])
+        chunk = state.gen.by_key[key]
+        sentences = state.gen.sentences.get(key, [])
+        sentence = best_sentence(question, sentences, found.sentence_sims[i]) if sentences else None
+        confidence = confidence_of(
+            float(found.dense[i]), state.gen.lexical.coverage(question, key), arabic
+        )
+        return Passage(
+            id=chunk.id,
+            article=chunk.article,
+            title=chunk.title,
+            source=chunk.source,
+            url=chunk.url,
+            published=chunk.published,
+            paragraph=chunk.paragraph,
+            section=chunk.section,
+            text=chunk.text,
+            score=score,
+            confidence=confidence,
+            sentence=sentence,
+        )
 
     def ask(self, question: str, k: int = 3) -> Answer:
         """Search, then decide honestly whether the articles answer the question at all."""

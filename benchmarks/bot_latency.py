@@ -1,0 +1,135 @@
+"""End-to-end bot latency: question pushed to the Bot API stand-in → the bot's sendMessage.
+
+Runs the real Application over real HTTP on 127.0.0.1 with the real retriever (the
+index in ``QABOT_INDEX_DIR``, built from ``QABOT_ARTICLES_DIR`` first if missing), and
+times bare ``Retriever.search`` on the same questions in the same run, so the table
+shows what the bot adds on top of retrieval.
+
+    .venv/bin/python benchmarks/bot_latency.py [-n 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from botapi import BotAPI  # noqa: E402
+
+from qabot.config import Settings  # noqa: E402
+from qabot.indexer import build_index  # noqa: E402
+from qabot.retriever import Retriever  # noqa: E402
+from qabot.store import current_name  # noqa: E402
+from qabot.telegram_bot import build_application  # noqa: E402
+
+QUESTIONS = [
+    "متى تأسست منظمة التعاون الإسلامي؟",
+    "كم عدد الدول الأعضاء في منظمة التعاون الإسلامي؟",
+    "مع من اجتمع لافروف في موسكو؟",
+    "من هو الأمين العام لمنظمة التعاون الإسلامي؟",
+    "ما هي ثاني أكبر منظمة دولية بعد الأمم المتحدة؟",
+    "أين عقدت قمة روسيا والعالم الإسلامي؟",
+    "من يرأس مجموعة الرؤية الاستراتيجية روسيا - العالم الإسلامي؟",
+    "ما موقف دول المنظمة من الأحداث في أوكرانيا؟",
+    "من هو ممثل روسيا الدائم لدى منظمة التعاون الإسلامي؟",
+    "ما القضية التي تمثل أولوية لمنظمة التعاون الإسلامي؟",
+    "أي مدينة حصلت على لقب عاصمة منظمة التعاون الإسلامي للشباب؟",
+    "ما عدد سكان الدول الأعضاء في المنظمة؟",
+    "ما الاسم السابق لمنظمة التعاون الإسلامي؟",
+    "متى يزور حسين إبراهيم طه موسكو؟",
+    "Who did Lavrov meet in Moscow?",
+    "How many member states does the Organisation of Islamic Cooperation have?",
+    "ما هي طريقة تحضير الكبسة؟",
+    "من فاز بكأس العالم لكرة القدم؟",
+    "What is the capital of Tatarstan?",
+    "كيف أتعلم البرمجة بلغة بايثون؟",
+]
+
+
+def load_retriever(settings: Settings) -> Retriever:
+    if current_name(settings.index_dir) is None:
+        print(f"building the index in {settings.index_dir}…", file=sys.stderr)
+        build_index(settings)
+    return Retriever.load(settings=settings)
+
+
+def percentiles(seconds: list[float]) -> tuple[float, float, float]:
+    """p50, p95 and mean in milliseconds."""
+    cuts = statistics.quantiles(seconds, n=100, method="inclusive")
+    return cuts[49] * 1000, cuts[94] * 1000, statistics.fmean(seconds) * 1000
+
+
+async def through_bot(
+    settings: Settings, retriever: Retriever, questions: list[str]
+) -> list[float]:
+    """Seconds from pushing each update to the bot's recorded sendMessage, one at a time."""
+    async with BotAPI() as api:
+        settings = settings.model_copy(
+            update={
+                "telegram_bot_token": api.token,
+                "telegram_api_base_url": api.base_url,
+                "rate_limit_per_minute": 0,
+                "allowed_chat_ids": [],
+            }
+        )
+        app = build_application(settings, retriever)
+        async with app:
+            await app.start()
+            await app.updater.start_polling(poll_interval=0, timeout=1)
+            latencies = []
+            for question in questions:
+                mark, started = api.mark(), time.monotonic()
+                api.push_message(question, chat_id=1001)
+                reply = await api.wait_for("sendMessage", chat_id=1001, since=mark, timeout=60)
+                latencies.append(reply.at - started)
+            await app.updater.stop()
+            await app.stop()
+    return latencies
+
+
+def bare_search(retriever: Retriever, questions: list[str], k: int) -> list[float]:
+    latencies = []
+    for question in questions:
+        started = time.perf_counter()
+        retriever.search(question, k=k)
+        latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=100, help="questions to time (default 100)")
+    args = parser.parse_args()
+    settings = Settings()
+    retriever = load_retriever(settings)
+    questions = [QUESTIONS[i % len(QUESTIONS)] for i in range(args.n)]
+    bare_search(retriever, QUESTIONS[:3], settings.top_k)  # warm the model up
+    bot = asyncio.run(through_bot(settings, retriever, questions))
+    # The bot searches in a worker thread; torch's speed can differ between the main
+    # thread and others (its intra-op thread pool), so both are shown.
+    with ThreadPoolExecutor(1) as pool:
+        in_thread = pool.submit(bare_search, retriever, questions, settings.top_k).result()
+    in_main = bare_search(retriever, questions, settings.top_k)
+
+    print(f"{len(questions)} questions, top_k={settings.top_k}, index {retriever.index_dir}")
+    print(f"{'':<34}{'p50 ms':>10}{'p95 ms':>10}{'mean ms':>10}")
+    rows = [
+        ("bot, end to end", percentiles(bot)),
+        ("Retriever.search, worker thread", percentiles(in_thread)),
+        ("Retriever.search, main thread", percentiles(in_main)),
+    ]
+    (b50, b95, bmean), (s50, s95, smean) = rows[0][1], rows[1][1]
+    rows.append(("bot overhead (vs worker thread)", (b50 - s50, b95 - s95, bmean - smean)))
+    for name, (p50, p95, mean) in rows:
+        print(f"{name:<34}{p50:>10.1f}{p95:>10.1f}{mean:>10.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

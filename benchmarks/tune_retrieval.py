@@ -1,0 +1,131 @@
+"""Choose the fusion weights and fit the abstention calibration on a retrieval-eval file.
+
+    python benchmarks/tune_retrieval.py ../shared/data/arcd/arcd.retrieval.json --cache DIR
+
+Encodes every question once, pools candidates once, then grid-searches the weights
+offline; the abstention fit uses the half-corpus folds of `qabot eval --unanswerable`.
+The chosen values are written into `qabot/retriever.py` by hand, with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from qabot.arabic import is_mostly_arabic
+from qabot.config import Settings
+from qabot.evaluate import eval_chunks, fold_of, load_eval_set
+from qabot.indexer import index_chunks
+from qabot.model import load_encoder
+from qabot.retriever import Retriever, _zscore, fuse
+
+
+def question_vectors(encoder, questions: list[str], cache: Path) -> np.ndarray:
+    digest = hashlib.sha256(("\n".join(questions) + encoder.model_id).encode()).hexdigest()[:16]
+    path = cache / f"questions-{digest}.npy"
+    if path.exists():
+        return np.load(path)
+    vecs = np.concatenate(
+        [encoder.encode_queries(questions[i : i + 64]) for i in range(0, len(questions), 64)]
+    )
+    np.save(path, vecs)
+    return vecs
+
+
+def ranks_for(pools, gold: list[str], p: float, w: float) -> np.ndarray:
+    out = []
+    for (found, ids, arabic), g in zip(pools, gold, strict=True):
+        dense = p * found.cos_p + (1 - p) * found.cos_s
+        fused = (1 - w) * _zscore(dense) + w * _zscore(found.bm25) if arabic else dense
+        order = [ids[i] for i in np.argsort(-fused, kind="stable")]
+        out.append(order.index(g) + 1 if g in order else 10**6)
+    return np.array(out)
+
+
+def auc(pos: np.ndarray, neg: np.ndarray) -> float:
+    scores = np.concatenate([pos, neg])
+    ranks = scores.argsort().argsort() + 1
+    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("file")
+    ap.add_argument("--cache", required=True)
+    args = ap.parse_args()
+    cache = Path(args.cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    settings = Settings()
+    encoder = load_encoder(settings)
+    data = load_eval_set(Path(args.file))
+    chunks = eval_chunks(data, settings.max_chunk_tokens, encoder.count_tokens)
+    index_chunks(chunks, cache / "full", encoder, progress=True)
+    questions = [q.question for q in data.questions]
+    gold = [q.paragraph_id for q in data.questions]
+    vecs = question_vectors(encoder, questions, cache)
+
+    retriever = Retriever(cache / "full", settings, encoder)
+    state = retriever._state
+    pools = []
+    for q, v in zip(questions, vecs, strict=True):
+        found = retriever.candidates(state, " ".join(q.split()), v)
+        ids = [state.gen.by_key[int(k)].id.split(".")[0] for k in found.keys]
+        pools.append((found, ids, is_mostly_arabic(q)))
+
+    print("p(paragraph)  w(bm25)   R@1    R@5   MRR@10")
+    best = None
+    for p in (0.0, 0.25, 0.4, 0.5, 0.6, 0.75, 1.0):
+        for w in (0.0, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 1.0):
+            r = ranks_for(pools, gold, p, w)
+            row = ((r == 1).mean(), (r <= 5).mean(), np.where(r <= 10, 1 / r, 0).mean())
+            print(f"{p:10.2f} {w:9.2f}  {row[0]:.3f}  {row[1]:.3f}  {row[2]:.3f}")
+            if best is None or row[2] > best[0][2]:
+                best = (row, p, w)
+    print("best by MRR@10:", best)
+
+    # Abstention: index one half, ask everything; features of the top passage.
+    feats, labels = [], []
+    gold_article = {
+        p.id: f"a{a:04d}" for a, art in enumerate(data.articles) for p in art.paragraphs
+    }
+    for fold in (0, 1):
+        fold_dir = cache / f"fold{fold}"
+        if not fold_dir.exists():
+            shutil.copytree(cache / "full", fold_dir, ignore=shutil.ignore_patterns(".lock"))
+        index_chunks([c for c in chunks if fold_of(c.article) == fold], fold_dir, encoder)
+        r = Retriever(fold_dir, settings, encoder)
+        for q, v, g in zip(questions, vecs, gold, strict=True):
+            qn = " ".join(q.split())
+            found = r.candidates(r._state, qn, v)
+            i = int(np.argmax(fuse(found, "hybrid", is_mostly_arabic(q))))
+            cov = r._state.gen.lexical.coverage(qn, int(found.keys[i]))
+            feats.append((float(found.dense[i]), cov))
+            labels.append(fold_of(gold_article[g]) == fold)
+    x = np.array(feats)
+    y = np.array(labels)
+    print(f"AUC dense {auc(x[y, 0], x[~y, 0]):.3f}  coverage {auc(x[y, 1], x[~y, 1]):.3f}")
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=100.0).fit(x, y)
+    a, b = model.coef_[0]
+    c = model.intercept_[0]
+    prob = model.predict_proba(x)[:, 1]
+    print(
+        f"logistic: dense {a:.2f}, coverage {b:.2f}, bias {c:.2f}; AUC {auc(prob[y], prob[~y]):.3f}"
+    )
+    for t in (0.2, 0.3, 0.4, 0.5, 0.6):
+        print(
+            f"  threshold {t:.1f}: answerable kept {(prob[y] >= t).mean():.3f}, "
+            f"unanswerable refused {(prob[~y] < t).mean():.3f}"
+        )
+    for target in (0.95, 0.96, 0.97):
+        t = float(np.quantile(prob[y], 1 - target))
+        print(f"  keep {target:.0%} -> threshold {t:.3f}, refused {(prob[~y] < t).mean():.3f}")
+
+
+if __name__ == "__main__":
+    main()

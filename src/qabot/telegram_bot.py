@@ -1,0 +1,430 @@
+"""The Telegram bot: one short handler per action; `build_application` only wires them.
+
+Answers go out as HTML built by :mod:`qabot.render`. A question shows the best passage;
+its "نتائج أخرى" button sends the remaining passages as a *new* message (replying to
+the answer, whose button is then removed), so the first answer stays readable above.
+Updates are handled one at a time (PTB's default): the retriever runs in a worker thread
+so the event loop stays free, and the model is CPU-bound anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import re
+import secrets
+import sys
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from typing import Any
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    MessageEntity,
+    Update,
+)
+from telegram.constants import ChatAction, ChatType, ParseMode
+from telegram.error import InvalidToken, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from . import indexer, render
+from .arabic import sanitize
+from .config import Settings
+from .errors import QabotError
+from .results import Answer
+from .retriever import ArticleInfo, Retriever
+from .store import current_name
+
+log = logging.getLogger(__name__)
+
+#: What @BotFather hands out: the bot's numeric id, a colon, a long URL-safe secret.
+TOKEN_RE = re.compile(r"\d+:[A-Za-z0-9_-]{30,}")
+EXAMPLES = (
+    "متى تأسست منظمة التعاون الإسلامي؟",
+    "مع من التقى لافروف في موسكو؟",
+    "How many countries are members of the OIC?",
+)
+KEEP_ANSWERS = 20  # answers per chat that the "more results" button can still reach
+MORE = "more:"
+
+NOT_ALLOWED = "عذرًا، هذا البوت مخصص لمحادثات محددة ولا يعمل هنا."
+RATE_LIMITED = "أرسلتَ أسئلة كثيرة خلال دقيقة. يُرجى المحاولة بعد {seconds} ثانية."
+NO_WORDS = "اكتب سؤالك بالكلمات، مثلًا: {example}"
+CUT_NOTE = "سؤالك طويل، فاستخدمتُ أول {limit} حرف منه فقط."
+ASK_USAGE = "اكتب سؤالك بعد الأمر، مثلًا: ‎/ask {example}"
+STALE = "انتهت صلاحية هذه النتائج، أعد طرح السؤال."
+ADMINS_ONLY = "عذرًا، تحديث الفهرس متاح للمشرفين فقط."
+REINDEXING = "جارٍ تحديث الفهرس من المقالات…"
+REINDEX_FAILED = "تعذّر تحديث الفهرس: {error}"
+APOLOGY = "عذرًا، حدث خطأ غير متوقع أثناء معالجة رسالتك. حاول مرة أخرى بعد قليل."
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+class SlidingWindow:
+    """At most ``limit`` events per ``window`` seconds for each key (a user id)."""
+
+    def __init__(
+        self, limit: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.limit, self.window, self.clock = limit, window, clock
+        self._events: dict[int, deque[float]] = {}
+
+    def hit(self, key: int) -> float:
+        """Count one event; 0 if it is allowed, else the seconds until one would be."""
+        if self.limit <= 0:
+            return 0.0
+        now = self.clock()
+        if len(self._events) > 10_000:  # forget idle users, so memory stays bounded
+            self._events = {k: v for k, v in self._events.items() if v[-1] > now - self.window}
+        events = self._events.setdefault(key, deque())
+        while events and events[0] <= now - self.window:
+            events.popleft()
+        if len(events) >= self.limit:
+            return events[0] + self.window - now
+        events.append(now)
+        return 0.0
+
+
+class RedactToken(logging.Filter):
+    """Replaces the bot token in a record's message and traceback: it is the bot's password."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.secret = token.partition(":")[2] or token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        with contextlib.suppress(Exception):  # a broken format string is not ours to fix
+            message = record.getMessage()
+            if self.secret in message:
+                record.msg, record.args = message.replace(self.secret, "<token>"), ()
+        if record.exc_info and not record.exc_text:
+            trace = logging.Formatter().formatException(record.exc_info)
+            if self.secret in trace:
+                record.exc_text = trace.replace(self.secret, "<token>")
+        return True
+
+
+_HIDDEN: set[str] = set()
+
+
+def hide_token(token: str) -> None:
+    """Redact ``token`` from every log record as it is made, whichever handler prints it.
+
+    A record factory rather than a handler filter, so handlers added later (basicConfig,
+    pytest's caplog) are covered too. httpx logs every request URL, token included, at
+    INFO: that noise is also kept at WARNING unless someone configured httpx's level.
+    """
+    httpx_log = logging.getLogger("httpx")
+    if httpx_log.level == logging.NOTSET:
+        httpx_log.setLevel(logging.WARNING)
+    if not token or token in _HIDDEN:
+        return
+    _HIDDEN.add(token)
+    redact, make_record = RedactToken(token), logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        redact.filter(record)
+        return record
+
+    logging.setLogRecordFactory(factory)
+
+
+def _settings(context: ContextTypes.DEFAULT_TYPE) -> Settings:
+    return context.bot_data["settings"]
+
+
+def _retriever(context: ContextTypes.DEFAULT_TYPE) -> Retriever:
+    return context.bot_data["retriever"]
+
+
+async def _reply(update: Update, text: str, **kwargs: Any) -> None:
+    """Reply with one short, escaped line of our own text."""
+    if update.effective_message:
+        await update.effective_message.reply_text(render.plain_html(text), **kwargs)
+
+
+async def _articles(context: ContextTypes.DEFAULT_TYPE) -> list[ArticleInfo]:
+    """The indexed articles, after picking up a rebuilt index."""
+    retriever = _retriever(context)
+    await asyncio.to_thread(retriever.refresh)
+    return retriever.articles()
+
+
+def _ask(retriever: Retriever, question: str, k: int) -> Answer:
+    """Pick up a rebuilt index, then answer; runs in a worker thread."""
+    retriever.refresh()
+    return retriever.ask(question, k=k)
+
+
+def _remember(chat_data: dict[Any, Any], answer: Answer) -> str:
+    """Keep the answer for its "more results" button; returns the button's short key."""
+    answers: OrderedDict[str, Answer] = chat_data.setdefault("answers", OrderedDict())
+    key = secrets.token_urlsafe(6)
+    answers[key] = answer
+    while len(answers) > KEEP_ANSWERS:
+        answers.popitem(last=False)
+    return key
+
+
+def _addressed_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
+    """The question in a message, or None for group chatter not meant for the bot."""
+    message = update.effective_message
+    if message is None or message.text is None:
+        return None
+    if message.chat.type == ChatType.PRIVATE:
+        return message.text
+    replied = message.reply_to_message
+    if replied and replied.from_user and replied.from_user.id == context.bot.id:
+        return message.text
+    mention = f"@{context.bot.username}".lower()
+    found = message.parse_entities([MessageEntity.MENTION])
+    if any(text.lower() == mention for text in found.values()):
+        return re.sub(re.escape(mention), " ", message.text, flags=re.IGNORECASE)
+    return None
+
+
+async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, raw: str) -> None:
+    """Answer one question: limits, typing, retrieval off the loop, reply with a button."""
+    message, settings = update.effective_message, _settings(context)
+    assert message is not None and update.effective_chat is not None
+    who = update.effective_user.id if update.effective_user else update.effective_chat.id
+    wait = context.bot_data["limiter"].hit(who)
+    if wait:
+        await _reply(update, RATE_LIMITED.format(seconds=math.ceil(wait)))
+        return
+    question = " ".join(sanitize(raw).split())
+    if not any(ch.isalnum() for ch in question):
+        await _reply(update, NO_WORDS.format(example=EXAMPLES[0]))
+        return
+    note = None
+    if len(question) > settings.max_question_chars:
+        question = question[: settings.max_question_chars]
+        note = CUT_NOTE.format(limit=settings.max_question_chars)
+    with contextlib.suppress(TelegramError):  # the typing hint is nice to have, no more
+        await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
+    answer = await asyncio.to_thread(_ask, _retriever(context), question, settings.top_k)
+    markup = None
+    if answer.found and len(answer.passages) > 1 and context.chat_data is not None:
+        key = _remember(context.chat_data, answer)
+        button = InlineKeyboardButton("نتائج أخرى", callback_data=MORE + key)
+        markup = InlineKeyboardMarkup.from_button(button)
+    texts = render.answer_html(answer, note=note)
+    for i, text in enumerate(texts):
+        await message.reply_text(text, reply_markup=markup if i == len(texts) - 1 else None)
+
+
+# --------------------------------------------------------------------------- handlers
+
+
+async def guard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Turn away chats outside `allowed_chat_ids`: one polite refusal, then silence."""
+    allowed, chat = _settings(context).allowed_chat_ids, update.effective_chat
+    if not allowed or chat is None or chat.id in allowed:
+        return
+    if update.callback_query:
+        await update.callback_query.answer(NOT_ALLOWED)
+    elif chat.id not in context.bot_data["refused"]:
+        context.bot_data["refused"].add(chat.id)
+        await context.bot.send_message(chat.id, render.plain_html(NOT_ALLOWED))
+    raise ApplicationHandlerStop
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Greet, say which articles the bot has read and what to ask."""
+    assert update.effective_message is not None
+    for text in render.welcome_html(await _articles(context), EXAMPLES):
+        await update.effective_message.reply_text(text)
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Explain how to ask and list the commands."""
+    assert update.effective_message is not None
+    await update.effective_message.reply_text(render.help_html())
+
+
+async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """List the indexed articles: title, outlet, date, link."""
+    assert update.effective_message is not None
+    for text in render.sources_html(await _articles(context)):
+        await update.effective_message.reply_text(text)
+
+
+async def ask_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer `/ask QUESTION`, the way to ask in a group."""
+    question = " ".join(context.args or [])
+    if not question:
+        await _reply(update, ASK_USAGE.format(example=EXAMPLES[0]))
+        return
+    await _answer(update, context, question)
+
+
+async def text_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer a text message as a question (in groups only when it is meant for the bot)."""
+    question = _addressed_text(update, context)
+    if question is not None:
+        await _answer(update, context, question)
+
+
+async def more_results(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Send the other passages of an earlier answer, or say that the button expired."""
+    query, chat = update.callback_query, update.effective_chat
+    assert query is not None
+    key = (query.data or "").removeprefix(MORE)
+    answers = context.chat_data.get("answers", {}) if context.chat_data is not None else {}
+    answer = answers.get(key)
+    if answer is None or chat is None:
+        await query.answer(STALE)
+        return
+    await query.answer()
+    with contextlib.suppress(TelegramError):  # the button did its job; fine if it lingers
+        await query.edit_message_reply_markup(None)
+    for text in render.answer_html(answer, start=1, count=len(answer.passages)):
+        await context.bot.send_message(chat.id, text)
+
+
+async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Rebuild the index from the articles folder (admins only) and report what changed."""
+    user, settings = update.effective_user, _settings(context)
+    if user is None or user.id not in settings.admin_ids:
+        await _reply(update, ADMINS_ONLY)
+        return
+    await _reply(update, REINDEXING)
+    try:
+        report = await asyncio.to_thread(indexer.build_index, settings)
+    except QabotError as exc:
+        await _reply(update, REINDEX_FAILED.format(error=exc))
+        return
+    await asyncio.to_thread(_retriever(context).refresh)
+    assert update.effective_message is not None
+    for text in render.reindex_html(report):
+        await update.effective_message.reply_text(text)
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log the failure (token redacted) and apologise instead of going silent."""
+    log.error("error while handling an update", exc_info=context.error)
+    if not isinstance(update, Update):
+        return
+    if update.callback_query:
+        with contextlib.suppress(TelegramError):
+            await update.callback_query.answer()
+    if update.effective_chat:
+        with contextlib.suppress(TelegramError):
+            await context.bot.send_message(update.effective_chat.id, render.plain_html(APOLOGY))
+
+
+async def post_init(application: Application) -> None:
+    """Publish the commands with Arabic descriptions, for Telegram's command menu."""
+    commands = [BotCommand(name, text) for name, text in render.COMMANDS]
+    await application.bot.set_my_commands(commands)
+
+
+# --------------------------------------------------------------------------- wiring
+
+
+def _file_url(base_url: str) -> str | None:
+    """PTB's base_file_url for a server given as base_url: ``…/bot`` → ``…/file/bot``."""
+    return base_url.replace("/bot", "/file/bot", 1) if "/bot" in base_url else None
+
+
+def build_application(settings: Settings, retriever: Retriever) -> Application:
+    """The bot, ready to poll: Telegram HTTP settings, shared state and handlers."""
+    token = settings.telegram_bot_token or ""
+    hide_token(token)
+    defaults = Defaults(
+        parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
+    )
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .defaults(defaults)
+        .rate_limiter(AIORateLimiter(max_retries=3))  # waits out 429 retry_after, then retries
+        .connect_timeout(5)
+        .read_timeout(15)
+        .write_timeout(15)
+        .pool_timeout(5)
+        .get_updates_connect_timeout(5)
+        .get_updates_read_timeout(10)  # on top of the long-poll timeout
+        .post_init(post_init)
+    )
+    base_url = settings.telegram_api_base_url
+    if base_url:
+        builder = builder.base_url(base_url)
+        file_url = _file_url(base_url)
+        if file_url:
+            builder = builder.base_file_url(file_url)
+    application = builder.build()
+    application.bot_data.update(
+        settings=settings,
+        retriever=retriever,
+        limiter=SlidingWindow(settings.rate_limit_per_minute),
+        refused=set(),
+    )
+    new_text = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
+    application.add_handler(TypeHandler(Update, guard), group=-1)
+    application.add_handler(CommandHandler("start", start))
+    application.add_handler(CommandHandler("help", help_command))
+    application.add_handler(CommandHandler("sources", sources))
+    application.add_handler(CommandHandler("ask", ask_command))
+    application.add_handler(CommandHandler("reindex", reindex))
+    application.add_handler(MessageHandler(new_text, text_message))
+    application.add_handler(CallbackQueryHandler(more_results))
+    application.add_error_handler(on_error)
+    return application
+
+
+def _load_retriever(settings: Settings) -> Retriever:
+    """The retriever, building the index from the articles folder first if there is none."""
+    if current_name(settings.index_dir) is None:
+        print(f"qabot: no index in {settings.index_dir}; building it…", file=sys.stderr)
+        report = indexer.build_index(settings)
+        print(f"qabot: {report.summary()}", file=sys.stderr)
+    return Retriever.load(settings=settings)
+
+
+def run_bot(settings: Settings) -> int:
+    """Check the token, make sure there is an index, then poll Telegram until stopped."""
+    token = settings.telegram_bot_token
+    if not token:
+        print("qabot: TELEGRAM_BOT_TOKEN is not set (ask @BotFather for one)", file=sys.stderr)
+        return 2
+    if not TOKEN_RE.fullmatch(token):
+        print(
+            "qabot: TELEGRAM_BOT_TOKEN is malformed: expected '<digits>:<secret>' as "
+            "@BotFather gives it",
+            file=sys.stderr,
+        )
+        return 2
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level="INFO")
+    hide_token(token)
+    try:
+        application = build_application(settings, _load_retriever(settings))
+        application.run_polling(allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY])
+    except QabotError as exc:
+        print(f"qabot: {exc}", file=sys.stderr)
+        return 2
+    except InvalidToken:
+        print("qabot: Telegram rejected TELEGRAM_BOT_TOKEN (revoked or mistyped?)", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,434 @@
+"""A small Telegram Bot API stand-in: real HTTP on 127.0.0.1, every call recorded, faults on cue.
+
+The bot under test talks to it exactly as to Telegram (``base_url=api.base_url``), so
+tests exercise python-telegram-bot's real request, retry and rate-limit code.
+
+    async with BotAPI() as api:
+        mark = api.mark()
+        api.push_message("متى تأسست المنظمة؟", chat_id=42)
+        call = await api.wait_for("sendMessage", chat_id=42, since=mark)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import itertools
+import json
+import re
+import socket
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from typing import Any
+
+from aiohttp import web
+
+TOKEN = "123456789:AAHk1XyZtestTOKENsecret_part-0123456789"
+BOT_USERNAME = "qabot_test_bot"
+MAX_POLL = 2.0  # seconds a getUpdates may hang, whatever the client asks: tests stay quick
+_TEXT_KEYS = {"text", "caption", "parse_mode", "action", "callback_query_id", "url", "data"}
+
+
+@dataclass
+class Call:
+    """One request the bot made: what, with which parameters, when, and what it got back."""
+
+    method: str
+    params: dict[str, Any]
+    at: float  # time.monotonic()
+    status: int
+    result: Any = None
+
+    @property
+    def chat_id(self) -> Any:
+        return self.params.get("chat_id")
+
+    @property
+    def text(self) -> str:
+        return str(self.params.get("text", ""))
+
+
+@dataclass
+class Fault:
+    """How to answer one call instead of normally."""
+
+    status: int = 500
+    retry_after: int | None = None
+    malformed: bool = False
+
+
+def utf16_len(text: str) -> int:
+    """Telegram measures entity offsets in UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _entities(text: str) -> list[dict[str, Any]]:
+    """The entities Telegram would attach: a leading /command and every @mention."""
+    found = []
+    command = re.match(r"/[A-Za-z0-9_]+(?:@[A-Za-z0-9_]+)?", text)
+    if command:
+        found.append({"type": "bot_command", "offset": 0, "length": utf16_len(command[0])})
+    for match in re.finditer(r"(?<![\w@])@[A-Za-z0-9_]{5,32}", text):
+        if command and match.start() < command.end():
+            continue
+        offset = utf16_len(text[: match.start()])
+        found.append({"type": "mention", "offset": offset, "length": utf16_len(match[0])})
+    return found
+
+
+def _decode(key: str, value: str) -> Any:
+    """Form fields arrive as strings; PTB JSON-encodes everything that is not a string."""
+    if key in _TEXT_KEYS:
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+class _HTMLChecker(HTMLParser):
+    """Telegram's HTML rules, strictly: known tags, balanced, only four named entities."""
+
+    TAGS = {"b", "i", "a", "u", "s", "code", "pre"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=False)
+        self.stack: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in self.TAGS:
+            raise ValueError(f"unsupported start tag {tag!r}")
+        if tag == "a" and [name for name, _ in attrs] != ["href"]:
+            raise ValueError(f"<a> needs exactly one href, got {attrs!r}")
+        if tag != "a" and attrs:
+            raise ValueError(f"<{tag}> takes no attributes")
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack.pop() != tag:
+            raise ValueError(f"unexpected end tag {tag!r}")
+
+    def handle_data(self, data: str) -> None:
+        if any(ch in data for ch in "<>&"):
+            raise ValueError(f"unescaped character in {data[:40]!r}")
+        self.text.append(data)
+
+    def handle_entityref(self, name: str) -> None:
+        if name not in ("lt", "gt", "amp", "quot"):
+            raise ValueError(f"unsupported entity &{name};")
+        self.text.append(html.unescape(f"&{name};"))
+
+    def handle_charref(self, name: str) -> None:
+        self.text.append(html.unescape(f"&#{name};"))
+
+    def unknown_decl(self, data: str) -> None:
+        raise ValueError(f"unexpected markup {data[:40]!r}")
+
+    handle_decl = handle_pi = handle_comment = unknown_decl
+
+
+def parse_html(text: str) -> str:
+    """The plain text Telegram would show for ``text`` in HTML mode; ValueError if it would
+    reject it (unknown or unbalanced tags, unescaped ``<>&``, unknown entities)."""
+    checker = _HTMLChecker()
+    checker.feed(text)
+    checker.close()
+    if checker.stack:
+        raise ValueError(f"unclosed tags {checker.stack}")
+    if checker.rawdata:
+        raise ValueError(f"unparsed rest {checker.rawdata[:40]!r}")
+    return "".join(checker.text)
+
+
+class _BadRequest(Exception):
+    """Answered as Telegram's 400 with this description."""
+
+
+class BotAPI:
+    """The stand-in server; use as ``async with BotAPI() as api``."""
+
+    def __init__(self, token: str = TOKEN, username: str = BOT_USERNAME) -> None:
+        self.token = token
+        self.bot = {
+            "id": int(token.partition(":")[0]),
+            "is_bot": True,
+            "first_name": "QA Bot",
+            "username": username,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+        self.calls: list[Call] = []
+        self.commands: list[dict[str, Any]] = []
+        self._updates: list[dict[str, Any]] = []
+        self._faults: dict[str, deque[Fault]] = defaultdict(deque)
+        self._chats: dict[int, dict[str, Any]] = {}
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(1)
+        self._query_ids = itertools.count(1)
+        self._changed = asyncio.Event()  # set and replaced whenever something happens
+        self._closing = False
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        await web.SockSite(self._runner, sock).start()
+
+    async def stop(self) -> None:
+        self._closing = True
+        self._notify()
+        if self._runner:
+            await self._runner.cleanup()
+
+    async def __aenter__(self) -> BotAPI:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """What PTB's ``base_url`` means: the token and method are appended to it."""
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    # ------------------------------------------------------------------ test controls
+
+    def fail(
+        self,
+        method: str,
+        times: int = 1,
+        *,
+        status: int = 500,
+        retry_after: int | None = None,
+        malformed: bool = False,
+    ) -> None:
+        """Answer the next ``times`` calls to ``method`` with an error instead."""
+        if retry_after is not None:
+            status = 429
+        if malformed:
+            status = 200  # a broken body behind a success status, as a flaky proxy sends
+        for _ in range(times):
+            self._faults[method].append(Fault(status, retry_after, malformed))
+
+    def chat(self, chat_id: int, chat_type: str = "private") -> dict[str, Any]:
+        """The chat object for ``chat_id`` (made on first use)."""
+        if chat_id not in self._chats:
+            chat: dict[str, Any] = {"id": chat_id, "type": chat_type}
+            if chat_type == "private":
+                chat["first_name"] = "Tester"
+            else:
+                chat["title"] = f"Group {chat_id}"
+            self._chats[chat_id] = chat
+        return self._chats[chat_id]
+
+    def user(self, user_id: int) -> dict[str, Any]:
+        return {"id": user_id, "is_bot": False, "first_name": "Tester", "language_code": "ar"}
+
+    def push_message(
+        self,
+        text: str,
+        *,
+        chat_id: int = 1001,
+        user_id: int | None = None,
+        chat_type: str | None = None,
+        reply_to: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Queue a user's text message (entities for /commands and @mentions included)."""
+        kind = chat_type or ("private" if chat_id > 0 else "supergroup")
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids),
+            "from": self.user(user_id if user_id is not None else abs(chat_id)),
+            "chat": self.chat(chat_id, kind),
+            "date": int(time.time()),
+            "text": text,
+        }
+        if entities := _entities(text):
+            message["entities"] = entities
+        if reply_to:
+            message["reply_to_message"] = reply_to
+        self._push({"message": message})
+        return message
+
+    def push_callback(
+        self, data: str, *, message: dict[str, Any], user_id: int | None = None
+    ) -> str:
+        """Queue a button press on ``message`` (a message the bot sent); returns the query id."""
+        query_id = str(next(self._query_ids))
+        user = user_id if user_id is not None else abs(message["chat"]["id"])
+        query = {
+            "id": query_id,
+            "from": self.user(user),
+            "message": message,
+            "chat_instance": str(message["chat"]["id"]),
+            "data": data,
+        }
+        self._push({"callback_query": query})
+        return query_id
+
+    def mark(self) -> int:
+        """An index into ``calls``; pass it as ``since`` to look only at later calls."""
+        return len(self.calls)
+
+    def calls_to(self, method: str, *, chat_id: int | None = None, since: int = 0) -> list[Call]:
+        return [
+            c
+            for c in self.calls[since:]
+            if c.method == method and (chat_id is None or c.chat_id == chat_id)
+        ]
+
+    async def wait_for(
+        self,
+        method: str,
+        *,
+        chat_id: int | None = None,
+        since: int = 0,
+        count: int = 1,
+        timeout: float = 15.0,
+    ) -> Call:
+        """Wait until ``count`` successful calls to ``method`` were made; returns the last."""
+
+        def done() -> bool:
+            calls = self.calls_to(method, chat_id=chat_id, since=since)
+            return len([c for c in calls if c.status == 200]) >= count
+
+        await self._wait(done, timeout)
+        return [c for c in self.calls_to(method, chat_id=chat_id, since=since) if c.status == 200][
+            count - 1
+        ]
+
+    # ------------------------------------------------------------------ HTTP side
+
+    def _push(self, update: dict[str, Any]) -> None:
+        update["update_id"] = next(self._update_ids)
+        self._updates.append(update)
+        self._notify()
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def _wait(self, predicate: Any, timeout: float) -> None:
+        """Wait until ``predicate()`` holds; TimeoutError after ``timeout`` seconds."""
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                await self._changed.wait()
+
+    async def _params(self, request: web.Request) -> dict[str, Any]:
+        params: dict[str, Any] = {k: _decode(k, v) for k, v in request.query.items()}
+        if request.content_type == "application/json":
+            params.update(await request.json())
+        elif request.can_read_body:
+            form = await request.post()
+            params.update({k: _decode(k, v) for k, v in form.items() if isinstance(v, str)})
+        return params
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await self._params(request)
+        if request.match_info["token"] != self.token:
+            return await self._record(method, params, 401, None, "Unauthorized")
+        fault = self._faults[method].popleft() if self._faults[method] else None
+        if fault:
+            return await self._fault(method, params, fault)
+        try:
+            if method == "getUpdates":
+                result: Any = await self._get_updates(params)
+            else:
+                result = self._result(method, params)
+        except _BadRequest as exc:
+            return await self._record(method, params, 400, None, f"Bad Request: {exc}")
+        return await self._record(method, params, 200, result)
+
+    async def _record(
+        self, method: str, params: dict[str, Any], status: int, result: Any, error: str = ""
+    ) -> web.Response:
+        self.calls.append(Call(method, params, time.monotonic(), status, result))
+        self._notify()
+        if status == 200:
+            return web.json_response({"ok": True, "result": result})
+        return web.json_response(
+            {"ok": False, "error_code": status, "description": error}, status=status
+        )
+
+    async def _fault(self, method: str, params: dict[str, Any], fault: Fault) -> web.Response:
+        self.calls.append(Call(method, params, time.monotonic(), fault.status))
+        self._notify()
+        if fault.malformed:
+            return web.Response(text='{"ok": true, "result": [', content_type="application/json")
+        body: dict[str, Any] = {"ok": False, "error_code": fault.status}
+        if fault.retry_after is not None:
+            body["description"] = f"Too Many Requests: retry after {fault.retry_after}"
+            body["parameters"] = {"retry_after": fault.retry_after}
+        else:
+            body["description"] = "Internal Server Error"
+        return web.json_response(body, status=fault.status)
+
+    async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Long polling: confirm updates below ``offset``, wait up to ``timeout`` for new ones."""
+        offset = int(params.get("offset") or 0)
+        self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        timeout = min(float(params.get("timeout") or 0), MAX_POLL)
+        with contextlib.suppress(TimeoutError):
+            await self._wait(lambda: bool(self._updates) or self._closing, timeout)
+        limit = int(params.get("limit") or 100)
+        return [] if self._closing else self._updates[:limit]
+
+    def _message(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = params["chat_id"]
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids),
+            "from": {k: self.bot[k] for k in ("id", "is_bot", "first_name", "username")},
+            "chat": self.chat(chat_id, "private" if chat_id > 0 else "supergroup"),
+            "date": int(time.time()),
+            "text": self._text(params),
+        }
+        if "reply_markup" in params:
+            message["reply_markup"] = params["reply_markup"]
+        return message
+
+    def _text(self, params: dict[str, Any]) -> str:
+        """The message text as Telegram would store it, or the 400 it would answer."""
+        text = str(params.get("text", ""))
+        if params.get("parse_mode") == "HTML":
+            try:
+                text = parse_html(text)
+            except ValueError as exc:
+                raise _BadRequest(f"can't parse entities: {exc}") from exc
+        if utf16_len(text) > 4096:
+            raise _BadRequest("message is too long")
+        return text
+
+    def _result(self, method: str, params: dict[str, Any]) -> Any:
+        if method == "getMe":
+            return self.bot
+        if method == "sendMessage":
+            if not str(params.get("text", "")).strip():
+                raise _BadRequest("message text is empty")
+            return self._message(params)
+        if method in ("editMessageText", "editMessageReplyMarkup") and "chat_id" in params:
+            edited = self._message(params)
+            edited["message_id"] = params.get("message_id")
+            edited["edit_date"] = int(time.time())
+            return edited
+        if method == "setMyCommands":
+            self.commands = params.get("commands", [])
+            return True
+        if method == "getMyCommands":
+            return self.commands
+        if method == "getWebhookInfo":
+            return {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
+        return True  # deleteWebhook, sendChatAction, answerCallbackQuery, editMessageReplyMarkup…

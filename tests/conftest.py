@@ -1,0 +1,39 @@
+"""Shared fixtures: the real model and a real index over the bundled seed article."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qabot.config import Settings
+from qabot.encoder import SentenceTransformerEncoder
+from qabot.indexer import build_index
+from qabot.model import load_encoder
+from qabot.retriever import Retriever
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = ROOT / "articles" / "000_b3e058f4b2c0909a.txt"
+
+
+@pytest.fixture(scope="session")
+def encoder() -> SentenceTransformerEncoder:
+    """The real default model (bundled multilingual-e5-small), converted on first use."""
+    return load_encoder(Settings())
+
+
+@pytest.fixture(scope="session")
+def seed_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A private copy of the bundled corpus and its own index folder."""
+    root = tmp_path_factory.mktemp("seed")
+    (root / "articles").mkdir()
+    shutil.copy(SEED, root / "articles" / SEED.name)
+    return Settings(articles_dir=root / "articles", index_dir=root / "index")
+
+
+@pytest.fixture(scope="session")
+def seed_retriever(seed_settings: Settings, encoder: SentenceTransformerEncoder) -> Retriever:
+    """A real FAISS index of the seed article, searched with the real model."""
+    build_index(seed_settings, encoder=encoder)
+    return Retriever.load(settings=seed_settings, encoder=encoder)
