@@ -7,6 +7,7 @@ import math
 import threading
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -100,13 +101,18 @@ def confidence_of(dense: float, coverage: float, arabic: bool) -> float:
     return round(_sigmoid(a * dense + b * coverage + c), 4)
 
 
+@lru_cache(maxsize=65536)
+def _sentence_terms(sentence: str) -> frozenset[str]:
+    return frozenset(terms(sentence))
+
+
 def best_sentence(question: str, sentences: list[str], sims: np.ndarray) -> str:
     """The sentence to highlight: dense similarity, plus the share of question words it holds."""
     groups = term_groups(question)
     scores = np.asarray(sims, dtype=np.float64).copy()
     if groups and len(scores) == len(sentences):
         for j, sentence in enumerate(sentences):
-            keys = set(terms(sentence))
+            keys = _sentence_terms(sentence)
             scores[j] += (
                 SENTENCE_LEXICAL * sum(any(t in keys for t in g) for g in groups) / len(groups)
             )
@@ -234,11 +240,13 @@ class Retriever:
         sims: list[np.ndarray] = []
         if vector is not None:
             cos_p = gen.passages.get(keys) @ vector
-            for i, key in enumerate(keys.tolist()):
-                rows = state.sentence_rows.get(key)
-                sent = state.sentence_matrix[rows] @ vector if rows else cos_p[i : i + 1]
-                sims.append(sent)
-                cos_s[i] = sent.max()
+            # Every chunk has at least one sentence: score them all in one product.
+            rows = [state.sentence_rows[key] for key in keys.tolist()]
+            lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+            flat = state.sentence_matrix[np.concatenate(rows)] @ vector
+            starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+            cos_s = np.maximum.reduceat(flat, starts)
+            sims = np.split(flat, starts[1:])
         bm25 = gen.lexical.scores(question, keys) if mode != "dense" else np.zeros(len(keys))
         return Candidates(keys, cos_p, cos_s, sims, np.asarray(bm25, dtype=np.float64))
 
@@ -248,7 +256,8 @@ class Retriever:
         key = int(found.keys[i])
         chunk = state.gen.by_key[key]
         sentences = state.gen.sentences.get(key, [])
-        sentence = best_sentence(question, sentences, found.sentence_sims[i]) if sentences else None
+        sims = found.sentence_sims[i] if found.sentence_sims else np.zeros(len(sentences))
+        sentence = best_sentence(question, sentences, sims) if sentences else None
         confidence = confidence_of(
             float(found.dense[i]), state.gen.lexical.coverage(question, key), arabic
         )
