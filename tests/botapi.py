@@ -7,6 +7,11 @@ tests exercise python-telegram-bot's real request, retry and rate-limit code.
         mark = api.mark()
         api.push_message("متى تأسست المنظمة؟", chat_id=42)
         call = await api.wait_for("sendMessage", chat_id=42, since=mark)
+
+Faults: ``fail`` (5xx, 429 with retry_after, malformed JSON, a hang past the client's
+timeout), ``slow`` (a late but good answer), ``chaos`` (random 5xx/429 at given rates)
+and ``go_down``/``come_back`` (connection refused). Every update handed out by a good
+getUpdates is counted in ``deliveries``; ``offset`` is the highest one the bot confirmed.
 """
 
 from __future__ import annotations
@@ -16,10 +21,11 @@ import contextlib
 import html
 import itertools
 import json
+import random
 import re
 import socket
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
@@ -53,11 +59,16 @@ class Call:
 
 @dataclass
 class Fault:
-    """How to answer one call instead of normally."""
+    """How to answer one call instead of normally.
+
+    ``delay`` waits before answering; with status 200 the call is then handled normally
+    (slow), else it fails having done nothing, as a front end that gave up on its backend.
+    """
 
     status: int = 500
     retry_after: int | None = None
     malformed: bool = False
+    delay: float = 0.0
 
 
 def utf16_len(text: str) -> int:
@@ -151,7 +162,7 @@ class _BadRequest(Exception):
 class BotAPI:
     """The stand-in server; use as ``async with BotAPI() as api``."""
 
-    def __init__(self, token: str = TOKEN, username: str = BOT_USERNAME) -> None:
+    def __init__(self, token: str = TOKEN, username: str = BOT_USERNAME, port: int = 0) -> None:
         self.token = token
         self.bot = {
             "id": int(token.partition(":")[0]),
@@ -173,17 +184,23 @@ class BotAPI:
         self._changed = asyncio.Event()  # set and replaced whenever something happens
         self._closing = False
         self._runner: web.AppRunner | None = None
-        self.port = 0
+        self.port = port  # 0: any free port
+        self.deliveries: Counter[int] = Counter()  # update_id -> times handed out
+        self.offset = 0  # the bot has confirmed every update below this
+        self._chaos: dict[str, tuple[float, float, int]] = {}
+        self._random = random.Random(0)
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        """Serve on a free port, or on the same port again after ``go_down``."""
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=5)
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self.port))
         self.port = sock.getsockname()[1]
         await web.SockSite(self._runner, sock).start()
 
@@ -192,6 +209,16 @@ class BotAPI:
         self._notify()
         if self._runner:
             await self._runner.cleanup()
+            self._runner = None
+
+    async def go_down(self) -> None:
+        """Close the port and every connection: the bot now meets "connection refused"."""
+        await self.stop()
+
+    async def come_back(self) -> None:
+        """Listen on the same port again, with every queued update still there."""
+        self._closing = False
+        await self.start()
 
     async def __aenter__(self) -> BotAPI:
         await self.start()
@@ -215,14 +242,42 @@ class BotAPI:
         status: int = 500,
         retry_after: int | None = None,
         malformed: bool = False,
+        hang: float = 0.0,
     ) -> None:
-        """Answer the next ``times`` calls to ``method`` with an error instead."""
+        """Answer the next ``times`` calls to ``method`` with an error instead.
+
+        ``hang`` seconds of silence first: longer than the client's read timeout, that is
+        a timeout, and the call has no effect (a 504 nobody reads).
+        """
         if retry_after is not None:
             status = 429
         if malformed:
             status = 200  # a broken body behind a success status, as a flaky proxy sends
+        if hang:
+            status = 504
         for _ in range(times):
-            self._faults[method].append(Fault(status, retry_after, malformed))
+            self._faults[method].append(Fault(status, retry_after, malformed, hang))
+
+    def slow(self, method: str, seconds: float, times: int = 1) -> None:
+        """Answer the next ``times`` calls to ``method`` correctly, but ``seconds`` late."""
+        for _ in range(times):
+            self._faults[method].append(Fault(200, delay=seconds))
+
+    def chaos(
+        self, method: str, *, errors: float = 0.0, limits: float = 0.0, retry_after: int = 1
+    ) -> None:
+        """From now on fail each call to ``method`` at random: a 5xx with probability
+        ``errors``, a 429 with ``retry_after`` with probability ``limits`` (seeded: repeatable)."""
+        self._chaos[method] = (errors, limits, retry_after)
+
+    def _random_fault(self, method: str) -> Fault | None:
+        errors, limits, retry_after = self._chaos.get(method, (0.0, 0.0, 0))
+        roll = self._random.random()
+        if roll < errors:
+            return Fault(self._random.choice([500, 502, 503]))
+        if roll < errors + limits:
+            return Fault(429, retry_after)
+        return None
 
     def chat(self, chat_id: int, chat_type: str = "private") -> dict[str, Any]:
         """The chat object for ``chat_id`` (made on first use)."""
@@ -342,11 +397,14 @@ class BotAPI:
         if request.match_info["token"] != self.token:
             return await self._record(method, params, 401, None, "Unauthorized")
         fault = self._faults[method].popleft() if self._faults[method] else None
-        if fault:
+        fault = fault or self._random_fault(method)
+        if fault and (fault.status != 200 or fault.malformed):
             return await self._fault(method, params, fault)
+        if fault:  # slow, then as usual
+            await asyncio.sleep(fault.delay)
         try:
             if method == "getUpdates":
-                result: Any = await self._get_updates(params)
+                result: Any = await self._get_updates(params, request)
             else:
                 result = self._result(method, params)
         except _BadRequest as exc:
@@ -367,6 +425,7 @@ class BotAPI:
     async def _fault(self, method: str, params: dict[str, Any], fault: Fault) -> web.Response:
         self.calls.append(Call(method, params, time.monotonic(), fault.status))
         self._notify()
+        await asyncio.sleep(fault.delay)  # recorded on arrival; answered (if ever read) later
         if fault.malformed:
             return web.Response(text='{"ok": true, "result": [', content_type="application/json")
         body: dict[str, Any] = {"ok": False, "error_code": fault.status}
@@ -374,18 +433,32 @@ class BotAPI:
             body["description"] = f"Too Many Requests: retry after {fault.retry_after}"
             body["parameters"] = {"retry_after": fault.retry_after}
         else:
-            body["description"] = "Internal Server Error"
+            body["description"] = "Gateway Timeout" if fault.delay else "Internal Server Error"
         return web.json_response(body, status=fault.status)
 
-    async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
-        """Long polling: confirm updates below ``offset``, wait up to ``timeout`` for new ones."""
+    async def _get_updates(
+        self, params: dict[str, Any], request: web.Request
+    ) -> list[dict[str, Any]]:
+        """Long polling: confirm updates below ``offset``, wait up to ``timeout`` for new ones.
+
+        A client that hung up meanwhile (a bot that stopped) is handed nothing, so
+        ``deliveries`` counts what a bot could have received.
+        """
         offset = int(params.get("offset") or 0)
-        self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        self.offset = max(self.offset, offset)
+        self._updates = [u for u in self._updates if u["update_id"] >= self.offset]
         timeout = min(float(params.get("timeout") or 0), MAX_POLL)
         with contextlib.suppress(TimeoutError):
             await self._wait(lambda: bool(self._updates) or self._closing, timeout)
         limit = int(params.get("limit") or 100)
-        return [] if self._closing else self._updates[:limit]
+        gone = request.transport is None or request.transport.is_closing()
+        handed = [] if self._closing or gone else self._updates[:limit]
+        self.deliveries.update(u["update_id"] for u in handed)
+        return handed
+
+    def pending(self) -> list[int]:
+        """Ids of updates the bot has not confirmed yet (Telegram would hand them out again)."""
+        return [u["update_id"] for u in self._updates if u["update_id"] >= self.offset]
 
     def _message(self, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = params["chat_id"]

@@ -1,20 +1,36 @@
 """Index build, round trip, incremental updates and damage, with a fast fake encoder."""
 
+import logging
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
+from filelock import FileLock
 
 from qabot.config import Settings
 from qabot.encoder import HashEncoder
-from qabot.errors import IndexError_
+from qabot.errors import IndexError_, QabotError
 from qabot.index import FaissIndex
-from qabot.indexer import build_index
+from qabot.indexer import BuildReport, build_index
 from qabot.retriever import Retriever
-from qabot.store import current_name
+from qabot.store import CURRENT, current_name, read_generation, sentence_key
+from qabot.watch import DEBOUNCE_MS, watch
 
 SEED = Path(__file__).resolve().parents[1] / "articles" / "000_b3e058f4b2c0909a.txt"
+PARK = [
+    "افتتحت بلدية المدينة حديقة عامة جديدة على ضفاف النهر بمساحة تتجاوز عشرين هكتارا.",
+    "تضم الحديقة ممرات للدراجات وملاعب للأطفال ومكتبة صغيرة مفتوحة للزوار طوال الأسبوع.",
+    "وقال رئيس البلدية إن المشروع استغرق ثلاث سنوات من العمل وكلف نحو خمسة ملايين دولار.",
+    "ومن المتوقع أن تستقبل الحديقة آلاف الزوار في عطلة نهاية الأسبوع الأولى بعد افتتاحها.",
+]
 
 
 @pytest.fixture
@@ -138,3 +154,301 @@ def test_retriever_picks_up_new_generation(corpus: Settings) -> None:
     build_index(corpus, encoder=enc)
     assert retriever.refresh() is True
     assert len(retriever) == 17
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def write(path: Path, lines: list[str], front: str = "") -> None:
+    path.write_text((f"---\n{front}\n---\n" if front else "") + "\n".join(lines) + "\n", "utf-8")
+
+
+def counts(report: BuildReport) -> tuple[int, ...]:
+    return report.added, report.updated, report.removed, report.embedded, report.embedded_sentences
+
+
+def assert_same_as_full_build(settings: Settings, enc: HashEncoder) -> None:
+    """The updated index holds exactly what a build from scratch would: the invariant."""
+    fresh_dir = settings.index_dir.parent / "fresh"
+    shutil.rmtree(fresh_dir, ignore_errors=True)
+    build_index(settings, encoder=enc, full=True, index_dir=fresh_dir)
+    inc, full = read_generation(settings.index_dir), read_generation(fresh_dir)
+    assert inc.chunks == full.chunks and inc.sentences == full.sentences
+    keys = np.array([c.key for c in full.chunks], np.int64)
+    assert sorted(inc.passages.ids().tolist()) == sorted(keys.tolist())
+    np.testing.assert_allclose(inc.passages.get(keys), full.passages.get(keys), atol=1e-6)
+    s_keys = np.array(
+        [sentence_key(c.id, j) for c in full.chunks for j in range(len(full.sentences[c.key]))],
+        np.int64,
+    )
+    assert sorted(inc.sentence_vectors.ids().tolist()) == sorted(s_keys.tolist())
+    np.testing.assert_allclose(
+        inc.sentence_vectors.get(s_keys), full.sentence_vectors.get(s_keys), atol=1e-6
+    )
+    assert sorted(inc.lexical.ids.tolist()) == sorted(keys.tolist())
+    assert all(inc.lexical.terms_of(k) == full.lexical.terms_of(k) for k in keys.tolist())
+
+
+def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+# --------------------------------------------------------------------------- incremental
+
+
+def test_every_kind_of_change_equals_a_full_build(corpus: Settings) -> None:
+    enc, a = HashEncoder(), corpus.articles_dir / "a.txt"
+    write(a, PARK)
+    build_index(corpus, encoder=enc)
+
+    write(corpus.articles_dir / "dup.txt", PARK)  # the same text in a second file
+    write(
+        corpus.articles_dir / "rep.txt",
+        ["فقرة مكررة مرتين في المقال نفسه لأغراض الاختبار فقط."] * 2,
+    )
+    assert counts(build_index(corpus, encoder=enc)) == (6, 0, 0, 1, 1)
+    assert_same_as_full_build(corpus, enc)
+
+    write(a, PARK[::-1])  # reordered paragraphs: every key moves, no text is new
+    assert counts(build_index(corpus, encoder=enc)) == (0, 4, 0, 0, 0)
+    assert_same_as_full_build(corpus, enc)
+
+    grown = f"{PARK[3]} وهذه جملة ثانية مضافة. وهذه ثالثة أيضا."
+    write(a, [grown, *PARK[::-1][1:]])  # one sentence becomes three
+    assert counts(build_index(corpus, encoder=enc)) == (0, 1, 0, 1, 2)
+    assert_same_as_full_build(corpus, enc)
+    write(a, PARK[::-1])  # and back: dup.txt still holds that text, so nothing is embedded
+    assert counts(build_index(corpus, encoder=enc)) == (0, 1, 0, 0, 0)
+    assert_same_as_full_build(corpus, enc)
+
+    write(a, PARK[::-1], front="title: حديقة جديدة")  # the title is matched with the text
+    assert counts(build_index(corpus, encoder=enc)) == (0, 4, 0, 4, 0)
+    assert_same_as_full_build(corpus, enc)
+
+    (corpus.articles_dir / "dup.txt").unlink()
+    a.rename(corpus.articles_dir / "b.txt")
+    assert counts(build_index(corpus, encoder=enc)) == (4, 0, 8, 0, 0)
+    assert_same_as_full_build(corpus, enc)
+
+
+def test_metadata_only_change_makes_a_generation_without_embedding(corpus: Settings) -> None:
+    enc, path = HashEncoder(), corpus.articles_dir / SEED.name
+    first = build_index(corpus, encoder=enc)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("source: تاس", "source: رويترز\nurl: https://x.example/oic"))
+    report = build_index(corpus, encoder=enc)
+    assert report.generation != first.generation
+    assert counts(report) == (0, 0, 0, 0, 0) and report.unchanged == 16
+    [info] = Retriever.load(settings=corpus, encoder=enc).articles()
+    assert (info.source, info.url) == ("رويترز", "https://x.example/oic")
+    assert_same_as_full_build(corpus, enc)
+
+
+# --------------------------------------------------------------------------- damage and leftovers
+
+
+def test_leftovers_of_a_killed_build_are_ignored_then_cleaned(corpus: Settings) -> None:
+    enc = HashEncoder()
+    build_index(corpus, encoder=enc)
+    index = corpus.index_dir
+    # A build killed while writing (a .tmp folder and pointer) and one killed after its
+    # folder rename but before the CURRENT switch (a complete folder nothing points to).
+    (index / "gen-000002.tmp").mkdir()
+    (index / "gen-000002.tmp" / "passages.faiss").write_bytes(b"half")
+    (index / f"{CURRENT}.tmp").write_text("gen-000002\n")
+    shutil.copytree(index / "gen-000001", index / "gen-000002")
+    assert len(Retriever.load(settings=corpus, encoder=enc)) == 16
+
+    write(corpus.articles_dir / "a.txt", PARK)
+    report = build_index(corpus, encoder=enc)
+    assert report.generation == "gen-000003" and report.embedded == 4
+    assert sorted(p.name for p in index.iterdir()) == [".lock", CURRENT, "gen-000001", "gen-000003"]
+    assert len(Retriever.load(settings=corpus, encoder=enc)) == 20
+
+
+def test_current_pointing_nowhere_is_a_clear_error_and_rebuilt(corpus: Settings) -> None:
+    enc = HashEncoder()
+    build_index(corpus, encoder=enc)
+    shutil.rmtree(corpus.index_dir / "gen-000001")
+    with pytest.raises(IndexError_, match="points to gen-000001, which is missing") as err:
+        Retriever.load(settings=corpus, encoder=enc)
+    assert "qabot index --full" in str(err.value)
+    (corpus.index_dir / CURRENT).write_text("../../etc\n")
+    with pytest.raises(IndexError_, match="not a generation"):
+        Retriever.load(settings=corpus, encoder=enc)
+    report = build_index(corpus, encoder=enc)
+    assert report.full and "unusable" in (report.reason or "") and report.embedded == 16
+    assert len(Retriever.load(settings=corpus, encoder=enc)) == 16
+
+
+KILL_DRIVER = """
+import os, signal, sys
+from pathlib import Path
+from qabot.config import Settings
+from qabot.encoder import HashEncoder
+from qabot.indexer import build_index
+
+kill_at, calls, real_replace = int(sys.argv[3]), [0], os.replace
+
+def replace(src, dst):
+    calls[0] += 1
+    if calls[0] == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)
+    real_replace(src, dst)
+
+os.replace = replace
+build_index(
+    Settings(articles_dir=Path(sys.argv[1]), index_dir=Path(sys.argv[2])), encoder=HashEncoder()
+)
+"""
+
+
+def test_killed_at_every_rename_the_previous_index_survives(corpus: Settings) -> None:
+    """SIGKILL just before each rename a build makes: vectors, sentences, BM25, folder, CURRENT."""
+    enc = HashEncoder()
+    build_index(corpus, encoder=enc)
+    write(corpus.articles_dir / "a.txt", PARK)
+    args = [str(corpus.articles_dir), str(corpus.index_dir)]
+    for step in range(1, 6):
+        run = subprocess.run([sys.executable, "-c", KILL_DRIVER, *args, str(step)], timeout=120)
+        assert run.returncode == -signal.SIGKILL, step
+        assert current_name(corpus.index_dir) == "gen-000001", step
+        retriever = Retriever.load(settings=corpus, encoder=enc)
+        assert len(retriever) == 16 and retriever.search("منظمة التعاون الإسلامي", k=1), step
+    report = build_index(corpus, encoder=enc)
+    assert report.embedded == 4 and report.generation == "gen-000003"  # gen-000002 was orphaned
+    assert_same_as_full_build(corpus, enc)
+    assert not list(corpus.index_dir.glob("*.tmp"))
+
+
+def test_question_in_flight_keeps_its_generation(corpus: Settings) -> None:
+    """A swap between the start and the end of a search does not disturb that search."""
+
+    class Gated(HashEncoder):
+        entered, release = threading.Event(), threading.Event()
+
+        def encode_queries(self, texts: list[str]) -> np.ndarray:
+            self.entered.set()
+            assert self.release.wait(30)
+            return super().encode_queries(texts)
+
+        def encode_passages(self, texts: list[str]) -> np.ndarray:
+            return HashEncoder.encode_queries(self, texts)
+
+    enc = Gated()
+    write(corpus.articles_dir / "park.txt", PARK)
+    build_index(corpus, encoder=enc)
+    retriever = Retriever.load(settings=corpus, encoder=enc)
+    found: list[set[str]] = []
+    question = threading.Thread(
+        target=lambda: found.append({p.article for p in retriever.search(PARK[0], k=20)})
+    )
+    question.start()
+    assert enc.entered.wait(10)
+    (corpus.articles_dir / "park.txt").unlink()
+    build_index(corpus, encoder=enc)
+    assert retriever.refresh() is True  # swapped while the question is in flight
+    enc.release.set()
+    question.join(10)
+    assert found == [{"park", SEED.stem}]  # answered from the generation it started on
+    assert {p.article for p in retriever.search(PARK[0], k=20)} == {SEED.stem}
+
+
+# --------------------------------------------------------------------------- the lock
+
+
+def test_second_build_waits_then_gives_up_with_a_clear_message(corpus: Settings) -> None:
+    """Another process holds the lock: `qabot index --wait 1` says it waits, then gives up."""
+    with FileLock(str(corpus.index_dir.parent / "index" / ".lock")) as _:
+        started = time.monotonic()
+        run = subprocess.run(
+            [sys.executable, "-m", "qabot", "index", "--wait", "1"]
+            + ["--articles", str(corpus.articles_dir), "--index", str(corpus.index_dir)],
+            capture_output=True, text=True, timeout=120, env=os.environ | {"HF_HUB_OFFLINE": "1"},
+        )  # fmt: skip
+        waited = time.monotonic() - started
+    assert run.returncode == 2, run.stderr
+    assert "waiting for another `qabot index` to finish" in run.stderr
+    assert "gave up" in run.stderr and "--wait SECONDS" in run.stderr
+    assert waited >= 1.0 and current_name(corpus.index_dir) is None
+
+
+def test_waiting_build_proceeds_when_the_lock_is_released(
+    corpus: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="qabot.indexer")
+    corpus.index_dir.mkdir()
+    lock = FileLock(str(corpus.index_dir / ".lock"))
+    reports: list[BuildReport] = []
+    with lock:
+        waiter = threading.Thread(
+            target=lambda: reports.append(build_index(corpus, encoder=HashEncoder()))
+        )
+        waiter.start()
+        assert wait_until(lambda: "waiting for another" in caplog.text, 10)
+        assert not reports
+    waiter.join(30)
+    assert reports and reports[0].passages == 16
+    with lock, pytest.raises(QabotError, match="gave up"):
+        build_index(corpus, encoder=HashEncoder(), lock_timeout=0.2)
+
+
+def test_concurrent_builds_do_not_corrupt(corpus: Settings) -> None:
+    enc = HashEncoder()
+    build_index(corpus, encoder=enc)
+    errors: list[BaseException] = []
+
+    def build() -> None:
+        try:
+            build_index(corpus, encoder=enc)
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    write(corpus.articles_dir / "a.txt", PARK)
+    threads = [threading.Thread(target=build) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert current_name(corpus.index_dir) == "gen-000002"  # one build did it, the rest no-ops
+    assert_same_as_full_build(corpus, enc)
+
+
+# --------------------------------------------------------------------------- watch
+
+
+def test_watch_applies_a_burst_of_saves_once(
+    corpus: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    enc = HashEncoder()
+    monkeypatch.setattr("qabot.model.load_encoder", lambda settings: enc)
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch, args=(corpus,), kwargs={"stop_event": stop})
+    watcher.start()
+    try:
+        assert wait_until(lambda: current_name(corpus.index_dir) == "gen-000001", 30)
+        time.sleep(1.0)  # the watcher starts right after the first build
+        saved = time.monotonic()
+        for version in range(5):  # an editor saving in a burst
+            write(corpus.articles_dir / "park.txt", [*PARK[:3], f"{PARK[3]} النسخة {version}."])
+
+        def applied() -> bool:
+            gen = read_generation(corpus.index_dir)
+            return any(c.text.endswith("النسخة 4.") for c in gen.chunks)
+
+        assert wait_until(applied, 20)
+        latency = time.monotonic() - saved
+        time.sleep(DEBOUNCE_MS / 1000 + 0.5)  # room for any extra rebuild to show up
+    finally:
+        stop.set()
+        watcher.join(10)
+    out = capsys.readouterr().out
+    rebuilds = out.count("park.txt changed:")
+    assert latency < 10 and 1 <= rebuilds <= 2, (latency, out)
+    assert_same_as_full_build(corpus, enc)

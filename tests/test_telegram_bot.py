@@ -344,7 +344,7 @@ async def test_recovers_after_get_updates_fails(api: BotAPI, fake: FakeRetriever
 async def test_failed_send_ends_in_an_apology(
     bot: BotAPI, caplog: pytest.LogCaptureFixture
 ) -> None:
-    bot.fail("sendMessage", status=500)
+    bot.fail("sendMessage", times=tb.RETRIES + 1, status=500)  # every retry fails too
     apology = await ask(bot, "متى تأسست المنظمة؟")
     assert visible(apology) == tb.APOLOGY
     assert "error while handling an update" in caplog.text

@@ -18,6 +18,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["index_dir"] = Path(args.index)
     if getattr(args, "articles", None):
         overrides["articles_dir"] = Path(args.articles)
+    if getattr(args, "wait", None) is not None:
+        overrides["lock_timeout"] = args.wait
     return Settings(**overrides)
 
 
@@ -146,6 +148,12 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true", help="print one JSON object")
     sp.add_argument("--full", action="store_true", help="re-embed everything")
     sp.add_argument("--watch", action="store_true", help="keep watching the articles folder")
+    sp.add_argument(
+        "--wait",
+        type=float,
+        metavar="SECONDS",
+        help="how long to wait for another build of this index (QABOT_LOCK_TIMEOUT, 600)",
+    )
 
     sp = command("ask", cmd_ask, "answer one question")
     sp.add_argument("question", nargs="+")

@@ -30,10 +30,12 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(default_factory=_default_cache)
     batch_size: int = 16
     max_chunk_tokens: int = 400
+    #: Seconds a build waits for another build of the same index before giving up.
+    lock_timeout: float = 600.0
 
     top_k: int = 3
     #: Answers whose confidence is below this are reported as "not in the articles".
-    min_confidence: float = 0.5
+    min_confidence: float = 0.23
     max_question_chars: int = 1000
 
     telegram_bot_token: str | None = Field(

@@ -19,7 +19,14 @@ from .chunking import Chunk, chunk_article, content_hash
 from .config import Settings
 from .encoder import Encoder
 from .errors import IndexError_, QabotError
-from .store import Generation, empty_generation, read_generation, sentence_key, vectors_by_hash
+from .store import (
+    Generation,
+    empty_generation,
+    read_generation,
+    remove_stale,
+    sentence_key,
+    vectors_by_hash,
+)
 from .store import write_generation as _write
 
 log = logging.getLogger(__name__)
@@ -117,35 +124,56 @@ def _previous(
     return old, None
 
 
+def _acquire(lock: FileLock, index_dir: Path, timeout: float) -> None:
+    """Take the build lock; say so when another build holds it, and give up after `timeout`.
+
+    The lock is an OS file lock, so a killed build releases it: a stale lock cannot exist.
+    """
+    try:
+        lock.acquire(timeout=0)
+        return
+    except Timeout:
+        pass
+    log.warning("waiting for another `qabot index` to finish (%s, up to %g s)…", index_dir, timeout)
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout as exc:
+        raise QabotError(
+            f"another `qabot index` was still updating {index_dir} after {timeout:g} s; gave up",
+            "try again once it has finished, or wait longer with `qabot index --wait SECONDS` "
+            "(QABOT_LOCK_TIMEOUT)",
+        ) from exc
+
+
 def build_index(
     settings: Settings | None = None,
     *,
     encoder: Encoder | None = None,
     full: bool = False,
     progress: bool = False,
-    lock_timeout: float = 600.0,
+    lock_timeout: float | None = None,
     articles_dir: Path | None = None,
     index_dir: Path | None = None,
 ) -> BuildReport:
-    """Bring the index in line with the articles folder, embedding only new text."""
+    """Bring the index in line with the articles folder, embedding only new text.
+
+    One build at a time per index folder (a file lock); `lock_timeout` defaults to
+    ``settings.lock_timeout``.
+    """
     settings = settings or Settings()
     articles_dir = articles_dir or settings.articles_dir
     index_dir = index_dir or settings.index_dir
-    if encoder is None:
-        from .model import load_encoder
-
-        encoder = load_encoder(settings)
     index_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(index_dir / ".lock"))
+    # The lock comes first, so a build that gives up has not spent seconds loading a model.
+    _acquire(lock, index_dir, settings.lock_timeout if lock_timeout is None else lock_timeout)
     try:
-        lock.acquire(timeout=lock_timeout)
-    except Timeout as exc:
-        raise QabotError(
-            f"another `qabot index` is updating {index_dir}",
-            "wait for it to finish; it holds the lock file .lock",
-        ) from exc
-    try:
+        if encoder is None:
+            from .model import load_encoder
+
+            encoder = load_encoder(settings)
         started = time.perf_counter()
+        remove_stale(index_dir)
         chunks, n_articles, skipped = collect_chunks(
             articles_dir, settings.max_chunk_tokens, encoder.count_tokens
         )
@@ -194,8 +222,9 @@ def index_chunks(
     changed = [c for c in chunks if old_hash.get(c.key) != c.hash]
     updated = sum(1 for c in changed if c.key in old_hash)
 
-    # Passages: reuse any vector whose text was embedded before, embed the rest.
-    to_embed = [c for c in changed if c.hash not in reuse]
+    # Passages: reuse any vector whose text was embedded before, embed the rest (once each,
+    # as the same text can stand in several places).
+    to_embed = list({c.hash: c for c in changed if c.hash not in reuse}.values())
     fresh = _embed(encoder, [c.match_text for c in to_embed], batch, progress, "passages")
     fresh_by_hash = dict(zip((c.hash for c in to_embed), fresh, strict=True))
     gen.passages.remove(np.array(removed + [c.key for c in changed if c.key in old_hash], np.int64))

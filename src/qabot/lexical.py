@@ -25,7 +25,7 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
-from qabot.arabic import ANALYSIS_VERSION, term_groups, terms
+from qabot.arabic import ANALYSIS_VERSION, index_keys, term_groups
 from qabot.errors import IndexError_
 
 __all__ = ["LexicalIndex"]
@@ -126,7 +126,7 @@ class LexicalIndex:
         """Index ``texts`` under ``ids`` (unique), analysed with :func:`qabot.arabic.terms`."""
         if len(ids) != len(texts):
             raise ValueError(f"{len(ids)} ids but {len(texts)} texts")
-        return cls.build_from_terms(ids, [terms(t) for t in texts], k1=k1, b=b)
+        return cls.build_from_terms(ids, [index_keys(t) for t in texts], k1=k1, b=b)
 
     @classmethod
     def build_from_terms(
@@ -173,7 +173,7 @@ class LexicalIndex:
 
         key_id = dict(self._key_id)
         vocab = list(self._vocab)
-        new_lists = [terms(t) for t in add_texts]
+        new_lists = [index_keys(t) for t in add_texts]
         for key in itertools.chain.from_iterable(new_lists):
             if key not in key_id:
                 key_id[key] = len(vocab)
@@ -231,18 +231,32 @@ class LexicalIndex:
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
         """Up to ``k`` (id, BM25 score) pairs with a positive score, best first."""
-        return self.search_terms(terms(query), k)
+        return self.search_terms(index_keys(query), k)
 
     def scores(self, query: str, ids: Sequence[int]) -> np.ndarray:
         """BM25 scores of ``query`` for ``ids`` (0 for non-matching or unknown ids)."""
         out = np.zeros(len(ids), dtype=np.float64)
-        all_scores = self._all_scores(terms(query))
+        all_scores = self._all_scores(index_keys(query))
         if all_scores is None:
             return out
         for i, id_ in enumerate(ids):
             row = self._row.get(int(id_))
             if row is not None:
                 out[i] = all_scores[row]
+        return out
+
+    def weighted_groups(self, query: str) -> list[tuple[tuple[str, ...], float]]:
+        """The query's content words (each as its keys) with their IDF in this index.
+
+        "Found in either form" is about as common as the commoner form, so a word weighs
+        the IDF of that form; a word the index never saw weighs the most.
+        """
+        n = len(self._ids)
+        out = []
+        for group in dict.fromkeys(term_groups(query)):
+            key_ids = [self._key_id[t] for t in group if t in self._key_id]
+            df = max((int(self._df[k]) for k in key_ids), default=0)
+            out.append((group, math.log1p((n - df + 0.5) / (df + 0.5))))
         return out
 
     def coverage(self, query: str, id: int) -> float:
@@ -254,19 +268,14 @@ class LexicalIndex:
         without content words or an unknown id.
         """
         row = self._row.get(int(id))
-        groups = list(dict.fromkeys(term_groups(query)))
+        groups = self.weighted_groups(query)
         if row is None or not groups:
             return 0.0
         passage = set(self._flat[self._offsets[row] : self._offsets[row + 1]].tolist())
-        n = len(self._ids)
         total = found = 0.0
-        for group in groups:
-            key_ids = [self._key_id[t] for t in group if t in self._key_id]
-            # "Found in either form" is about as common as the commoner form.
-            df = max((int(self._df[k]) for k in key_ids), default=0)
-            weight = math.log1p((n - df + 0.5) / (df + 0.5))
+        for group, weight in groups:
             total += weight
-            if any(k in passage for k in key_ids):
+            if any(self._key_id.get(t, -1) in passage for t in group):
                 found += weight
         return min(1.0, found / total) if total > 0 else 0.0
 
@@ -308,7 +317,7 @@ class LexicalIndex:
     def load(cls, directory: Path) -> LexicalIndex:
         """Read what :meth:`save` wrote; a missing, corrupt or stale file raises IndexError_."""
         path = Path(directory) / FILE_NAME
-        hint = "rebuild the index"
+        hint = "rebuild it with `qabot index --full`"
         if not path.is_file():
             raise IndexError_(f"lexical index not found: {path}", hint)
         try:

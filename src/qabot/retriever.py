@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel
 
-from .arabic import is_mostly_arabic, term_groups, terms
+from .arabic import is_mostly_arabic, terms
 from .config import Settings
 from .encoder import Encoder
 from .errors import IndexError_
@@ -23,13 +23,14 @@ from .store import REBUILD_HINT, Generation, current_name, read_generation, sent
 log = logging.getLogger(__name__)
 
 #: Weights chosen on ARCD (see README, "Retrieval quality"); the names say what they mix.
-PARAGRAPH_WEIGHT = 0.5  # dense score = w·cos(paragraph) + (1-w)·max cos(sentence)
-LEXICAL_WEIGHT = 0.4  # fused = (1-w)·z(dense) + w·z(BM25), Arabic questions only
+PARAGRAPH_WEIGHT = 0.6  # dense score = w·cos(paragraph) + (1-w)·max cos(sentence)
+LEXICAL_WEIGHT = 0.5  # fused = (1-w)·z(dense) + w·z(BM25), Arabic questions only
 CANDIDATES = 50
 SENTENCE_LEXICAL = 0.3  # weight of question-word overlap when picking the highlight
-#: Logistic calibration of P(answer is in the articles); fitted by `qabot eval --fit`.
-CONF_ARABIC = (14.0, 3.0, -12.0)  # dense, coverage, bias
-CONF_OTHER = (20.0, 0.0, -16.0)
+#: Logistic calibration of P(answer is in the articles); fitted by benchmarks/tune_retrieval.py
+#: (Arabic, ARCD half-corpus folds) and benchmarks/calibrate_english.py (English).
+CONF_ARABIC = (55.0, 3.58, -48.51)  # dense, coverage, bias
+CONF_OTHER = (55.0, 0.0, -42.9)  # dense only, boundary at dense 0.758
 
 
 class ArticleInfo(BaseModel):
@@ -106,16 +107,17 @@ def _sentence_terms(sentence: str) -> frozenset[str]:
     return frozenset(terms(sentence))
 
 
-def best_sentence(question: str, sentences: list[str], sims: np.ndarray) -> str:
-    """The sentence to highlight: dense similarity, plus the share of question words it holds."""
-    groups = term_groups(question)
+def best_sentence(
+    sentences: list[str], sims: np.ndarray, groups: list[tuple[tuple[str, ...], float]]
+) -> str:
+    """The sentence to highlight: dense similarity plus the IDF share of question words in it."""
     scores = np.asarray(sims, dtype=np.float64).copy()
-    if groups and len(scores) == len(sentences):
+    total = sum(w for _, w in groups)
+    if total > 0 and len(scores) == len(sentences):
         for j, sentence in enumerate(sentences):
             keys = _sentence_terms(sentence)
-            scores[j] += (
-                SENTENCE_LEXICAL * sum(any(t in keys for t in g) for g in groups) / len(groups)
-            )
+            found = sum(w for group, w in groups if any(t in keys for t in group))
+            scores[j] += SENTENCE_LEXICAL * found / total
     return sentences[int(scores.argmax())] if len(scores) == len(sentences) else sentences[0]
 
 
@@ -257,7 +259,8 @@ class Retriever:
         chunk = state.gen.by_key[key]
         sentences = state.gen.sentences.get(key, [])
         sims = found.sentence_sims[i] if found.sentence_sims else np.zeros(len(sentences))
-        sentence = best_sentence(question, sentences, sims) if sentences else None
+        groups = state.gen.lexical.weighted_groups(question)
+        sentence = best_sentence(sentences, sims, groups) if sentences else None
         confidence = confidence_of(
             float(found.dense[i]), state.gen.lexical.coverage(question, key), arabic
         )

@@ -7,7 +7,9 @@ atomic rename, so a reader (or a killed build) never meets a half-written index.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,9 +23,12 @@ from .errors import IndexError_
 from .index import FaissIndex
 from .lexical import LexicalIndex
 
+log = logging.getLogger(__name__)
+
 FORMAT = 1
 CURRENT = "CURRENT"
 REBUILD_HINT = "rebuild it with `qabot index --full`"
+_GEN_NAME = re.compile(r"gen-(\d{6,})")
 
 
 def sentence_key(passage_id: str, number: int) -> int:
@@ -60,14 +65,42 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
 
 
+def _number(name: str | None) -> int:
+    match = _GEN_NAME.fullmatch(name or "")
+    return int(match[1]) if match else 0
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file or a folder entry to disk, so a crash cannot reorder our renames."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_stale(index_dir: Path) -> None:
+    """Drop what a killed build left behind (``*.tmp``); only call it holding the lock."""
+    for path in index_dir.glob("*.tmp"):
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
 def write_generation(index_dir: Path, gen: Generation) -> str:
-    """Write `gen` as a new folder and make it current; return its name."""
+    """Write `gen` as a new folder and make it current; return its name.
+
+    The number is past every folder on disk, not just past CURRENT: a build killed
+    between its folder rename and the CURRENT switch leaves a complete folder that
+    nothing points to, and renaming onto it would fail.
+    """
     index_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale(index_dir)
     previous = current_name(index_dir)
-    number = int(previous.split("-")[1]) + 1 if previous and previous.startswith("gen-") else 1
-    name = f"gen-{number:06d}"
+    numbers = [_number(p.name) for p in index_dir.glob("gen-*")]
+    name = f"gen-{max([_number(previous), *numbers]) + 1:06d}"
     tmp = index_dir / f"{name}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     gen.manifest.update(format=FORMAT, qabot_version=__version__, generation=name)
     gen.passages.save(tmp / "passages.faiss")
@@ -79,16 +112,14 @@ def write_generation(index_dir: Path, gen: Generation) -> str:
             record["sentences"] = gen.sentences.get(chunk.key, [])
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
     _write_json(tmp / "manifest.json", gen.manifest)  # written last: marks the folder complete
-    for path in tmp.iterdir():
-        if path.is_file():
-            with open(path, "rb") as fh:
-                os.fsync(fh.fileno())
+    for path in (tmp / "passages.jsonl", tmp / "manifest.json", tmp / "lexical", tmp):
+        _fsync(path)
     os.replace(tmp, index_dir / name)
     pointer = index_dir / f"{CURRENT}.tmp"
     pointer.write_text(name + "\n", encoding="utf-8")
-    with open(pointer, "rb") as fh:
-        os.fsync(fh.fileno())
+    _fsync(pointer)
     os.replace(pointer, index_dir / CURRENT)
+    _fsync(index_dir)
     gen.name = name
     _prune(index_dir, keep={name, previous})
     return name
@@ -105,6 +136,10 @@ def read_manifest(index_dir: Path) -> tuple[str, dict[str, Any]]:
     name = current_name(index_dir)
     if name is None:
         raise IndexError_(f"no index in {index_dir}", "build it with `qabot index`")
+    if not _GEN_NAME.fullmatch(name):
+        raise IndexError_(f"{index_dir / CURRENT} names {name!r}, not a generation", REBUILD_HINT)
+    if not (index_dir / name).is_dir():
+        raise IndexError_(f"{index_dir / CURRENT} points to {name}, which is missing", REBUILD_HINT)
     path = index_dir / name / "manifest.json"
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
@@ -136,10 +171,22 @@ def read_generation(index_dir: Path) -> Generation:
         ) from exc
     passages = FaissIndex.load(folder / "passages.faiss", dim)
     sentence_vectors = FaissIndex.load(folder / "sentences.faiss", dim)
-    lexical = LexicalIndex.load(folder / "lexical")
-    if len(passages) != len(chunks) or manifest.get("passages") != len(chunks):
+    try:
+        lexical = LexicalIndex.load(folder / "lexical")
+    except IndexError_ as exc:
+        # BM25 is derived from the passages alone: rebuild it rather than re-embed anything.
+        log.warning("rebuilding the BM25 index of %s (%s)", folder, exc.message)
+        lexical = LexicalIndex.build([c.key for c in chunks], [c.match_text for c in chunks])
+    n_sentences = sum(len(s) for s in sentences.values())
+    if (
+        len(passages) != len(chunks)
+        or len(lexical) != len(chunks)
+        or manifest.get("passages") != len(chunks)
+        or len(sentence_vectors) != n_sentences
+    ):
         raise IndexError_(
-            f"index {folder} is inconsistent ({len(passages)} vectors, {len(chunks)} passages)",
+            f"index {folder} is inconsistent ({len(passages)} vectors, {len(chunks)} passages, "
+            f"{len(sentence_vectors)} sentence vectors, {n_sentences} sentences)",
             REBUILD_HINT,
         )
     return Generation(manifest, chunks, sentences, passages, sentence_vectors, lexical, name=name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import math
 import re
@@ -18,7 +19,7 @@ import secrets
 import sys
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from telegram import (
@@ -30,7 +31,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ChatType, ParseMode
-from telegram.error import InvalidToken, TelegramError
+from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -75,6 +76,14 @@ ADMINS_ONLY = "عذرًا، تحديث الفهرس متاح للمشرفين ف
 REINDEXING = "جارٍ تحديث الفهرس من المقالات…"
 REINDEX_FAILED = "تعذّر تحديث الفهرس: {error}"
 APOLOGY = "عذرًا، حدث خطأ غير متوقع أثناء معالجة رسالتك. حاول مرة أخرى بعد قليل."
+
+# Bot API timeouts in seconds; module constants so the fault tests can shorten them.
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 15.0
+GET_UPDATES_READ_TIMEOUT = 10.0  # on top of the long-poll timeout
+#: A call that fails transiently is repeated this many times, RETRY_BACKOFF s, 2×, 4× … later.
+RETRIES = 3
+RETRY_BACKOFF = 0.5
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -122,6 +131,57 @@ class RedactToken(logging.Filter):
             if self.secret in trace:
                 record.exc_text = trace.replace(self.secret, "<token>")
         return True
+
+
+def _transient(exc: TelegramError) -> bool:
+    """Whether a failed Bot API call is worth repeating as it is.
+
+    Yes for 5xx, timeouts, refused or dropped connections (PTB's NetworkError) and for a
+    body that is not JSON (a proxy's error page). No for 400 (our request is wrong, and
+    BadRequest subclasses NetworkError), 401/403/409, or 429, which AIORateLimiter already
+    waited out as many times as it was told to.
+    """
+    if isinstance(exc, BadRequest):
+        return False
+    return isinstance(exc, NetworkError) or isinstance(exc.__cause__, json.JSONDecodeError)
+
+
+class RetryingRateLimiter(AIORateLimiter):
+    """PTB's AIORateLimiter plus retries with backoff for transient faults.
+
+    AIORateLimiter keeps outgoing calls within Telegram's flood limits and waits out a
+    429's ``retry_after``, but PTB raises a 5xx or a timeout at once, so without this an
+    answer would turn into an apology at the first hiccup. getUpdates never comes here
+    (PTB exempts it): its polling loop has a backoff of its own. A call whose response is
+    lost after Telegram acted on it (a read timeout) may deliver its message twice: a
+    rare duplicate beats a lost answer.
+    """
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, Any]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> Any:
+        attempt = 0
+        while True:
+            try:
+                return await super().process_request(
+                    callback, args, kwargs, endpoint, data, rate_limit_args
+                )
+            except TelegramError as exc:
+                if attempt >= RETRIES or not _transient(exc):
+                    raise
+                delay = RETRY_BACKOFF * 2**attempt
+                attempt += 1
+                log.warning(
+                    "Bot API %s failed (%s: %s); retry %d of %d in %.1f s",
+                    endpoint, type(exc).__name__, exc, attempt, RETRIES, delay,
+                )  # fmt: skip
+                await asyncio.sleep(delay)
 
 
 _HIDDEN: set[str] = set()
@@ -335,9 +395,15 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def post_init(application: Application) -> None:
-    """Publish the commands with Arabic descriptions, for Telegram's command menu."""
+    """Publish the commands with Arabic descriptions, for Telegram's command menu.
+
+    The menu is a convenience: if Telegram keeps failing here, the bot starts without it.
+    """
     commands = [BotCommand(name, text) for name, text in render.COMMANDS]
-    await application.bot.set_my_commands(commands)
+    try:
+        await application.bot.set_my_commands(commands)
+    except TelegramError as exc:
+        log.warning("could not publish the command menu (%s); starting without it", exc)
 
 
 # --------------------------------------------------------------------------- wiring
@@ -359,13 +425,17 @@ def build_application(settings: Settings, retriever: Retriever) -> Application:
         ApplicationBuilder()
         .token(token)
         .defaults(defaults)
-        .rate_limiter(AIORateLimiter(max_retries=3))  # waits out 429 retry_after, then retries
-        .connect_timeout(5)
-        .read_timeout(15)
-        .write_timeout(15)
-        .pool_timeout(5)
-        .get_updates_connect_timeout(5)
-        .get_updates_read_timeout(10)  # on top of the long-poll timeout
+        .rate_limiter(RetryingRateLimiter(max_retries=3))
+        .connect_timeout(CONNECT_TIMEOUT)
+        .read_timeout(READ_TIMEOUT)
+        .write_timeout(READ_TIMEOUT)
+        .pool_timeout(CONNECT_TIMEOUT)
+        .get_updates_connect_timeout(CONNECT_TIMEOUT)
+        .get_updates_read_timeout(GET_UPDATES_READ_TIMEOUT)
+        # On shutdown PTB confirms the last updates with one more getUpdates while the
+        # cancelled long poll may still hold its connection: with PTB's pool of one, that
+        # call timed out and the last answered updates came back after a restart.
+        .get_updates_connection_pool_size(2)
         .post_init(post_init)
     )
     base_url = settings.telegram_api_base_url
@@ -404,7 +474,15 @@ def _load_retriever(settings: Settings) -> Retriever:
 
 
 def run_bot(settings: Settings) -> int:
-    """Check the token, make sure there is an index, then poll Telegram until stopped."""
+    """Check the token, make sure there is an index, then poll Telegram until stopped.
+
+    A damaged index or model stops the bot here, with the fix, rather than letting it
+    answer from garbage. An unreachable Bot API does not: the bot keeps trying with
+    backoff (bootstrap_retries=-1), as a bot started before the network is up should.
+    run_polling returns on SIGINT or SIGTERM: it stops fetching, lets every update
+    already fetched finish and get its reply, confirms them to Telegram (so none is
+    answered again after a restart), and we exit 0.
+    """
     token = settings.telegram_bot_token
     if not token:
         print("qabot: TELEGRAM_BOT_TOKEN is not set (ask @BotFather for one)", file=sys.stderr)
@@ -420,7 +498,9 @@ def run_bot(settings: Settings) -> int:
     hide_token(token)
     try:
         application = build_application(settings, _load_retriever(settings))
-        application.run_polling(allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY])
+        application.run_polling(
+            allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY], bootstrap_retries=-1
+        )
     except QabotError as exc:
         print(f"qabot: {exc}", file=sys.stderr)
         return 2
