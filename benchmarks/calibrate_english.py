@@ -25,23 +25,48 @@ from qabot.retriever import Retriever, fuse
 
 ROOT = Path(__file__).resolve().parents[1]
 PAIRS = [
-    ("متى تأسست منظمة التعاون الإسلامي؟", "When was the Organisation of Islamic Cooperation founded?"),
-    ("من هو ممثل روسيا الدائم لدى منظمة التعاون الإسلامي؟", "Who is Russia's permanent representative to the OIC?"),
-    ("من يرأس مجموعة الرؤية الاستراتيجية روسيا - العالم الإسلامي؟", "Who heads the strategic vision group Russia - Islamic World?"),
-    ("كم عدد الدول الأعضاء في منظمة التعاون الإسلامي؟", "How many member states does the OIC have?"),
+    (
+        "متى تأسست منظمة التعاون الإسلامي؟",
+        "When was the Organisation of Islamic Cooperation founded?",
+    ),
+    (
+        "من هو ممثل روسيا الدائم لدى منظمة التعاون الإسلامي؟",
+        "Who is Russia's permanent representative to the OIC?",
+    ),
+    (
+        "من يرأس مجموعة الرؤية الاستراتيجية روسيا - العالم الإسلامي؟",
+        "Who heads the strategic vision group Russia - Islamic World?",
+    ),
+    (
+        "كم عدد الدول الأعضاء في منظمة التعاون الإسلامي؟",
+        "How many member states does the OIC have?",
+    ),
     ("مع من يجتمع لافروف في موسكو؟", "Who is Lavrov meeting in Moscow?"),
     ("ما اللقب الذي منح لمدينة قازان؟", "What title was Kazan given?"),
     ("متى عقدت قمة قازان 2022؟", "When was the KazanSummit 2022 held?"),
-    ("ما هي القضية التي تمثل أولوية لمنظمة التعاون الإسلامي؟", "Which issue is a priority for the OIC?"),
-    ("ما هي مجالات التعاون التي سيبحثها الجانبان؟", "Which areas of cooperation will the two sides discuss?"),
-    ("ما موقف دول منظمة التعاون الإسلامي من الأحداث في أوكرانيا؟", "What is the position of OIC countries on Ukraine?"),
-]  # fmt: skip
+    (
+        "ما هي القضية التي تمثل أولوية لمنظمة التعاون الإسلامي؟",
+        "Which issue is a priority for the OIC?",
+    ),
+    (
+        "ما هي مجالات التعاون التي سيبحثها الجانبان؟",
+        "Which areas of cooperation will the two sides discuss?",
+    ),
+    (
+        "ما موقف دول منظمة التعاون الإسلامي من الأحداث في أوكرانيا؟",
+        "What is the position of OIC countries on Ukraine?",
+    ),
+]
 OFF_TOPIC = [
-    "How do I bake sourdough bread?", "What is the best recipe for chocolate cake?",
-    "Who won the 2018 football World Cup?", "Will it rain tomorrow in London?",
-    "How do I change a flat tyre?", "What is the capital of Australia?",
-    "Which team won the NBA finals last year?", "How long should I boil an egg?",
-]  # fmt: skip
+    "How do I bake sourdough bread?",
+    "What is the best recipe for chocolate cake?",
+    "Who won the 2018 football World Cup?",
+    "Will it rain tomorrow in London?",
+    "How do I change a flat tyre?",
+    "What is the capital of Australia?",
+    "Which team won the NBA finals last year?",
+    "How long should I boil an egg?",
+]
 
 
 def top_dense(retriever: Retriever, question: str) -> float:
