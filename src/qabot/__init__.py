@@ -1,3 +1,21 @@
 """qabot: ask questions about Arabic news articles, get the passages that answer them."""
 
 __version__ = "0.1.0"
+
+from .config import Settings  # noqa: E402
+from .errors import QabotError  # noqa: E402
+from .indexer import BuildReport, build_index  # noqa: E402
+from .results import Answer, Passage  # noqa: E402
+from .retriever import ArticleInfo, Retriever  # noqa: E402
+
+__all__ = [
+    "Answer",
+    "ArticleInfo",
+    "BuildReport",
+    "Passage",
+    "QabotError",
+    "Retriever",
+    "Settings",
+    "__version__",
+    "build_index",
+]

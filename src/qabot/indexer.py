@@ -202,7 +202,7 @@ def index_chunks(
     gen = old or empty_generation({}, encoder.dim)
     reuse, reuse_sent = vectors_by_hash(old) if old else ({}, {})
 
-    if old is not None and old.chunks == chunks:
+    if old is not None and old.chunks == chunks and not old.stale:
         return BuildReport(
             articles=len({c.article for c in chunks}),
             passages=len(chunks),

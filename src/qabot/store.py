@@ -46,6 +46,8 @@ class Generation:
     sentence_vectors: FaissIndex
     lexical: LexicalIndex
     name: str = ""
+    #: Some derived part (BM25) had to be rebuilt on load: worth writing a new generation.
+    stale: bool = False
     by_key: dict[int, Chunk] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -171,9 +173,11 @@ def read_generation(index_dir: Path) -> Generation:
         ) from exc
     passages = FaissIndex.load(folder / "passages.faiss", dim)
     sentence_vectors = FaissIndex.load(folder / "sentences.faiss", dim)
+    stale = False
     try:
         lexical = LexicalIndex.load(folder / "lexical")
     except IndexError_ as exc:
+        stale = True
         # BM25 is derived from the passages alone: rebuild it rather than re-embed anything.
         log.warning("rebuilding the BM25 index of %s (%s)", folder, exc.message)
         lexical = LexicalIndex.build([c.key for c in chunks], [c.match_text for c in chunks])
@@ -189,7 +193,9 @@ def read_generation(index_dir: Path) -> Generation:
             f"{len(sentence_vectors)} sentence vectors, {n_sentences} sentences)",
             REBUILD_HINT,
         )
-    return Generation(manifest, chunks, sentences, passages, sentence_vectors, lexical, name=name)
+    return Generation(
+        manifest, chunks, sentences, passages, sentence_vectors, lexical, name=name, stale=stale
+    )
 
 
 def empty_generation(manifest: dict[str, Any], dim: int) -> Generation:
