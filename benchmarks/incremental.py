@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -115,7 +116,8 @@ def main() -> None:
         rows = [("(a) full build", build_index(settings, encoder=encoder, full=True))]
         gen = read_generation(settings.index_dir)
         kept = len({(c.article, c.paragraph) for c in gen.chunks})
-        split = sum(1 for c in gen.chunks if "." in c.id.rsplit("#", 1)[1])
+        pieces = [c for c in gen.chunks if "." in c.id.rsplit("#", 1)[1]]  # "a#3.2": a piece
+        long_ones = len({(c.article, c.paragraph) for c in pieces})
         edit_one_paragraph(articles / "arcd-000.txt")
         rows.append(("(b) one paragraph edited", update()))
         (articles / "new-rabat-library.txt").write_text(NEW_ARTICLE, encoding="utf-8")
@@ -129,9 +131,10 @@ def main() -> None:
     notes = (
         f"ARCD written out as {n_articles} articles with {n_paragraphs} paragraphs "
         f"(`{args.data.name}`); every paragraph is indexed ({kept} of {n_paragraphs}). "
-        f"The full build holds {full.passages} passages, not {n_paragraphs}: the paragraphs "
-        f"longer than `max_chunk_tokens` (400 model tokens; the model reads at most 512) are "
-        f"split at sentence boundaries into {split} passages in all, so no text is truncated. "
+        f"The full build holds {full.passages} passages, not {n_paragraphs}: the {long_ones} "
+        f"paragraphs longer than `max_chunk_tokens` (400 model tokens; the model reads at most "
+        f"512) are split at sentence boundaries into {len(pieces)} passages, so no text is "
+        f"truncated. "
         f"Sentences are embedded too (they pick the highlighted sentence and carry half the "
         f"dense score), so both counts are shown. Seconds are `BuildReport.seconds`: reading "
         f"and chunking every file, loading the previous generation, embedding, and writing a "
@@ -140,11 +143,12 @@ def main() -> None:
         f"load average {os.getloadavg()[0]:.1f} at the end, shared with other jobs), "
         f"model `{encoder.model_id}`, {time.strftime('%Y-%m-%d')}."
     )
+    notes = textwrap.fill(notes, width=100)
     print(text)
     print()
     print(notes)
     if not args.no_readme:
-        command = "    .venv/bin/python benchmarks/incremental.py"
+        command = "```sh\n.venv/bin/python benchmarks/incremental.py\n```"
         write_section(README, f"{command}\n\n{text}\n\n{notes}")
         print(f"\nwritten to {README}")
 

@@ -41,6 +41,7 @@ from qabot import telegram_bot as tb
 from qabot.config import Settings
 from qabot.encoder import HashEncoder
 from qabot.indexer import build_index
+from qabot.retriever import Retriever
 from qabot.store import current_name
 
 QUESTION = "متى تأسست المنظمة؟"
@@ -246,6 +247,18 @@ def test_damaged_index_is_one_clear_line_and_exit_2(
     assert snapshot(index_dir) == before  # refused, not rebuilt over or answered from
 
 
+def test_damaged_bm25_file_is_rebuilt_from_the_passages(
+    hash_index: Settings, fake_model: None, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The BM25 leg is derived data, so unlike the rest it is repaired, not refused."""
+    index_dir = tmp_path / "index"
+    shutil.copytree(hash_index.index_dir, index_dir)
+    _truncate(index_dir / current_name(index_dir) / "lexical" / "lexical.npz")
+    retriever = Retriever.load(index_dir, settings=hash_index)
+    assert retriever.search(QUESTION, k=1)
+    assert "rebuilding the BM25 index" in caplog.text
+
+
 def test_bot_builds_a_missing_index_before_starting(
     hash_index: Settings, fake_model: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -367,7 +380,10 @@ async def test_bot_started_before_the_bot_api_is_reachable_keeps_trying(
 # --------------------------------------------------------------------------- shutdown
 
 
-async def test_sigterm_lets_the_question_in_flight_finish(api: BotAPI, seed_retriever: Any) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_stop_signal_lets_the_question_in_flight_finish(
+    api: BotAPI, seed_retriever: Any, stop: signal.Signals
+) -> None:
     bot = await asyncio.create_subprocess_exec(
         sys.executable, "bot.py", cwd=ROOT, env=_bot_env(api, seed_retriever, api.token),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -379,7 +395,7 @@ async def test_sigterm_lets_the_question_in_flight_finish(api: BotAPI, seed_retr
         api.push_message(SEED_QUESTION, chat_id=1001)  # update 1
         await api.wait_for("sendChatAction", chat_id=1001, since=mark, timeout=30)
         api.push_message("Who did Lavrov meet in Moscow?", chat_id=1002)  # update 2
-        bot.send_signal(signal.SIGTERM)
+        bot.send_signal(stop)
         _, raw = await asyncio.wait_for(bot.communicate(), 60)
     finally:
         if bot.returncode is None:

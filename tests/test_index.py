@@ -249,6 +249,19 @@ def test_metadata_only_change_makes_a_generation_without_embedding(corpus: Setti
     assert_same_as_full_build(corpus, enc)
 
 
+def test_a_new_sentence_splitter_reaches_an_unchanged_corpus(
+    corpus: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same passages, sentences split differently (a newer qabot): not a no-op."""
+    enc = HashEncoder()
+    first = build_index(corpus, encoder=enc)
+    monkeypatch.setattr("qabot.indexer.split_sentences", lambda text: [text])
+    report = build_index(corpus, encoder=enc)
+    assert report.generation != first.generation and report.embedded == 0
+    assert report.embedded_sentences > 0
+    assert_same_as_full_build(corpus, enc)
+
+
 # --------------------------------------------------------------------------- damage and leftovers
 
 

@@ -202,7 +202,14 @@ def index_chunks(
     gen = old or empty_generation({}, encoder.dim)
     reuse, reuse_sent = vectors_by_hash(old) if old else ({}, {})
 
-    if old is not None and old.chunks == chunks and not old.stale:
+    # Sentences are split afresh: a newer splitter must reach the index even if no text changed.
+    sentences = {c.key: split_sentences(c.text) for c in chunks}
+    if (
+        old is not None
+        and old.chunks == chunks
+        and not old.stale
+        and all(old.sentences.get(c.key) == sentences[c.key] for c in chunks)
+    ):
         return BuildReport(
             articles=len({c.article for c in chunks}),
             passages=len(chunks),
@@ -233,7 +240,6 @@ def index_chunks(
         gen.passages.add(np.array([c.key for c in changed], np.int64), vecs)
 
     # Sentences, the same way: they carry the highlight and half the dense score.
-    sentences = {c.key: split_sentences(c.text) for c in chunks}
     old_sent = {
         sentence_key(c.id, j): content_hash(s)
         for c in gen.chunks

@@ -149,6 +149,8 @@ def read_manifest(index_dir: Path) -> tuple[str, dict[str, Any]]:
         raise IndexError_(f"index manifest {path} is missing or corrupt", REBUILD_HINT) from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise IndexError_(f"index {path.parent} has an unknown format", REBUILD_HINT)
+    if not isinstance(manifest.get("dim"), int) or not isinstance(manifest.get("passages"), int):
+        raise IndexError_(f"index manifest {path} is incomplete", REBUILD_HINT)
     return name, manifest
 
 

@@ -61,7 +61,7 @@ TOKEN_RE = re.compile(r"\d+:[A-Za-z0-9_-]{30,}")
 EXAMPLES = (
     "متى تأسست منظمة التعاون الإسلامي؟",
     "مع من التقى لافروف في موسكو؟",
-    "How many countries are members of the OIC?",
+    "When was the Organisation of Islamic Cooperation founded?",
 )
 KEEP_ANSWERS = 20  # answers per chat that the "more results" button can still reach
 MORE = "more:"
