@@ -377,7 +377,8 @@ def test_question_in_flight_keeps_its_generation(corpus: Settings) -> None:
 
 def test_second_build_waits_then_gives_up_with_a_clear_message(corpus: Settings) -> None:
     """Another process holds the lock: `qabot index --wait 1` says it waits, then gives up."""
-    with FileLock(str(corpus.index_dir.parent / "index" / ".lock")) as _:
+    corpus.index_dir.mkdir()
+    with FileLock(str(corpus.index_dir / ".lock")):
         started = time.monotonic()
         run = subprocess.run(
             [sys.executable, "-m", "qabot", "index", "--wait", "1"]

@@ -13,7 +13,8 @@ from .config import Settings
 from .errors import QabotError
 from .indexer import build_index
 
-DEBOUNCE_MS = 1500
+DEBOUNCE_MS = 1500  # the longest a burst of saves is grouped for
+STEP_MS = 500  # saves closer together than this are one change
 
 
 def _is_article(change: Change, path: str) -> bool:
@@ -32,6 +33,7 @@ def watch(settings: Settings, full: bool = False, stop_event=None) -> int:
         settings.articles_dir,
         watch_filter=_is_article,
         debounce=DEBOUNCE_MS,
+        step=STEP_MS,
         stop_event=stop_event,
         raise_interrupt=False,
     ):
