@@ -165,7 +165,7 @@ def evaluate(
         )
         if unanswerable:
             report.answered, report.answered_correct, report.refused_unanswerable = _abstention(
-                data, chunks, root, settings, encoder, mode
+                data, chunks, root, settings, encoder
             )
     return report
 
@@ -175,12 +175,13 @@ def fold_of(chunk_article: str) -> int:
 
 
 def _abstention(
-    data: EvalSet, chunks: list[Chunk], root: Path, settings: Settings, encoder: Encoder, mode: str
+    data: EvalSet, chunks: list[Chunk], root: Path, settings: Settings, encoder: Encoder
 ) -> tuple[float, float, float]:
     """Index half the articles, ask every question; average over both halves."""
     gold_article = {
         p.id: f"a{a:04d}" for a, art in enumerate(data.articles) for p in art.paragraphs
     }
+    known = set(gold_article)
     answered: list[bool] = []
     correct: list[bool] = []
     refused: list[bool] = []
@@ -197,8 +198,8 @@ def _abstention(
             answer = retriever.ask(q.question, k=1)
             if fold_of(gold_article[q.paragraph_id]) == fold:
                 answered.append(answer.found)
-                top = answer.passages[0].id if answer.passages else ""
-                correct.append(answer.found and top.split(".")[0] == q.paragraph_id.split(".")[0])
+                top = _base_id(answer.passages[0].id, known) if answer.passages else ""
+                correct.append(answer.found and top == q.paragraph_id)
             else:
                 refused.append(not answer.found)
     return (

@@ -1,0 +1,91 @@
+"""The `qabot` command end to end, in process, with the real model and a real index."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qabot.cli import main
+from qabot.encoder import SentenceTransformerEncoder
+
+ROOT = Path(__file__).resolve().parents[1]
+EVAL = {
+    "name": "tiny",
+    "articles": [
+        {
+            "title": "مكتبة الرباط",
+            "paragraphs": [
+                {"id": "t-a0-p0", "text": "افتتحت مدينة الرباط مكتبة عامة جديدة تضم مئة ألف كتاب."},
+                {"id": "t-a0-p1", "text": "صمم المكتبة المهندس كريم الفاسي على شكل كتاب مفتوح."},
+            ],
+        },
+        {
+            "title": "موسم الزيتون",
+            "paragraphs": [
+                {"id": "t-a1-p0", "text": "بدأ موسم قطاف الزيتون في تونس مبكرا هذا العام."},
+                {"id": "t-a1-p1", "text": "يتوقع المزارعون إنتاج مئتي ألف طن من زيت الزيتون."},
+            ],
+        },
+    ],
+    "questions": [
+        {"id": "q0", "question": "كم كتابا تضم مكتبة الرباط؟", "paragraph_id": "t-a0-p0"},
+        {"id": "q1", "question": "من صمم مكتبة الرباط؟", "paragraph_id": "t-a0-p1"},
+        {"id": "q2", "question": "متى بدأ قطاف الزيتون في تونس؟", "paragraph_id": "t-a1-p0"},
+        {
+            "id": "q3",
+            "question": "كم طنا من زيت الزيتون يتوقع المزارعون؟",
+            "paragraph_id": "t-a1-p1",
+        },
+    ],
+}
+
+
+@pytest.fixture
+def corpus(tmp_path: Path, encoder: SentenceTransformerEncoder) -> tuple[list[str], list[str]]:
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    shutil.copy(ROOT / "articles" / "000_b3e058f4b2c0909a.txt", articles)
+    return ["--index", str(tmp_path / "index")], ["--articles", str(articles)]
+
+
+def test_index_ask_json(corpus, capsys: pytest.CaptureFixture[str]) -> None:
+    index, articles = corpus
+    assert main(["index", *index, *articles, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    for key in ("articles", "passages", "added", "updated", "removed", "unchanged", "embedded"):
+        assert key in report
+    assert (report["articles"], report["passages"], report["embedded"]) == (1, 16, 16)
+
+    assert main(["ask", *index, "--json", "-k", "2", "متى تأسست منظمة التعاون الإسلامي؟"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert len(hits) == 2 and hits[0]["paragraph"] == 16 and hits[0]["source"] == "تاس"
+
+    assert main(["ask", *index, "متى تأسست منظمة التعاون الإسلامي؟"]) == 0
+    out = capsys.readouterr().out
+    assert "1969" in out and "الفقرة 16" in out
+
+
+def test_user_errors_are_one_line_and_exit_2(corpus, capsys: pytest.CaptureFixture[str]) -> None:
+    index, articles = corpus
+    assert main(["ask", *index, "سؤال"]) == 2  # no index yet
+    err = capsys.readouterr().err
+    assert "qabot index" in err and "Traceback" not in err and err.count("\n") == 1
+    assert main(["index", *index, *articles]) == 0
+    capsys.readouterr()
+    assert main(["ask", *index, "   "]) == 2
+    assert "empty" in capsys.readouterr().err
+    assert main(["index", *index, "--articles", "/nonexistent/folder"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_eval_reports_the_figures(tmp_path: Path, encoder, capsys) -> None:
+    path = tmp_path / "tiny.retrieval.json"
+    path.write_text(json.dumps(EVAL, ensure_ascii=False), encoding="utf-8")
+    assert main(["eval", str(path), "--json", "--unanswerable"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["n"] == 4 and report["r1"] >= 0.75 and report["r5"] == 1.0
+    for key in ("mrr10", "p50_ms", "p95_ms", "answered", "refused_unanswerable"):
+        assert key in report
+    assert main(["eval", str(path), "--mode", "lexical"]) == 0
+    assert "R@1" in capsys.readouterr().out
