@@ -100,6 +100,7 @@ def test_model_change_rebuilds_everything_and_says_so(
 
 KILL_DRIVER = """
 import sys
+import time
 from pathlib import Path
 from qabot.config import Settings
 from qabot.indexer import build_index
@@ -109,9 +110,15 @@ settings = Settings(articles_dir=Path(sys.argv[1]), index_dir=Path(sys.argv[2]))
 encoder = load_encoder(settings)
 encode = encoder.encode_passages
 
+calls = []
+
 def announced(texts):
     print("embedding", len(texts), flush=True)
-    return encode(texts)
+    vectors = encode(texts)
+    calls.append(len(texts))
+    if len(calls) == int(sys.argv[3]):
+        time.sleep(60)  # hold the build here however fast the model was: the kill lands here
+    return vectors
 
 encoder.encode_passages = announced
 build_index(settings, encoder=encoder)
@@ -127,7 +134,7 @@ def test_killed_real_build_leaves_the_previous_index_answering(
     args = [str(seed_copy.articles_dir), str(seed_copy.index_dir)]
     for phase in (1, 2):  # 1: passages, 2: sentences
         build = subprocess.Popen(
-            [sys.executable, "-c", KILL_DRIVER, *args],
+            [sys.executable, "-c", KILL_DRIVER, *args, str(phase)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         try:
