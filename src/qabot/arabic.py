@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import Stemmer
 
-ANALYSIS_VERSION = 2
+ANALYSIS_VERSION = 3  # bump when terms(), index_keys() or the BM25 parameters change
 """Bump whenever :func:`terms` changes output: stored lexical indexes must be rebuilt."""
 
 __all__ = [

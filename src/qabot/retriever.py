@@ -215,9 +215,8 @@ class Retriever:
         arabic = is_mostly_arabic(question)
         fused = fuse(found, mode, arabic)
         order = np.argsort(-fused, kind="stable")[:k]
-        return [
-            self._passage(state, question, found, int(i), float(fused[i]), arabic) for i in order
-        ]
+        groups = state.gen.lexical.weighted_groups(question)  # analysed once for all k
+        return [self._passage(state, groups, found, int(i), float(fused[i]), arabic) for i in order]
 
     def candidates(
         self, state: _State, question: str, vector: np.ndarray | None, mode: str = "hybrid"
@@ -253,16 +252,21 @@ class Retriever:
         return Candidates(keys, cos_p, cos_s, sims, np.asarray(bm25, dtype=np.float64))
 
     def _passage(
-        self, state: _State, question: str, found: Candidates, i: int, score: float, arabic: bool
+        self,
+        state: _State,
+        groups: list[tuple[tuple[str, ...], float]],
+        found: Candidates,
+        i: int,
+        score: float,
+        arabic: bool,
     ) -> Passage:
         key = int(found.keys[i])
         chunk = state.gen.by_key[key]
         sentences = state.gen.sentences.get(key, [])
         sims = found.sentence_sims[i] if found.sentence_sims else np.zeros(len(sentences))
-        groups = state.gen.lexical.weighted_groups(question)
         sentence = best_sentence(sentences, sims, groups) if sentences else None
         confidence = confidence_of(
-            float(found.dense[i]), state.gen.lexical.coverage(question, key), arabic
+            float(found.dense[i]), state.gen.lexical.coverage_of(groups, key), arabic
         )
         return Passage(
             id=chunk.id,
