@@ -3,7 +3,7 @@
 Each rung adds one step (raw whitespace tokens, edge punctuation stripped, normalisation,
 light stem, stopwords + dual stems = ``qabot.arabic.terms``) and is run with and without
 the article title prepended to every paragraph. Reports R@1, R@5 and MRR@10 of the gold
-paragraph (format: /work/shared/data/README.md).
+paragraph (format: ../shared/data/README.md).
 
     .venv/bin/python benchmarks/lexical_ablation.py [FILE.retrieval.json] [--extra] [--timing]
 
@@ -27,7 +27,8 @@ from qabot import arabic
 from qabot.arabic import terms, tokenize
 from qabot.lexical import DEFAULT_B, DEFAULT_K1, LexicalIndex
 
-DEFAULT_DATA = Path("/work/shared/data/arcd/arcd.retrieval.json")
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+DEFAULT_DATA = SHARED / "data" / "arcd" / "arcd.retrieval.json"
 
 Analyzer = Callable[[str], list[str]]
 
