@@ -1,9 +1,8 @@
-"""Start the Telegram bot: ``TELEGRAM_BOT_TOKEN=... python bot.py``."""
+"""Start the Telegram bot: ``TELEGRAM_BOT_TOKEN=... python bot.py`` (same as ``qabot bot``)."""
 
 import sys
 
-from qabot.config import Settings
-from qabot.telegram_bot import run_bot
+from qabot.cli import main
 
 if __name__ == "__main__":
-    sys.exit(run_bot(Settings()))
+    sys.exit(main(["bot", *sys.argv[1:]]))

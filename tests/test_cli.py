@@ -89,3 +89,29 @@ def test_eval_reports_the_figures(tmp_path: Path, encoder, capsys) -> None:
         assert key in report
     assert main(["eval", str(path), "--mode", "lexical"]) == 0
     assert "R@1" in capsys.readouterr().out
+
+
+def test_bad_settings_and_paths_are_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("QABOT_BATCH_SIZE", "many")
+    assert main(["ask", "سؤال"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("qabot: QABOT_BATCH_SIZE:") and err.count("\n") == 1
+    monkeypatch.delenv("QABOT_BATCH_SIZE")
+    a_file = tmp_path / "not-a-folder"
+    a_file.write_text("x")
+    assert main(["ask", "--index", str(a_file), "سؤال"]) == 2
+    assert main(["index", "--index", str(a_file), "--articles", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 2 and str(a_file) in err
+
+
+def test_over_long_question_is_cut_with_a_note(corpus, capsys, monkeypatch) -> None:
+    index, articles = corpus
+    assert main(["index", *index, *articles]) == 0
+    monkeypatch.setenv("QABOT_MAX_QUESTION_CHARS", "60")
+    question = "متى تأسست منظمة التعاون الإسلامي؟ " + "كلام " * 200
+    assert main(["ask", *index, "-k", "1", question]) == 0
+    captured = capsys.readouterr()
+    assert "first 60 characters" in captured.err and "1969" in captured.out

@@ -466,3 +466,19 @@ def test_watch_applies_a_burst_of_saves_once(
     rebuilds = out.count("park.txt changed:")
     assert latency < 10 and 1 <= rebuilds <= 2, (latency, out)
     assert_same_as_full_build(corpus, enc)
+
+
+def test_unusable_new_generation_is_rejected_once(corpus: Settings, monkeypatch) -> None:
+    enc = HashEncoder()
+    build_index(corpus, encoder=enc)
+    retriever = Retriever.load(settings=corpus, encoder=enc)
+    (corpus.articles_dir / "new.txt").write_text("خبر جديد عن مكتبة الرباط الكبيرة.\n", "utf-8")
+    build_index(corpus, encoder=enc)
+    gen = corpus.index_dir / current_name(corpus.index_dir)
+    (gen / "passages.faiss").write_bytes(b"garbage")
+    loads = []
+    real_load = Retriever._load
+    monkeypatch.setattr(Retriever, "_load", lambda self: loads.append(1) or real_load(self))
+    assert retriever.refresh() is False and retriever.refresh() is False
+    assert len(loads) == 1  # not re-read on every question
+    assert len(retriever) == 16 and retriever.search("منظمة التعاون", k=1)

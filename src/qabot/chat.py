@@ -15,6 +15,7 @@ WELCOME = (
 
 def chat(settings: Settings, k: int = 3) -> int:
     """Read questions until EOF or /exit; answer each from the freshest index."""
+    from .cli import cut_question
     from .render import terminal_answer
     from .retriever import Retriever
 
@@ -34,5 +35,5 @@ def chat(settings: Settings, k: int = 3) -> int:
         if not question:
             continue
         retriever.refresh()
-        question = question[: settings.max_question_chars]
+        question = cut_question(question, settings.max_question_chars)
         print(terminal_answer(retriever.ask(question, k=k), color=color))

@@ -8,6 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from .config import Settings
 from .errors import QabotError
 
@@ -21,6 +23,19 @@ def _settings(args: argparse.Namespace) -> Settings:
     if getattr(args, "wait", None) is not None:
         overrides["lock_timeout"] = args.wait
     return Settings(**overrides)
+
+
+def cut_question(question: str, limit: int) -> str:
+    """Keep the first `limit` characters of an over-long question, and say so."""
+    if len(question) <= limit:
+        return question
+    print(f"qabot: the question is long; using its first {limit} characters", file=sys.stderr)
+    return question[:limit]
+
+
+def _print_skipped(skipped: list[str]) -> None:
+    for line in skipped:
+        print(f"warning: skipped {line}", file=sys.stderr)
 
 
 def _retriever(settings: Settings):
@@ -40,8 +55,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     report = build_index(
         _settings(args), full=args.full, progress=not args.json and sys.stderr.isatty()
     )
-    for line in report.skipped:
-        print(f"warning: skipped {line}", file=sys.stderr)
+    _print_skipped(report.skipped)
     print(report.model_dump_json() if args.json else report.summary())
     return 0
 
@@ -52,14 +66,15 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     retriever = _retriever(settings)
-    question = " ".join(args.question)
+    question = cut_question(" ".join(args.question), settings.max_question_chars)
+    k = args.k or settings.top_k
     if args.json:
-        passages = retriever.search(question, k=args.k)
+        passages = retriever.search(question, k=k)
         print(
             json.dumps([p.model_dump(mode="json") for p in passages], ensure_ascii=False, indent=1)
         )
         return 0
-    print(terminal_answer(retriever.ask(question, k=args.k), color=sys.stdout.isatty()))
+    print(terminal_answer(retriever.ask(question, k=k), color=sys.stdout.isatty()))
     return 0
 
 
@@ -67,7 +82,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
     """An interactive terminal chat over the same retriever."""
     from .chat import chat
 
-    return chat(_settings(args), k=args.k)
+    settings = _settings(args)
+    return chat(settings, k=args.k or settings.top_k)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -119,10 +135,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .indexer import build_index
 
     report = build_index(settings, progress=sys.stderr.isatty())
+    _print_skipped(report.skipped)
     print(report.summary(), file=sys.stderr)
     from .chat import chat
 
-    return chat(settings, k=args.k)
+    return chat(settings, k=args.k or settings.top_k)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -157,11 +174,11 @@ def parser() -> argparse.ArgumentParser:
 
     sp = command("ask", cmd_ask, "answer one question")
     sp.add_argument("question", nargs="+")
-    sp.add_argument("-k", type=int, default=3, help="passages to show (3)")
+    sp.add_argument("-k", type=int, help="passages to show (QABOT_TOP_K, 3)")
     sp.add_argument("--json", action="store_true", help="print the passages as JSON")
 
     sp = command("chat", cmd_chat, "interactive terminal chat")
-    sp.add_argument("-k", type=int, default=3)
+    sp.add_argument("-k", type=int, help="passages to show (QABOT_TOP_K, 3)")
 
     sp = command("eval", cmd_eval, "score retrieval on a *.retrieval.json file")
     sp.add_argument("file")
@@ -175,7 +192,7 @@ def parser() -> argparse.ArgumentParser:
     sp = command(
         "run", cmd_run, "the bot if TELEGRAM_BOT_TOKEN is set, else a terminal chat", corpus=True
     )
-    sp.add_argument("-k", type=int, default=3)
+    sp.add_argument("-k", type=int, help="passages to show (QABOT_TOP_K, 3)")
     return p
 
 
@@ -190,8 +207,14 @@ def main(argv: list[str] | None = None) -> int:
     except QabotError as exc:
         print(f"qabot: {exc}", file=sys.stderr)
         return 2
-    except ValueError as exc:
-        print(f"qabot: {exc}", file=sys.stderr)
+    except ValidationError as exc:  # a bad QABOT_* value
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"]) or "settings"
+        print(f"qabot: QABOT_{field.upper()}: {error['msg']}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a path that is a file, unwritable, full disk…
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"qabot: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -25,3 +25,7 @@ class ModelError(QabotError):
 
 class ArticleError(QabotError):
     """An article file cannot be read or holds no passage."""
+
+
+class QuestionError(QabotError, ValueError):
+    """The question cannot be asked (empty); a ValueError too, as the Python API documents."""

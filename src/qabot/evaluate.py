@@ -62,10 +62,17 @@ class EvalReport(BaseModel):
 
 
 def load_eval_set(path: Path) -> EvalSet:
+    """Read and check an eval file: every question's gold paragraph must be in it."""
     try:
-        return EvalSet.model_validate_json(path.read_bytes())
+        data = EvalSet.model_validate_json(path.read_bytes())
     except (OSError, ValueError) as exc:
         raise QabotError(f"cannot read eval file {path}: {str(exc).splitlines()[0]}") from exc
+    known = {p.id for a in data.articles for p in a.paragraphs}
+    missing = [q.id for q in data.questions if q.paragraph_id not in known]
+    if not data.questions or missing:
+        what = f"questions {missing[:3]} name unknown paragraphs" if missing else "no questions"
+        raise QabotError(f"eval file {path} is not usable: {what}")
+    return data
 
 
 def eval_chunks(data: EvalSet, max_tokens: int, count_tokens) -> list[Chunk]:
@@ -73,6 +80,8 @@ def eval_chunks(data: EvalSet, max_tokens: int, count_tokens) -> list[Chunk]:
     chunks: list[Chunk] = []
     for a, article in enumerate(data.articles):
         for p, para in enumerate(article.paragraphs, start=1):
+            if not para.text.strip():
+                continue  # nothing to find; a question about it counts as a miss
             parts = split_long(para.text.strip(), max_tokens, count_tokens)
             for n, part in enumerate(parts, start=1):
                 pid = para.id if len(parts) == 1 else f"{para.id}.{n}"

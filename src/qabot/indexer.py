@@ -72,19 +72,19 @@ def collect_chunks(
     articles = 0
     for item in read_articles(articles_dir):
         if isinstance(item, ArticleError):
-            log.warning("skipped %s", item)
+            log.info("skipped %s", item)
             skipped.append(str(item))
             continue
         if item.id in seen:
             msg = f"{item.path}: another file already has the article id {item.id!r}"
-            log.warning("skipped %s", msg)
+            log.info("skipped %s", msg)
             skipped.append(msg)
             continue
         kwargs = {"count_tokens": count_tokens} if count_tokens else {}
         article_chunks = chunk_article(item, max_tokens=max_tokens, **kwargs)
         if not article_chunks:
             msg = f"{item.path}: no paragraphs"
-            log.warning("skipped %s", msg)
+            log.info("skipped %s", msg)
             skipped.append(msg)
             continue
         seen.add(item.id)

@@ -364,4 +364,10 @@ class LexicalIndex:
                 f"{meta.get('analysis')!r}, this qabot uses {ANALYSIS_VERSION}",
                 hint,
             )
+        if (index._k1, index._b) != (DEFAULT_K1, DEFAULT_B):
+            raise IndexError_(
+                f"lexical index {path} uses BM25 k1={index._k1}, b={index._b}; this qabot "
+                f"uses k1={DEFAULT_K1}, b={DEFAULT_B}",
+                hint,
+            )
         return index

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from .arabic import is_mostly_arabic, terms
 from .config import Settings
 from .encoder import Encoder
-from .errors import IndexError_
+from .errors import IndexError_, QuestionError
 from .results import Answer, Passage
 from .store import REBUILD_HINT, Generation, current_name, read_generation, sentence_key
 
@@ -129,6 +129,7 @@ class Retriever:
         self.settings = settings
         self.encoder = encoder
         self._lock = threading.Lock()
+        self._rejected: str | None = None
         self._state = self._load()
 
     @classmethod
@@ -163,16 +164,20 @@ class Retriever:
 
     def refresh(self) -> bool:
         """Swap to a newer generation if one was written; a failed load keeps the old one."""
-        name = current_name(self.index_dir)
-        if name is None or name == self._state.gen.name:
+        try:
+            name = current_name(self.index_dir)
+        except IndexError_:
+            return False
+        if name is None or name in (self._state.gen.name, self._rejected):
             return False
         with self._lock:
-            if name == self._state.gen.name:
+            if name in (self._state.gen.name, self._rejected):
                 return False
             try:
                 self._state = self._load()
-            except IndexError_ as exc:
-                log.warning("keeping index %s: new one unusable (%s)", self.generation, exc)
+            except Exception as exc:  # keep serving the old index, whatever broke the new one
+                self._rejected = name  # and don't re-read it before the next build
+                log.warning("keeping index %s: %s is unusable (%s)", self.generation, name, exc)
                 return False
         log.info("switched to index %s", self._state.gen.name)
         return True
@@ -203,7 +208,7 @@ class Retriever:
         """The k best passages, best first, each with its answering sentence and confidence."""
         question = " ".join(question.split())
         if not question:
-            raise ValueError("the question is empty")
+            raise QuestionError("the question is empty")
         state = self._state  # one generation for the whole question, even if a swap happens
         if not state.gen.chunks or k <= 0:
             return []

@@ -60,6 +60,8 @@ def current_name(index_dir: Path) -> str | None:
         name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IndexError_(f"cannot read the index in {index_dir} ({exc})", REBUILD_HINT) from exc
     return name or None
 
 

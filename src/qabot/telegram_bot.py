@@ -4,7 +4,8 @@ Answers go out as HTML built by :mod:`qabot.render`. A question shows the best p
 its "نتائج أخرى" button sends the remaining passages as a *new* message (replying to
 the answer, whose button is then removed), so the first answer stays readable above.
 Updates are handled one at a time (PTB's default): the retriever runs in a worker thread
-so the event loop stays free, and the model is CPU-bound anyway.
+so the event loop stays free, and the model is CPU-bound anyway. `/reindex` is the
+exception: it runs beside them, so questions are answered from the old index meanwhile.
 """
 
 from __future__ import annotations
@@ -63,8 +64,10 @@ EXAMPLES = (
     "مع من التقى لافروف في موسكو؟",
     "When was the Organisation of Islamic Cooperation founded?",
 )
-KEEP_ANSWERS = 20  # answers per chat that the "more results" button can still reach
+KEEP_ANSWERS = 2_000  # answers, all chats together, that a "more results" button can reach
 MORE = "more:"
+#: Seconds /reindex waits for a build started elsewhere (`qabot index`) before saying so.
+REINDEX_LOCK_TIMEOUT = 5.0
 
 NOT_ALLOWED = "عذرًا، هذا البوت مخصص لمحادثات محددة ولا يعمل هنا."
 RATE_LIMITED = "أرسلتَ أسئلة كثيرة خلال دقيقة. يُرجى المحاولة بعد {seconds} ثانية."
@@ -74,6 +77,7 @@ ASK_USAGE = "اكتب سؤالك بعد الأمر، مثلًا: ‎/ask {exampl
 STALE = "انتهت صلاحية هذه النتائج، أعد طرح السؤال."
 ADMINS_ONLY = "عذرًا، تحديث الفهرس متاح للمشرفين فقط."
 REINDEXING = "جارٍ تحديث الفهرس من المقالات…"
+ALREADY_REINDEXING = "تحديث الفهرس جارٍ بالفعل، انتظر حتى ينتهي."
 REINDEX_FAILED = "تعذّر تحديث الفهرس: {error}"
 APOLOGY = "عذرًا، حدث خطأ غير متوقع أثناء معالجة رسالتك. حاول مرة أخرى بعد قليل."
 
@@ -97,6 +101,7 @@ class SlidingWindow:
     ) -> None:
         self.limit, self.window, self.clock = limit, window, clock
         self._events: dict[int, deque[float]] = {}
+        self._told: dict[int, float] = {}  # key -> when its current refusal ends
 
     def hit(self, key: int) -> float:
         """Count one event; 0 if it is allowed, else the seconds until one would be."""
@@ -105,6 +110,7 @@ class SlidingWindow:
         now = self.clock()
         if len(self._events) > 10_000:  # forget idle users, so memory stays bounded
             self._events = {k: v for k, v in self._events.items() if v[-1] > now - self.window}
+            self._told = {k: t for k, t in self._told.items() if t > now}
         events = self._events.setdefault(key, deque())
         while events and events[0] <= now - self.window:
             events.popleft()
@@ -112,6 +118,14 @@ class SlidingWindow:
             return events[0] + self.window - now
         events.append(now)
         return 0.0
+
+    def tell(self, key: int, wait: float) -> bool:
+        """Whether to tell ``key`` about a refusal: once, then not until ``wait`` has passed."""
+        now = self.clock()
+        if self._told.get(key, -math.inf) > now:
+            return False
+        self._told[key] = now + wait
+        return True
 
 
 class RedactToken(logging.Filter):
@@ -191,12 +205,8 @@ def hide_token(token: str) -> None:
     """Redact ``token`` from every log record as it is made, whichever handler prints it.
 
     A record factory rather than a handler filter, so handlers added later (basicConfig,
-    pytest's caplog) are covered too. httpx logs every request URL, token included, at
-    INFO: that noise is also kept at WARNING unless someone configured httpx's level.
+    pytest's caplog) are covered too. Idempotent: a token already hidden is skipped.
     """
-    httpx_log = logging.getLogger("httpx")
-    if httpx_log.level == logging.NOTSET:
-        httpx_log.setLevel(logging.WARNING)
     if not token or token in _HIDDEN:
         return
     _HIDDEN.add(token)
@@ -237,11 +247,15 @@ def _ask(retriever: Retriever, question: str, k: int) -> Answer:
     return retriever.ask(question, k=k)
 
 
-def _remember(chat_data: dict[Any, Any], answer: Answer) -> str:
-    """Keep the answer for its "more results" button; returns the button's short key."""
-    answers: OrderedDict[str, Answer] = chat_data.setdefault("answers", OrderedDict())
+def _remember(context: ContextTypes.DEFAULT_TYPE, chat_id: int, answer: Answer) -> str:
+    """Keep the answer for its "more results" button; returns the button's short key.
+
+    One store for all chats, the oldest answer dropped beyond KEEP_ANSWERS: its button
+    then gets the STALE note.
+    """
+    answers: OrderedDict[str, tuple[int, Answer]] = context.bot_data["answers"]
     key = secrets.token_urlsafe(6)
-    answers[key] = answer
+    answers[key] = (chat_id, answer)
     while len(answers) > KEEP_ANSWERS:
         answers.popitem(last=False)
     return key
@@ -269,9 +283,11 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, raw: str) 
     message, settings = update.effective_message, _settings(context)
     assert message is not None and update.effective_chat is not None
     who = update.effective_user.id if update.effective_user else update.effective_chat.id
-    wait = context.bot_data["limiter"].hit(who)
-    if wait:
-        await _reply(update, RATE_LIMITED.format(seconds=math.ceil(wait)))
+    limiter: SlidingWindow = context.bot_data["limiter"]
+    wait = limiter.hit(who)
+    if wait:  # said once; a flood gets no more replies than that
+        if limiter.tell(who, wait):
+            await _reply(update, RATE_LIMITED.format(seconds=math.ceil(wait)))
         return
     question = " ".join(sanitize(raw).split())
     if not any(ch.isalnum() for ch in question):
@@ -285,8 +301,8 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, raw: str) 
         await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
     answer = await asyncio.to_thread(_ask, _retriever(context), question, settings.top_k)
     markup = None
-    if answer.found and len(answer.passages) > 1 and context.chat_data is not None:
-        key = _remember(context.chat_data, answer)
+    if answer.found and len(answer.passages) > 1:
+        key = _remember(context, message.chat_id, answer)
         button = InlineKeyboardButton("نتائج أخرى", callback_data=MORE + key)
         markup = InlineKeyboardMarkup.from_button(button)
     texts = render.answer_html(answer, note=note)
@@ -351,11 +367,11 @@ async def more_results(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     query, chat = update.callback_query, update.effective_chat
     assert query is not None
     key = (query.data or "").removeprefix(MORE)
-    answers = context.chat_data.get("answers", {}) if context.chat_data is not None else {}
-    answer = answers.get(key)
-    if answer is None or chat is None:
+    chat_id, answer = context.bot_data["answers"].get(key, (None, None))
+    if answer is None or chat is None or chat.id != chat_id:
         await query.answer(STALE)
         return
+    context.bot_data["answers"].move_to_end(key)
     await query.answer()
     with contextlib.suppress(TelegramError):  # the button did its job; fine if it lingers
         await query.edit_message_reply_markup(None)
@@ -364,18 +380,25 @@ async def more_results(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Rebuild the index from the articles folder (admins only) and report what changed."""
+    """Rebuild the index (admins only, one build at a time) and report what changed."""
     user, settings = update.effective_user, _settings(context)
     if user is None or user.id not in settings.admin_ids:
         await _reply(update, ADMINS_ONLY)
         return
-    await _reply(update, REINDEXING)
-    try:
-        report = await asyncio.to_thread(indexer.build_index, settings)
-    except QabotError as exc:
-        await _reply(update, REINDEX_FAILED.format(error=exc))
+    running: asyncio.Lock = context.bot_data["reindexing"]
+    if running.locked():
+        await _reply(update, ALREADY_REINDEXING)
         return
-    await asyncio.to_thread(_retriever(context).refresh)
+    async with running:
+        await _reply(update, REINDEXING)
+        try:
+            report = await asyncio.to_thread(
+                indexer.build_index, settings, lock_timeout=REINDEX_LOCK_TIMEOUT
+            )
+        except QabotError as exc:
+            await _reply(update, REINDEX_FAILED.format(error=exc))
+            return
+        await asyncio.to_thread(_retriever(context).refresh)
     assert update.effective_message is not None
     for text in render.reindex_html(report):
         await update.effective_message.reply_text(text)
@@ -450,6 +473,8 @@ def build_application(settings: Settings, retriever: Retriever) -> Application:
         retriever=retriever,
         limiter=SlidingWindow(settings.rate_limit_per_minute),
         refused=set(),
+        answers=OrderedDict(),
+        reindexing=asyncio.Lock(),
     )
     new_text = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
     application.add_handler(TypeHandler(Update, guard), group=-1)
@@ -457,7 +482,8 @@ def build_application(settings: Settings, retriever: Retriever) -> Application:
     application.add_handler(CommandHandler("help", help_command))
     application.add_handler(CommandHandler("sources", sources))
     application.add_handler(CommandHandler("ask", ask_command))
-    application.add_handler(CommandHandler("reindex", reindex))
+    # Not blocking: questions go on being answered (from the old index) while it builds.
+    application.add_handler(CommandHandler("reindex", reindex, block=False))
     application.add_handler(MessageHandler(new_text, text_message))
     application.add_handler(CallbackQueryHandler(more_results))
     application.add_error_handler(on_error)
@@ -471,6 +497,21 @@ def _load_retriever(settings: Settings) -> Retriever:
         report = indexer.build_index(settings)
         print(f"qabot: {report.summary()}", file=sys.stderr)
     return Retriever.load(settings=settings)
+
+
+def _configure_logging() -> None:
+    """qabot at INFO; httpx and PTB at WARNING, or INFO under `qabot -v` (root at INFO).
+
+    The same whether `qabot bot` (cli.main) configured logging already or `python bot.py`
+    did not: a handler is added only if there is none, and the levels are set here.
+    PTB's Application keeps INFO for its start and stop lines.
+    """
+    verbose = logging.getLogger().level <= logging.INFO
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("qabot").setLevel(logging.INFO)
+    for name in ("httpx", "telegram"):
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
+    logging.getLogger("telegram.ext.Application").setLevel(logging.INFO)
 
 
 def run_bot(settings: Settings) -> int:
@@ -494,8 +535,7 @@ def run_bot(settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level="INFO")
-    hide_token(token)
+    _configure_logging()
     try:
         application = build_application(settings, _load_retriever(settings))
         application.run_polling(

@@ -27,7 +27,10 @@ def watch(settings: Settings, full: bool = False, stop_event=None) -> int:
     from .model import load_encoder
 
     encoder = load_encoder(settings)
-    print(build_index(settings, encoder=encoder, full=full).summary(), flush=True)
+    report = build_index(settings, encoder=encoder, full=full)
+    for line in report.skipped:
+        print(f"warning: skipped {line}", file=sys.stderr)
+    print(report.summary(), flush=True)
     print(f"watching {settings.articles_dir} for changes (Ctrl+C to stop)", file=sys.stderr)
     for changes in watch_changes(
         settings.articles_dir,
