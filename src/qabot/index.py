@@ -33,6 +33,9 @@ class VectorIndex(Protocol):
 
     def save(self, path: Path) -> None: ...
 
+    @classmethod
+    def load(cls, path: Path, dim: int) -> VectorIndex: ...
+
 
 class FaissIndex:
     """Exact inner-product search (`IndexFlatIP`) behind an `IndexIDMap2` for stable ids.

@@ -20,13 +20,15 @@ import numpy as np
 from . import __version__
 from .chunking import Chunk, stable_key
 from .errors import IndexError_
-from .index import FaissIndex
+from .index import FaissIndex, VectorIndex
 from .lexical import LexicalIndex
 
 log = logging.getLogger(__name__)
 
 FORMAT = 1
 CURRENT = "CURRENT"
+#: The vector store: anything with `VectorIndex`'s methods (a Qdrant client, say) fits here.
+VECTOR_STORE: type[FaissIndex] = FaissIndex
 REBUILD_HINT = "rebuild it with `qabot index --full`"
 _GEN_NAME = re.compile(r"gen-(\d{6,})")
 
@@ -42,8 +44,8 @@ class Generation:
     manifest: dict[str, Any]
     chunks: list[Chunk]
     sentences: dict[int, list[str]]
-    passages: FaissIndex
-    sentence_vectors: FaissIndex
+    passages: VectorIndex
+    sentence_vectors: VectorIndex
     lexical: LexicalIndex
     name: str = ""
     #: Some derived part (BM25) had to be rebuilt on load: worth writing a new generation.
@@ -175,8 +177,8 @@ def read_generation(index_dir: Path) -> Generation:
         raise IndexError_(
             f"passage metadata in {folder} is missing or corrupt", REBUILD_HINT
         ) from exc
-    passages = FaissIndex.load(folder / "passages.faiss", dim)
-    sentence_vectors = FaissIndex.load(folder / "sentences.faiss", dim)
+    passages = VECTOR_STORE.load(folder / "passages.faiss", dim)
+    sentence_vectors = VECTOR_STORE.load(folder / "sentences.faiss", dim)
     stale = False
     try:
         lexical = LexicalIndex.load(folder / "lexical")
@@ -204,7 +206,7 @@ def read_generation(index_dir: Path) -> Generation:
 
 def empty_generation(manifest: dict[str, Any], dim: int) -> Generation:
     return Generation(
-        manifest, [], {}, FaissIndex(dim), FaissIndex(dim), LexicalIndex.build([], [])
+        manifest, [], {}, VECTOR_STORE(dim), VECTOR_STORE(dim), LexicalIndex.build([], [])
     )
 
 
