@@ -19,7 +19,7 @@ import math
 import os
 import tempfile
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import bm25s
@@ -221,7 +221,9 @@ class LexicalIndex:
 
     def search_terms(self, query_terms: Sequence[str], k: int) -> list[tuple[int, float]]:
         """Like :meth:`search`, for already analysed query keys."""
-        scores = self._all_scores(query_terms)
+        return self._top(self._all_scores(query_terms), k)
+
+    def _top(self, scores: np.ndarray | None, k: int) -> list[tuple[int, float]]:
         if scores is None or k <= 0:
             return []
         rows = np.flatnonzero(scores > 0)
@@ -235,17 +237,26 @@ class LexicalIndex:
         """Up to ``k`` (id, BM25 score) pairs with a positive score, best first."""
         return self.search_terms(index_keys(query), k)
 
+    def query(
+        self, query: str, k: int
+    ) -> tuple[list[tuple[int, float]], Callable[[Sequence[int]], np.ndarray]]:
+        """:meth:`search` and :meth:`scores` from one scoring pass (the retriever needs both)."""
+        all_scores = self._all_scores(index_keys(query))
+
+        def scores_of(ids: Sequence[int]) -> np.ndarray:
+            out = np.zeros(len(ids), dtype=np.float64)
+            if all_scores is not None:
+                for i, id_ in enumerate(ids):
+                    row = self._row.get(int(id_))
+                    if row is not None:
+                        out[i] = all_scores[row]
+            return out
+
+        return self._top(all_scores, k), scores_of
+
     def scores(self, query: str, ids: Sequence[int]) -> np.ndarray:
         """BM25 scores of ``query`` for ``ids`` (0 for non-matching or unknown ids)."""
-        out = np.zeros(len(ids), dtype=np.float64)
-        all_scores = self._all_scores(index_keys(query))
-        if all_scores is None:
-            return out
-        for i, id_ in enumerate(ids):
-            row = self._row.get(int(id_))
-            if row is not None:
-                out[i] = all_scores[row]
-        return out
+        return self.query(query, 0)[1](ids)
 
     def weighted_groups(self, query: str) -> list[tuple[tuple[str, ...], float]]:
         """The query's content words (each as its keys) with their IDF in this index.

@@ -235,8 +235,10 @@ class Retriever:
             for skey, _ in gen.sentence_vectors.search(vector, CANDIDATES * 2):
                 if skey in state.sentence_owner:
                     pool[state.sentence_owner[skey]] = None
+        bm25_of = None
         if mode != "dense":
-            for key, _ in gen.lexical.search(question, CANDIDATES):
+            hits, bm25_of = gen.lexical.query(question, CANDIDATES)
+            for key, _ in hits:
                 pool[key] = None
         if not pool:
             return None
@@ -253,7 +255,7 @@ class Retriever:
             starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
             cos_s = np.maximum.reduceat(flat, starts)
             sims = np.split(flat, starts[1:])
-        bm25 = gen.lexical.scores(question, keys) if mode != "dense" else np.zeros(len(keys))
+        bm25 = bm25_of(keys) if bm25_of is not None else np.zeros(len(keys))
         return Candidates(keys, cos_p, cos_s, sims, np.asarray(bm25, dtype=np.float64))
 
     def _passage(
