@@ -30,6 +30,7 @@ from test_telegram_bot import (
     FakeRetriever,
     _bot_env,
     ask,
+    kept_log_levels,
     make_settings,
     running,
     visible,
@@ -62,6 +63,13 @@ def token_stays_secret(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     caplog.set_level(logging.DEBUG, logger="httpx")
     yield
     assert SECRET not in caplog.text
+
+
+@pytest.fixture(autouse=True)
+def log_levels() -> Iterator[None]:
+    """`qabot bot` in-process sets the qabot, httpx and PTB log levels: put them back."""
+    with kept_log_levels():
+        yield
 
 
 @pytest.fixture
@@ -375,6 +383,8 @@ async def test_bot_started_before_the_bot_api_is_reachable_keeps_trying(
     assert bot.returncode == 0, err
     assert "Bot API getMe failed (NetworkError" in err and "retry 1 of" in err
     assert visible(reply) and "Traceback" not in err and SECRET not in err
+    # `qabot bot` logs like `python bot.py`: PTB's start line, but not httpx's every request.
+    assert "Application started" in err and "HTTP Request" not in err
 
 
 # --------------------------------------------------------------------------- shutdown

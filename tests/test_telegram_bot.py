@@ -15,7 +15,8 @@ import os
 import re
 import signal
 import sys
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from typing import Any
 import aiohttp
 import pytest
 from botapi import BOT_USERNAME, TOKEN, BotAPI, Call, parse_html
+from filelock import FileLock
 
 from qabot import indexer, render
 from qabot import telegram_bot as tb
@@ -35,6 +37,8 @@ SEED_QUESTION = "متى تأسست منظمة التعاون الإسلامي؟"
 OFF_TOPIC = "ما هي طريقة تحضير الكبسة باللحم والأرز والبهارات؟"
 SECRET = TOKEN.partition(":")[2]
 ROOT = Path(__file__).resolve().parents[1]
+#: The loggers whose levels run_bot sets ("" is the root).
+BOT_LOGGERS = ("", "qabot", "httpx", "telegram", "telegram.ext.Application")
 
 
 class FakeRetriever:
@@ -154,6 +158,19 @@ async def ask(api: BotAPI, text: str, chat_id: int = 1001, **kwargs: Any) -> Cal
     return await api.wait_for("sendMessage", chat_id=chat_id, since=mark)
 
 
+@contextlib.contextmanager
+def kept_log_levels() -> Iterator[None]:
+    """Puts back BOT_LOGGERS' levels and the root's handlers, for run_bot in-process."""
+    saved = {name: logging.getLogger(name).level for name in BOT_LOGGERS}
+    handlers = logging.getLogger().handlers[:]
+    try:
+        yield
+    finally:
+        logging.getLogger().handlers[:] = handlers
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
+
+
 def visible(call: Call) -> str:
     """The text the user sees (and proof that Telegram would accept the HTML)."""
     return parse_html(call.text)
@@ -269,6 +286,27 @@ async def test_stale_button_is_answered_with_a_note(bot: BotAPI) -> None:
     answered = await bot.wait_for("answerCallbackQuery", since=mark)
     assert answered.params["text"] == tb.STALE
     assert not bot.calls_to("sendMessage", since=mark)
+
+
+async def test_more_results_are_kept_in_one_bounded_store(
+    api: BotAPI, fake: FakeRetriever, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """All chats share KEEP_ANSWERS answers: the oldest is dropped and its button goes stale."""
+    monkeypatch.setattr(tb, "KEEP_ANSWERS", 2)
+    question = "لافروف منظمة التعاون الإسلامي قازان"
+    async with running(make_settings(api), fake) as app:
+        first, second, third = [await ask(api, question, chat_id=c) for c in (1001, 1002, 1003)]
+        assert len(app.bot_data["answers"]) == 2
+        mark = api.mark()
+        api.push_callback(button(first)["callback_data"], message=first.result)
+        api.push_callback(button(third)["callback_data"], message=second.result)  # wrong chat
+        api.push_callback(button(third)["callback_data"], message=third.result)
+        more = await api.wait_for("sendMessage", chat_id=1003, since=mark)
+    notes = [c.params.get("text") for c in api.calls_to("answerCallbackQuery", since=mark)]
+    assert notes == [tb.STALE, tb.STALE, None]
+    assert not api.calls_to("sendMessage", chat_id=1001, since=mark)
+    assert not api.calls_to("sendMessage", chat_id=1002, since=mark)
+    assert "نتائج أخرى" in visible(more)
 
 
 async def test_no_match_is_not_found_without_a_passage(bot: BotAPI) -> None:
@@ -416,6 +454,37 @@ async def test_bot_py_rejected_token_exits_2(api: BotAPI, seed_retriever: Any) -
     assert "R" * 35 not in err.decode()
 
 
+def test_bot_logging_is_the_same_from_bot_py_and_qabot_bot() -> None:
+    """qabot at INFO, httpx and PTB at WARNING (INFO with -v), and a single handler."""
+    root = logging.getLogger()
+    with kept_log_levels():
+        root.handlers.clear()  # `python bot.py`: nothing configured yet
+        root.setLevel(logging.WARNING)
+        tb._configure_logging()
+        tb._configure_logging()  # `qabot bot`: cli.main configured logging first
+        assert len(root.handlers) == 1
+        effective = {
+            name: logging.getLogger(name).getEffectiveLevel()
+            for name in ("qabot.retriever", "httpx", "telegram.ext.Updater")
+        }
+        assert effective == {
+            "qabot.retriever": logging.INFO,
+            "httpx": logging.WARNING,
+            "telegram.ext.Updater": logging.WARNING,
+        }
+        assert logging.getLogger("telegram.ext.Application").isEnabledFor(logging.INFO)
+        root.setLevel(logging.INFO)  # `qabot -v bot`
+        tb._configure_logging()
+        assert logging.getLogger("telegram.ext.Updater").isEnabledFor(logging.INFO)
+
+
+def test_hide_token_is_idempotent() -> None:
+    tb.hide_token(TOKEN)
+    factory = logging.getLogRecordFactory()
+    tb.hide_token(TOKEN)
+    assert logging.getLogRecordFactory() is factory
+
+
 def test_malformed_or_missing_token_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_bot(Settings(telegram_bot_token="12345:short")) == 2
     err = capsys.readouterr().err
@@ -451,6 +520,29 @@ async def test_rate_limit_replies_with_a_friendly_message(api: BotAPI, fake: Fak
     assert len(fake.questions) == 3
 
 
+async def test_a_flood_gets_one_rate_limit_reply(api: BotAPI, fake: FakeRetriever) -> None:
+    async with running(make_settings(api, rate_limit_per_minute=2), fake):
+        for _ in range(6):
+            api.push_message("متى تأسست المنظمة؟", chat_id=1001)
+        await ask(api, "/help", chat_id=3003)  # updates are handled in order: the flood is done
+    replies = [visible(c) for c in api.calls_to("sendMessage", chat_id=1001)]
+    assert len(replies) == 3 and all("1969" in r for r in replies[:2])
+    assert replies[2].startswith("أرسلتَ أسئلة كثيرة")
+    assert len(fake.questions) == 2
+
+
+def test_sliding_window_tells_once_per_refusal() -> None:
+    now = [0.0]
+    window = SlidingWindow(1, window=60, clock=lambda: now[0])
+    assert window.hit(1) == 0
+    assert window.tell(1, window.hit(1)) and window.tell(2, 60)
+    now[0] = 59.0
+    assert not window.tell(1, window.hit(1))
+    now[0] = 60.0
+    assert window.hit(1) == 0
+    assert window.tell(1, window.hit(1))  # a new refusal is told again
+
+
 def test_sliding_window_frees_slots_as_they_age() -> None:
     now = [0.0]
     window = SlidingWindow(2, window=60, clock=lambda: now[0])
@@ -462,15 +554,18 @@ def test_sliding_window_frees_slots_as_they_age() -> None:
     assert window.hit(1) == 0
 
 
+class Report:
+    def model_dump(self) -> dict[str, Any]:
+        return {"articles": 1, "passages": 19, "generation": "g2"}
+
+
 async def test_reindex_is_for_admins_only(
     api: BotAPI, fake: FakeRetriever, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    class Report:
-        def model_dump(self) -> dict[str, Any]:
-            return {"articles": 1, "passages": 19, "generation": "g2"}
-
     built: list[Settings] = []
-    monkeypatch.setattr(indexer, "build_index", lambda settings: built.append(settings) or Report())
+    monkeypatch.setattr(
+        indexer, "build_index", lambda settings, **kw: built.append(settings) or Report()
+    )
     async with running(make_settings(api, admin_ids=[42]), fake):
         refused = visible(await ask(api, "/reindex", chat_id=1001))
         mark = api.mark()
@@ -478,6 +573,49 @@ async def test_reindex_is_for_admins_only(
         done = await api.wait_for("sendMessage", chat_id=42, since=mark, count=2)
     assert refused == tb.ADMINS_ONLY and len(built) == 1
     assert "passages: 19" in visible(done) and fake.refreshes == 1
+
+
+async def test_questions_are_answered_while_reindex_runs(
+    api: BotAPI, fake: FakeRetriever, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow /reindex holds up no one; a second one meanwhile is turned away."""
+    release, builds = threading.Event(), []
+
+    def slow_build(settings: Settings, **kwargs: Any) -> Report:
+        builds.append(kwargs)
+        assert release.wait(20)
+        return Report()
+
+    monkeypatch.setattr(indexer, "build_index", slow_build)
+    async with running(make_settings(api, admin_ids=[42]), fake):
+        mark = api.mark()
+        try:
+            async with asyncio.timeout(5):
+                api.push_message("/reindex", chat_id=42)
+                await api.wait_for("sendMessage", chat_id=42, since=mark)
+                busy = visible(await ask(api, "/reindex", chat_id=42))
+                answer = visible(await ask(api, "متى تأسست المنظمة؟", chat_id=1001))
+            assert len(builds) == 1 and not release.is_set()  # still building
+        finally:
+            release.set()
+        done = await api.wait_for("sendMessage", chat_id=42, since=mark, count=3)
+    assert busy == tb.ALREADY_REINDEXING and "1969" in answer
+    assert "passages: 19" in visible(done)
+    assert builds == [{"lock_timeout": tb.REINDEX_LOCK_TIMEOUT}]
+
+
+async def test_reindex_gives_up_soon_when_another_build_holds_the_lock(
+    api: BotAPI, fake: FakeRetriever, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tb, "REINDEX_LOCK_TIMEOUT", 0.2)
+    settings = make_settings(api, admin_ids=[42], index_dir=tmp_path, lock_timeout=600)
+    with FileLock(str(tmp_path / ".lock")):  # as a `qabot index` in a shell would hold it
+        async with running(settings, fake):
+            mark = api.mark()
+            api.push_message("/reindex", chat_id=42)
+            failed = await api.wait_for("sendMessage", chat_id=42, since=mark, count=2, timeout=5)
+    assert visible(failed).startswith(tb.REINDEX_FAILED.format(error="another `qabot index`"))
+    assert fake.refreshes == 0
 
 
 # --------------------------------------------------------------------------- the stand-in itself
