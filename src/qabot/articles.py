@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Iterator
 from datetime import date
@@ -15,7 +14,6 @@ from .errors import ArticleError
 log = logging.getLogger(__name__)
 
 ARTICLE_SUFFIXES = (".txt", ".md")
-FRONT_MATTER_KEYS = ("title", "source", "url", "published", "lang")
 
 
 class Article(BaseModel):
@@ -119,7 +117,3 @@ def read_articles(directory: Path) -> Iterator[Article | ArticleError]:
             yield parse_article(path, article_id=rel)
         except ArticleError as exc:
             yield exc
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -121,6 +121,24 @@ def approx_tokens(text: str) -> int:
     return int(len(text.split()) * 1.8) + 2
 
 
+def paragraph_chunks(
+    base_id: str,
+    text: str,
+    max_tokens: int,
+    count_tokens: Callable[[str], int],
+    **fields: object,
+) -> list[Chunk]:
+    """One paragraph's passages: itself, or its parts (ids `base.1`, `base.2`…) if too long."""
+    parts = split_long(text, max_tokens, count_tokens)
+    chunks = []
+    for number, part in enumerate(parts, start=1):
+        pid = base_id if len(parts) == 1 else f"{base_id}.{number}"
+        chunk = Chunk(id=pid, key=stable_key(pid), text=part, hash="", **fields)  # type: ignore[arg-type]
+        chunk.hash = content_hash(chunk.match_text)
+        chunks.append(chunk)
+    return chunks
+
+
 def chunk_article(
     article: Article,
     max_tokens: int = 400,
@@ -128,36 +146,27 @@ def chunk_article(
 ) -> list[Chunk]:
     """The passages of one article, numbered 1.. in reading order."""
     lines = [line.strip() for line in article.body.split("\n")]
-    lines = [line for line in lines if line]
-    source = article.source
+    classified = _classify([line for line in lines if line])
+    # The "المصدر:" line closes the article but names the source of every paragraph.
+    source = article.source or next((t for k, t in classified if k == "source"), None)
+    meta = {"title": article.title, "source": source, "url": article.url}
     section: str | None = None
     chunks: list[Chunk] = []
     paragraph = 0
-    for kind, text in _classify(lines):
-        if kind == "source":
-            source = source or text
-        elif kind == "heading":
+    for kind, text in classified:
+        if kind == "heading":
             section = text
         elif kind == "para":
             paragraph += 1
-            parts = split_long(text, max_tokens, count_tokens)
-            for part_no, part in enumerate(parts, start=1):
-                pid = f"{article.id}#{paragraph}" + (f".{part_no}" if len(parts) > 1 else "")
-                chunks.append(
-                    Chunk(
-                        id=pid,
-                        key=stable_key(pid),
-                        article=article.id,
-                        paragraph=paragraph,
-                        section=section,
-                        text=part,
-                        title=article.title,
-                        url=article.url,
-                        published=article.published,
-                        hash="",
-                    )
-                )
-    for chunk in chunks:
-        chunk.source = source
-        chunk.hash = content_hash(chunk.match_text)
+            chunks += paragraph_chunks(
+                f"{article.id}#{paragraph}",
+                text,
+                max_tokens,
+                count_tokens,
+                article=article.id,
+                paragraph=paragraph,
+                section=section,
+                published=article.published,
+                **meta,
+            )
     return chunks

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+#: How to mend any damaged or outdated index.
+REBUILD_HINT = "rebuild it with `qabot index --full`"
+
 
 class QabotError(Exception):
     """A problem with a clear cause and a clear fix (``hint``), never a bug."""

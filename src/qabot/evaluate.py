@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel
 
-from .chunking import Chunk, content_hash, split_long, stable_key
+from .chunking import Chunk, paragraph_chunks
 from .config import Settings
 from .encoder import Encoder
 from .errors import QabotError
@@ -82,20 +82,15 @@ def eval_chunks(data: EvalSet, max_tokens: int, count_tokens) -> list[Chunk]:
         for p, para in enumerate(article.paragraphs, start=1):
             if not para.text.strip():
                 continue  # nothing to find; a question about it counts as a miss
-            parts = split_long(para.text.strip(), max_tokens, count_tokens)
-            for n, part in enumerate(parts, start=1):
-                pid = para.id if len(parts) == 1 else f"{para.id}.{n}"
-                chunk = Chunk(
-                    id=pid,
-                    key=stable_key(pid),
-                    article=f"a{a:04d}",
-                    paragraph=p,
-                    text=part,
-                    title=article.title,
-                    hash="",
-                )
-                chunk.hash = content_hash(chunk.match_text)
-                chunks.append(chunk)
+            chunks += paragraph_chunks(
+                para.id,
+                para.text.strip(),
+                max_tokens,
+                count_tokens,
+                article=f"a{a:04d}",
+                paragraph=p,
+                title=article.title,
+            )
     return chunks
 
 

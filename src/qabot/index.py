@@ -9,7 +9,7 @@ from typing import Protocol
 import faiss
 import numpy as np
 
-from .errors import IndexError_
+from .errors import REBUILD_HINT, IndexError_
 
 # One query at a time: OpenMP threads only add start-up and spin-wait costs here, and they
 # fight torch's threads for the same two cores (measured: 13 ms → well under 1 ms a search).
@@ -94,12 +94,10 @@ class FaissIndex:
         try:
             index = faiss.read_index(str(path))
         except Exception as exc:  # faiss raises RuntimeError with C++ text
-            raise IndexError_(
-                f"index file {path} is missing or corrupt", "rebuild it with `qabot index --full`"
-            ) from exc
+            raise IndexError_(f"index file {path} is missing or corrupt", REBUILD_HINT) from exc
         if index.d != dim:
             raise IndexError_(
                 f"index file {path} has dimension {index.d}, expected {dim}",
-                "rebuild it with `qabot index --full`",
+                REBUILD_HINT,
             )
         return cls(dim, index)

@@ -26,7 +26,7 @@ import bm25s
 import numpy as np
 
 from qabot.arabic import ANALYSIS_VERSION, index_keys, term_groups
-from qabot.errors import IndexError_
+from qabot.errors import REBUILD_HINT, IndexError_
 
 __all__ = ["LexicalIndex"]
 
@@ -333,7 +333,7 @@ class LexicalIndex:
     def load(cls, directory: Path) -> LexicalIndex:
         """Read what :meth:`save` wrote; a missing, corrupt or stale file raises IndexError_."""
         path = Path(directory) / FILE_NAME
-        hint = "rebuild it with `qabot index --full`"
+        hint = REBUILD_HINT
         if not path.is_file():
             raise IndexError_(f"lexical index not found: {path}", hint)
         try:

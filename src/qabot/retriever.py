@@ -16,9 +16,9 @@ from pydantic import BaseModel
 from .arabic import is_mostly_arabic, terms
 from .config import Settings
 from .encoder import Encoder
-from .errors import IndexError_, QuestionError
+from .errors import REBUILD_HINT, IndexError_, QuestionError
 from .results import Answer, Passage
-from .store import REBUILD_HINT, Generation, current_name, read_generation, sentence_key
+from .store import Generation, current_name, read_generation, sentence_key
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +84,9 @@ class Candidates:
         return PARAGRAPH_WEIGHT * self.cos_p + (1 - PARAGRAPH_WEIGHT) * self.cos_s
 
 
-def fuse(
-    found: Candidates, mode: str, arabic: bool, lexical_weight: float | None = None
-) -> np.ndarray:
+def fuse(found: Candidates, mode: str, arabic: bool) -> np.ndarray:
     """One score per candidate; BM25 joins only for Arabic questions, which it can match."""
-    w = LEXICAL_WEIGHT if lexical_weight is None else lexical_weight
+    w = LEXICAL_WEIGHT
     if mode == "lexical":
         return found.bm25.astype(np.float64)
     if mode == "dense" or not arabic:
@@ -214,10 +212,12 @@ class Retriever:
             return []
         if vector is None and mode != "lexical":
             vector = self.encoder.encode_queries([question])[0]
-        found = self.candidates(state, question, vector, mode)
+        arabic = is_mostly_arabic(question)
+        # BM25 over Arabic keys cannot match a question in another language: skip the leg.
+        legs = "dense" if mode == "hybrid" and not arabic else mode
+        found = self.candidates(state, question, vector, legs)
         if found is None:
             return []
-        arabic = is_mostly_arabic(question)
         fused = fuse(found, mode, arabic)
         order = np.argsort(-fused, kind="stable")[:k]
         groups = state.gen.lexical.weighted_groups(question)  # analysed once for all k

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import __version__
 from .chunking import Chunk, stable_key
-from .errors import IndexError_
+from .errors import REBUILD_HINT, IndexError_
 from .index import FaissIndex, VectorIndex
 from .lexical import LexicalIndex
 
@@ -29,7 +29,6 @@ FORMAT = 1
 CURRENT = "CURRENT"
 #: The vector store: anything with `VectorIndex`'s methods (a Qdrant client, say) fits here.
 VECTOR_STORE: type[FaissIndex] = FaissIndex
-REBUILD_HINT = "rebuild it with `qabot index --full`"
 _GEN_NAME = re.compile(r"gen-(\d{6,})")
 
 
