@@ -505,3 +505,17 @@ class BotAPI:
         if method == "getWebhookInfo":
             return {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
         return True  # deleteWebhook, sendChatAction, answerCallbackQuery, editMessageReplyMarkup…
+
+
+@contextlib.asynccontextmanager
+async def subprocess(*args: str, cwd: Any, env: dict[str, str]) -> Any:
+    """A child process with piped output, killed on the way out if it is still running."""
+    proc = await asyncio.create_subprocess_exec(
+        *args, cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        yield proc
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botapi import TOKEN, BotAPI, Call
+from botapi import TOKEN, BotAPI, Call, subprocess
 from test_telegram_bot import (
     ROOT,
     SECRET,
@@ -363,11 +363,8 @@ async def test_bot_started_before_the_bot_api_is_reachable_keeps_trying(
         "TELEGRAM_API_BASE_URL": f"http://127.0.0.1:{port}/bot",
         "QABOT_INDEX_DIR": str(hash_index.index_dir),
     }
-    bot = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", SHIM.format(patch=FAKE_MODEL), "bot", cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    try:
+    shim = SHIM.format(patch=FAKE_MODEL)
+    async with subprocess(sys.executable, "-c", shim, "bot", cwd=ROOT, env=env) as bot:
         await asyncio.sleep(3.0)  # long enough for several refused attempts
         assert bot.returncode is None  # still trying, not crashed
         async with BotAPI(port=port) as api:
@@ -375,10 +372,6 @@ async def test_bot_started_before_the_bot_api_is_reachable_keeps_trying(
             reply = await ask(api, QUESTION)
             bot.send_signal(signal.SIGTERM)
             _, raw = await asyncio.wait_for(bot.communicate(), 60)
-    finally:
-        if bot.returncode is None:
-            bot.kill()
-            await bot.wait()
     err = raw.decode()
     assert bot.returncode == 0, err
     assert "Bot API getMe failed (NetworkError" in err and "retry 1 of" in err
@@ -394,11 +387,8 @@ async def test_bot_started_before_the_bot_api_is_reachable_keeps_trying(
 async def test_stop_signal_lets_the_question_in_flight_finish(
     api: BotAPI, seed_retriever: Any, stop: signal.Signals
 ) -> None:
-    bot = await asyncio.create_subprocess_exec(
-        sys.executable, "bot.py", cwd=ROOT, env=_bot_env(api, seed_retriever, api.token),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    try:
+    env = _bot_env(api, seed_retriever, api.token)
+    async with subprocess(sys.executable, "bot.py", cwd=ROOT, env=env) as bot:
         await api.wait_for("setMyCommands", timeout=120)
         api.slow("sendMessage", 1.5)  # the answer is still on its way when the signal comes
         mark = api.mark()
@@ -407,10 +397,6 @@ async def test_stop_signal_lets_the_question_in_flight_finish(
         api.push_message("Who did Lavrov meet in Moscow?", chat_id=1002)  # update 2
         bot.send_signal(stop)
         _, raw = await asyncio.wait_for(bot.communicate(), 60)
-    finally:
-        if bot.returncode is None:
-            bot.kill()
-            await bot.wait()
     err = raw.decode()
     assert bot.returncode == 0, err
     [answer] = answers(api, 1001)

@@ -23,7 +23,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from botapi import BOT_USERNAME, TOKEN, BotAPI, Call, parse_html
+from botapi import BOT_USERNAME, TOKEN, BotAPI, Call, parse_html, subprocess
 from filelock import FileLock
 
 from qabot import indexer, render
@@ -426,17 +426,15 @@ def _bot_env(api: BotAPI, retriever: Any, token: str) -> dict[str, str]:
 
 
 async def test_bot_py_answers_and_stops_cleanly(api: BotAPI, seed_retriever: Any) -> None:
-    bot = await asyncio.create_subprocess_exec(
-        sys.executable, "bot.py", cwd=ROOT, env=_bot_env(api, seed_retriever, api.token),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    try:
-        await api.wait_for("setMyCommands", timeout=120)
-        api.push_message(SEED_QUESTION, chat_id=1001)
-        call = await api.wait_for("sendMessage", chat_id=1001, timeout=60)
-    finally:
-        bot.send_signal(signal.SIGINT)
-        _, err = await asyncio.wait_for(bot.communicate(), 60)
+    env = _bot_env(api, seed_retriever, api.token)
+    async with subprocess(sys.executable, "bot.py", cwd=ROOT, env=env) as bot:
+        try:
+            await api.wait_for("setMyCommands", timeout=120)
+            api.push_message(SEED_QUESTION, chat_id=1001)
+            call = await api.wait_for("sendMessage", chat_id=1001, timeout=60)
+        finally:
+            bot.send_signal(signal.SIGINT)
+            _, err = await asyncio.wait_for(bot.communicate(), 60)
     assert "1969" in visible(call)
     assert bot.returncode == 0
     assert "Application started" in err.decode() and SECRET not in err.decode()
@@ -444,11 +442,9 @@ async def test_bot_py_answers_and_stops_cleanly(api: BotAPI, seed_retriever: Any
 
 async def test_bot_py_rejected_token_exits_2(api: BotAPI, seed_retriever: Any) -> None:
     revoked = "987654321:" + "R" * 35
-    bot = await asyncio.create_subprocess_exec(
-        sys.executable, "bot.py", cwd=ROOT, env=_bot_env(api, seed_retriever, revoked),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    _, err = await asyncio.wait_for(bot.communicate(), 120)
+    env = _bot_env(api, seed_retriever, revoked)
+    async with subprocess(sys.executable, "bot.py", cwd=ROOT, env=env) as bot:
+        _, err = await asyncio.wait_for(bot.communicate(), 120)
     assert bot.returncode == 2
     assert "Telegram rejected TELEGRAM_BOT_TOKEN" in err.decode()
     assert "R" * 35 not in err.decode()
