@@ -17,6 +17,7 @@ from datetime import date
 from itertools import groupby
 from typing import TYPE_CHECKING, Any
 
+from .arabic import sanitize
 from .results import Answer, Passage
 
 if TYPE_CHECKING:
@@ -325,12 +326,11 @@ def reindex_html(report: Any) -> list[str]:
 # --------------------------------------------------------------------------- terminal
 
 _BOLD, _RESET = "\x1b[1m", "\x1b[0m"
-_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def _terminal_line(text: str) -> str:
     """Strip characters that could drive the terminal; RLM first when the line starts LTR."""
-    text = _UNPRINTABLE.sub("", text)
+    text = sanitize(text)
     return RLM + text if _needs_rlm(text) else text
 
 
@@ -344,7 +344,7 @@ def terminal_answer(answer: Answer, color: bool = False) -> str:
         return _terminal_line(NOT_FOUND)
     parts: list[str] = []
     for passage in answer.passages:
-        spans = [Span(_UNPRINTABLE.sub("", s.text), s.tag) for s in _highlighted(passage)]
+        spans = [Span(sanitize(s.text), s.tag) for s in _highlighted(passage)]
         plain = "".join(s.text for s in spans)
         text = "".join(
             (f"{_BOLD}{s.text}{_RESET}" if color else f"«{s.text}»") if s.tag == "b" else s.text
