@@ -519,3 +519,20 @@ async def subprocess(*args: str, cwd: Any, env: dict[str, str]) -> Any:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Any, retriever: Any) -> Any:
+    """The real Application as run_polling runs it, minus the signal handling."""
+    from qabot.telegram_bot import build_application
+
+    app = build_application(settings, retriever)
+    async with app:
+        await app.post_init(app)
+        await app.start()
+        await app.updater.start_polling(poll_interval=0, timeout=1)
+        try:
+            yield app
+        finally:
+            await app.updater.stop()
+            await app.stop()

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from botapi import BotAPI, Call, parse_html
+from botapi import BotAPI, Call, parse_html, running
 
 from qabot import render
 from qabot import telegram_bot as tb
@@ -85,15 +85,8 @@ async def running_bot(
             "allowed_chat_ids": [],
         }
     )
-    app = tb.build_application(settings, retriever)
-    async with app:
-        await app.start()
-        await app.updater.start_polling(poll_interval=0, timeout=1)
-        try:
-            yield settings
-        finally:
-            await app.updater.stop()
-            await app.stop()
+    async with running(settings, retriever):
+        yield settings
 
 
 async def ask(api: BotAPI, text: str, chat_id: int, **kwargs: Any) -> str:

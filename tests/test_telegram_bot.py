@@ -23,7 +23,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from botapi import BOT_USERNAME, TOKEN, BotAPI, Call, parse_html, subprocess
+from botapi import BOT_USERNAME, TOKEN, BotAPI, Call, parse_html, running, subprocess
 from filelock import FileLock
 
 from qabot import indexer, render
@@ -31,7 +31,7 @@ from qabot import telegram_bot as tb
 from qabot.config import Settings
 from qabot.results import Answer, Passage
 from qabot.retriever import ArticleInfo
-from qabot.telegram_bot import SlidingWindow, build_application, run_bot
+from qabot.telegram_bot import SlidingWindow, run_bot
 
 SEED_QUESTION = "متى تأسست منظمة التعاون الإسلامي؟"
 OFF_TOPIC = "ما هي طريقة تحضير الكبسة باللحم والأرز والبهارات؟"
@@ -115,21 +115,6 @@ def make_settings(api: BotAPI, **overrides: Any) -> Settings:
         "allowed_chat_ids": [],
     }
     return Settings(**(values | overrides))
-
-
-@contextlib.asynccontextmanager
-async def running(settings: Settings, retriever: Any) -> AsyncIterator[Any]:
-    """The application as run_polling runs it, minus the signal handling."""
-    app = build_application(settings, retriever)
-    async with app:
-        await app.post_init(app)
-        await app.start()
-        await app.updater.start_polling(poll_interval=0, timeout=1)
-        try:
-            yield app
-        finally:
-            await app.updater.stop()
-            await app.stop()
 
 
 @pytest.fixture
