@@ -89,6 +89,18 @@ def test_coverage(index: LexicalIndex) -> None:
             assert 0.0 <= index.coverage(q, pid) <= 1.0
 
 
+def test_query_gives_hits_scores_and_coverage_of_any_passage(index: LexicalIndex) -> None:
+    """One analysis serves the retriever's three needs, and agrees with the single calls."""
+    ids = [*CORPUS, 999]
+    for q in ["متى تأسست منظمة الأمم المتحدة؟", "الإسلامي زنجبيل", "ما هو؟", "xyz"]:
+        found = index.query(q, 3)
+        assert found.hits == index.search(q, 3)
+        assert found.groups == index.weighted_groups(q)
+        assert found.scores(ids).tolist() == pytest.approx(index.scores(q, ids).tolist())
+        assert found.coverage(ids).tolist() == pytest.approx([index.coverage(q, i) for i in ids])
+    assert LexicalIndex.build([], []).query("منظمة", 3).coverage([1]).tolist() == [0.0]
+
+
 def test_coverage_accepts_either_stem() -> None:
     idx = LexicalIndex.build([1, 2], ["قرأت الكتاب", "مدرسة"])
     # "كتابهم" (their book): light stem كتابهم (no -هم rule), Snowball stem كتاب.

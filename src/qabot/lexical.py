@@ -19,7 +19,7 @@ import math
 import os
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import bm25s
@@ -28,7 +28,7 @@ import numpy as np
 from qabot.arabic import ANALYSIS_VERSION, index_keys, term_groups
 from qabot.errors import REBUILD_HINT, IndexError_
 
-__all__ = ["LexicalIndex"]
+__all__ = ["LexicalIndex", "LexicalQuery"]
 
 FILE_NAME = "lexical.npz"
 _FORMAT = "qabot-lexical"
@@ -67,6 +67,41 @@ def _bm25_matrix(
     return data, rows.astype(np.int32), indptr
 
 
+class LexicalQuery:
+    """One question's BM25 hits, plus its score and coverage of any passage id."""
+
+    def __init__(
+        self,
+        hits: list[tuple[int, float]],
+        groups: list[tuple[tuple[str, ...], float]],
+        scores: np.ndarray | None,
+        coverage: np.ndarray,
+        row: dict[int, int],
+    ) -> None:
+        self.hits = hits
+        self.groups = groups  # the question's content words, as weighted_groups gives them
+        self._scores = scores
+        self._coverage = coverage
+        self._row = row
+
+    def _gather(self, values: np.ndarray | None, ids: Sequence[int]) -> np.ndarray:
+        out = np.zeros(len(ids), dtype=np.float64)
+        if values is not None:
+            for i, id_ in enumerate(ids):
+                row = self._row.get(int(id_))
+                if row is not None:
+                    out[i] = values[row]
+        return out
+
+    def scores(self, ids: Sequence[int]) -> np.ndarray:
+        """BM25 scores of ``ids`` (0 for non-matching or unknown ids)."""
+        return self._gather(self._scores, ids)
+
+    def coverage(self, ids: Sequence[int]) -> np.ndarray:
+        """:meth:`LexicalIndex.coverage` of ``ids`` (0 for unknown ids)."""
+        return self._gather(self._coverage, ids)
+
+
 class LexicalIndex:
     """BM25 over int64 passage ids, keeping each passage's keys for rebuilds and coverage."""
 
@@ -95,7 +130,8 @@ class LexicalIndex:
         if len(self._row) != len(self._ids):
             raise ValueError("passage ids must be unique")
         self._key_id: dict[str, int] = {t: i for i, t in enumerate(vocab)}
-        self._df = np.zeros(len(vocab), dtype=np.int64)
+        self._indices = np.zeros(0, dtype=np.int32)  # postings: rows of each key, CSC order
+        self._indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
         self._bm25: bm25s.BM25 | None = None
         if len(self._flat):
             data, indices, indptr = _bm25_matrix(
@@ -112,7 +148,8 @@ class LexicalIndex:
             bm25.unique_token_ids_set = set(self._key_id.values())
             bm25.nonoccurrence_array = None
             self._bm25 = bm25
-            self._df = np.diff(indptr)
+            self._indices, self._indptr = indices, indptr
+        self._df = np.diff(self._indptr)
 
     # ------------------------------------------------------------------ construction
 
@@ -237,26 +274,32 @@ class LexicalIndex:
         """Up to ``k`` (id, BM25 score) pairs with a positive score, best first."""
         return self.search_terms(index_keys(query), k)
 
-    def query(
-        self, query: str, k: int
-    ) -> tuple[list[tuple[int, float]], Callable[[Sequence[int]], np.ndarray]]:
-        """:meth:`search` and :meth:`scores` from one scoring pass (the retriever needs both)."""
+    def query(self, query: str, k: int) -> LexicalQuery:
+        """:meth:`search`, scores and coverage from one analysis of ``query``."""
         all_scores = self._all_scores(index_keys(query))
+        groups = self.weighted_groups(query)
+        return LexicalQuery(
+            self._top(all_scores, k), groups, all_scores, self._coverages(groups), self._row
+        )
 
-        def scores_of(ids: Sequence[int]) -> np.ndarray:
-            out = np.zeros(len(ids), dtype=np.float64)
-            if all_scores is not None:
-                for i, id_ in enumerate(ids):
-                    row = self._row.get(int(id_))
-                    if row is not None:
-                        out[i] = all_scores[row]
+    def _coverages(self, groups: list[tuple[tuple[str, ...], float]]) -> np.ndarray:
+        """:meth:`coverage_of` for every passage at once, from the keys' posting lists."""
+        total = sum(w for _, w in groups)
+        out = np.zeros(len(self._ids), dtype=np.float64)
+        if total <= 0:
             return out
-
-        return self._top(all_scores, k), scores_of
+        for group, weight in groups:
+            found = np.zeros(len(self._ids), dtype=bool)
+            for key in group:
+                k = self._key_id.get(key)
+                if k is not None:
+                    found[self._indices[self._indptr[k] : self._indptr[k + 1]]] = True
+            out += weight * found
+        return np.minimum(1.0, out / total)
 
     def scores(self, query: str, ids: Sequence[int]) -> np.ndarray:
         """BM25 scores of ``query`` for ``ids`` (0 for non-matching or unknown ids)."""
-        return self.query(query, 0)[1](ids)
+        return self.query(query, 0).scores(ids)
 
     def weighted_groups(self, query: str) -> list[tuple[tuple[str, ...], float]]:
         """The query's content words (each as its keys) with their IDF in this index.
