@@ -36,11 +36,12 @@ def question_vectors(encoder, questions: list[str], cache: Path) -> np.ndarray:
     return vecs
 
 
-def ranks_for(pools, gold: list[str], p: float, w: float) -> np.ndarray:
+def ranks_for(pools, gold: list[str], p: float, w: float, c: float) -> np.ndarray:
     out = []
     for (found, ids, arabic), g in zip(pools, gold, strict=True):
         dense = p * found.cos_p + (1 - p) * found.cos_s
-        fused = (1 - w) * _zscore(dense) + w * _zscore(found.bm25) if arabic else dense
+        lexical = w * _zscore(found.bm25) + c * _zscore(found.coverage)
+        fused = (1 - w) * _zscore(dense) + lexical if arabic else dense
         order = [ids[i] for i in np.argsort(-fused, kind="stable")]
         out.append(order.index(g) + 1 if g in order else 10**6)
     return np.array(out)
@@ -76,15 +77,16 @@ def main() -> None:
         ids = [state.gen.by_key[int(k)].id.split(".")[0] for k in found.keys]
         pools.append((found, ids, is_mostly_arabic(q)))
 
-    print("p(paragraph)  w(bm25)   R@1    R@5   MRR@10")
+    print("p(paragraph)  w(bm25)  c(coverage)   R@1    R@5   MRR@10")
     best = None
-    for p in (0.6,):
-        for w in (0.5,):
-            r = ranks_for(pools, gold, p, w)
-            row = ((r == 1).mean(), (r <= 5).mean(), np.where(r <= 10, 1 / r, 0).mean())
-            print(f"{p:10.2f} {w:9.2f}  {row[0]:.3f}  {row[1]:.3f}  {row[2]:.3f}")
-            if best is None or row[2] > best[0][2]:
-                best = (row, p, w)
+    for p in (0.5, 0.6, 0.7):
+        for w in (0.4, 0.5, 0.6):
+            for c in (0.0, 0.1, 0.2, 0.3):
+                r = ranks_for(pools, gold, p, w, c)
+                row = ((r == 1).mean(), (r <= 5).mean(), np.where(r <= 10, 1 / r, 0).mean())
+                print(f"{p:10.2f} {w:9.2f} {c:11.2f}  {row[0]:.4f}  {row[1]:.4f}  {row[2]:.4f}")
+                if best is None or row[2] > best[0][2]:
+                    best = (row, p, w, c)
     print("best by MRR@10:", best)
 
     # Abstention: index one half, ask everything; features of the top passage.
@@ -102,7 +104,7 @@ def main() -> None:
             qn = " ".join(q.split())
             found = r.candidates(r._state, qn, v)
             i = int(np.argmax(fuse(found, "hybrid", is_mostly_arabic(q))))
-            cov = r._state.gen.lexical.coverage(qn, int(found.keys[i]))
+            cov = float(found.coverage[i])
             feats.append((float(found.dense[i]), cov))
             labels.append(fold_of(gold_article[g]) == fold)
     x = np.array(feats)

@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 
 #: Weights chosen on ARCD (see README, "Retrieval quality"); the names say what they mix.
 PARAGRAPH_WEIGHT = 0.6  # dense score = w·cos(paragraph) + (1-w)·max cos(sentence)
-LEXICAL_WEIGHT = 0.5  # fused = (1-w)·z(dense) + w·z(BM25), Arabic questions only
+LEXICAL_WEIGHT = 0.5  # fused = (1-w)·z(dense) + w·z(BM25) + c·z(coverage), Arabic only
+COVERAGE_WEIGHT = 0.2  # c: BM25 rewards repeats, coverage rewards matching more question words
 CANDIDATES = 50
 SENTENCE_LEXICAL = 0.3  # weight of question-word overlap when picking the highlight
 #: Logistic calibration of P(answer is in the articles); fitted by benchmarks/tune_retrieval.py
@@ -78,6 +79,8 @@ class Candidates:
     cos_s: np.ndarray
     sentence_sims: list[np.ndarray]
     bm25: np.ndarray
+    coverage: np.ndarray
+    groups: list[tuple[tuple[str, ...], float]]  # the question's weighted content words
 
     @property
     def dense(self) -> np.ndarray:
@@ -91,7 +94,11 @@ def fuse(found: Candidates, mode: str, arabic: bool) -> np.ndarray:
         return found.bm25.astype(np.float64)
     if mode == "dense" or not arabic:
         return found.dense.astype(np.float64)
-    return (1 - w) * _zscore(found.dense) + w * _zscore(found.bm25)
+    return (
+        (1 - w) * _zscore(found.dense)
+        + w * _zscore(found.bm25)
+        + COVERAGE_WEIGHT * _zscore(found.coverage)
+    )
 
 
 def confidence_of(dense: float, coverage: float, arabic: bool) -> float:
@@ -220,8 +227,7 @@ class Retriever:
             return []
         fused = fuse(found, mode, arabic)
         order = np.argsort(-fused, kind="stable")[:k]
-        groups = state.gen.lexical.weighted_groups(question)  # analysed once for all k
-        return [self._passage(state, groups, found, int(i), float(fused[i]), arabic) for i in order]
+        return [self._passage(state, found, int(i), float(fused[i]), arabic) for i in order]
 
     def candidates(
         self, state: _State, question: str, vector: np.ndarray | None, mode: str = "hybrid"
@@ -235,11 +241,9 @@ class Retriever:
             for skey, _ in gen.sentence_vectors.search(vector, CANDIDATES * 2):
                 if skey in state.sentence_owner:
                     pool[state.sentence_owner[skey]] = None
-        bm25_of = None
-        if mode != "dense":
-            hits, bm25_of = gen.lexical.query(question, CANDIDATES)
-            for key, _ in hits:
-                pool[key] = None
+        lexical = gen.lexical.query(question, CANDIDATES if mode != "dense" else 0)
+        for key, _ in lexical.hits:
+            pool[key] = None
         if not pool:
             return None
         keys = np.array(list(pool), dtype=np.int64)
@@ -255,13 +259,12 @@ class Retriever:
             starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
             cos_s = np.maximum.reduceat(flat, starts)
             sims = np.split(flat, starts[1:])
-        bm25 = bm25_of(keys) if bm25_of is not None else np.zeros(len(keys))
-        return Candidates(keys, cos_p, cos_s, sims, np.asarray(bm25, dtype=np.float64))
+        bm25 = lexical.scores(keys) if mode != "dense" else np.zeros(len(keys))
+        return Candidates(keys, cos_p, cos_s, sims, bm25, lexical.coverage(keys), lexical.groups)
 
     def _passage(
         self,
         state: _State,
-        groups: list[tuple[tuple[str, ...], float]],
         found: Candidates,
         i: int,
         score: float,
@@ -271,10 +274,8 @@ class Retriever:
         chunk = state.gen.by_key[key]
         sentences = state.gen.sentences.get(key, [])
         sims = found.sentence_sims[i] if found.sentence_sims else np.zeros(len(sentences))
-        sentence = best_sentence(sentences, sims, groups) if sentences else None
-        confidence = confidence_of(
-            float(found.dense[i]), state.gen.lexical.coverage_of(groups, key), arabic
-        )
+        sentence = best_sentence(sentences, sims, found.groups) if sentences else None
+        confidence = confidence_of(float(found.dense[i]), float(found.coverage[i]), arabic)
         return Passage(
             id=chunk.id,
             article=chunk.article,
