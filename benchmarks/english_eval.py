@@ -1,0 +1,121 @@
+"""English questions over Arabic paragraphs: ranking and abstention against the Arabic originals.
+
+    python benchmarks/english_eval.py [--cache DIR]
+
+Takes the 62 hand-translated ARCD questions in ``benchmarks/data/arcd-english-questions.json``,
+writes two retrieval-eval files over the whole ARCD corpus (the English questions and their
+Arabic originals, same gold paragraphs) and runs ``qabot eval``'s measurement on each:
+hybrid and dense ranking, and the half-corpus abstention report. English questions take the
+dense leg only, so their hybrid and dense rows must agree; the gap to the Arabic rows is
+what the cross-lingual step costs, and the abstention rows check ``CONF_OTHER``.
+
+Last, it fits the English confidence: a logistic regression of "the gold article is in the
+indexed half" on the top passage's dense score (both folds of the abstention split), and the
+dense score that keeps 95 % of answerable English questions. ``CONF_OTHER`` in
+``qabot/retriever.py`` takes the fitted slope and puts the default threshold there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from qabot.config import Settings
+from qabot.evaluate import evaluate, fold_of, load_eval_set
+from qabot.model import load_encoder
+from qabot.retriever import Retriever
+
+ROOT = Path(__file__).resolve().parents[1]
+ARCD = ROOT.parent / "shared" / "data" / "arcd" / "arcd.retrieval.json"
+ENGLISH = ROOT / "benchmarks" / "data" / "arcd-english-questions.json"
+
+
+def write_sets(out: Path) -> dict[str, Path]:
+    """The English questions and their Arabic originals, each as a retrieval-eval file."""
+    arcd = json.loads(ARCD.read_text(encoding="utf-8"))
+    english = json.loads(ENGLISH.read_text(encoding="utf-8"))["questions"]
+    originals = [q for q in arcd["questions"] if q["id"] in english]
+    paths = {}
+    for name, questions in (
+        ("arcd-62-arabic", originals),
+        ("arcd-62-english", [{**q, "question": english[q["id"]]} for q in originals]),
+    ):
+        path = out / f"{name}.retrieval.json"
+        data = {"name": name, "articles": arcd["articles"], "questions": questions}
+        path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        paths[name] = path
+    return paths
+
+
+def fit_english(path: Path, cache: Path, settings: Settings, encoder) -> None:
+    """Fit P(answerable) on the English top dense score over the two half-corpus folds."""
+    from sklearn.linear_model import LogisticRegression
+
+    data = load_eval_set(path)
+    article = {p.id: f"a{a:04d}" for a, art in enumerate(data.articles) for p in art.paragraphs}
+    vectors = encoder.encode_queries([q.question for q in data.questions])
+    dense, label = [], []
+    for fold in (0, 1):
+        retriever = Retriever(cache / f"fold{fold}", settings, encoder)
+        for q, v in zip(data.questions, vectors, strict=True):
+            found = retriever.candidates(retriever._state, q.question, v, "dense")
+            dense.append(float(found.dense.max()))
+            label.append(fold_of(article[q.paragraph_id]) == fold)
+    x, y = np.array(dense), np.array(label)
+    model = LogisticRegression(C=100.0).fit(x[:, None], y)
+    keep95 = float(np.quantile(x[y], 0.05))
+    print(
+        f"\nEnglish confidence fit: slope {model.coef_[0][0]:.2f}, bias {model.intercept_[0]:.2f}; "
+        f"top dense answerable mean {x[y].mean():.3f}, unanswerable {x[~y].mean():.3f}; "
+        f"95 % of answerable at dense >= {keep95:.3f}"
+    )
+    for boundary in (0.758, 0.765, 0.768, 0.770, 0.775):
+        print(
+            f"  boundary {boundary:.3f}: answerable answered {(x[y] >= boundary).mean():.1%}, "
+            f"unanswerable refused {(x[~y] < boundary).mean():.1%}"
+        )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cache", type=Path, help="keep the scratch ARCD indexes here")
+    args = ap.parse_args()
+    settings = Settings()
+    encoder = load_encoder(settings)
+    print(
+        "| questions | mode | R@1 | R@5 | MRR@10 "
+        "| answered | right and answered | refused (other half) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = args.cache or Path(tmp) / "index"
+        sets = write_sets(Path(tmp))
+        for name, path in sets.items():
+            for mode in ("hybrid", "dense"):
+                r = evaluate(
+                    path,
+                    settings,
+                    encoder,
+                    mode=mode,
+                    unanswerable=mode == "hybrid",
+                    cache=cache,
+                )
+                abstention = (
+                    f"{r.answered:.1%} | {r.answered_correct:.1%} | {r.refused_unanswerable:.1%}"
+                    if r.answered is not None
+                    else "| |"
+                )
+                print(
+                    f"| {name} ({r.n}) | {mode} | {r.r1:.3f} | {r.r5:.3f} | {r.mrr10:.3f} | "
+                    f"{abstention} |",
+                    flush=True,
+                )
+        fit_english(sets["arcd-62-english"], cache, settings, encoder)
+
+
+if __name__ == "__main__":
+    main()
