@@ -29,13 +29,29 @@ EVAL = {
         },
     ],
     "questions": [
-        {"id": "q0", "question": "كم كتابا تضم مكتبة الرباط؟", "paragraph_id": "t-a0-p0"},
-        {"id": "q1", "question": "من صمم مكتبة الرباط؟", "paragraph_id": "t-a0-p1"},
-        {"id": "q2", "question": "متى بدأ قطاف الزيتون في تونس؟", "paragraph_id": "t-a1-p0"},
+        {
+            "id": "q0",
+            "question": "كم كتابا تضم مكتبة الرباط؟",
+            "paragraph_id": "t-a0-p0",
+            "answer_text": "مئة ألف كتاب",
+        },
+        {
+            "id": "q1",
+            "question": "من صمم مكتبة الرباط؟",
+            "paragraph_id": "t-a0-p1",
+            "answer_text": "كريم الفاسي",
+        },
+        {
+            "id": "q2",
+            "question": "متى بدأ قطاف الزيتون في تونس؟",
+            "paragraph_id": "t-a1-p0",
+            "answer_text": "مبكرا",
+        },
         {
             "id": "q3",
             "question": "كم طنا من زيت الزيتون يتوقع المزارعون؟",
             "paragraph_id": "t-a1-p1",
+            "answer_text": "مئتي ألف طن",
         },
     ],
 }
@@ -85,8 +101,9 @@ def test_eval_reports_the_figures(tmp_path: Path, encoder, capsys) -> None:
     assert main(["eval", str(path), "--json", "--unanswerable"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["n"] == 4 and report["r1"] >= 0.75 and report["r5"] == 1.0
-    for key in ("mrr10", "p50_ms", "p95_ms", "answered", "refused_unanswerable"):
+    for key in ("mrr10", "p50_ms", "p95_ms", "answered", "refused_unanswerable", "highlight"):
         assert key in report
+    assert report["highlight_n"] == round(report["r1"] * 4) and report["highlight"] == 1.0
     assert main(["eval", str(path), "--mode", "lexical"]) == 0
     assert "R@1" in capsys.readouterr().out
 

@@ -111,6 +111,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         f"p50 {report.p50_ms:.1f} ms  p95 {report.p95_ms:.1f} ms  "
         f"(bare query encoding p50 {report.encode_p50_ms:.1f} ms)"
     )
+    if report.highlight is not None:
+        print(
+            f"highlight: the bold sentence overlaps the answer in {report.highlight:.1%} of "
+            f"{report.highlight_n} right first passages that contain the answer text"
+        )
     if report.answered is not None:
         print(
             f"abstention: answerable answered {report.answered:.1%} "

@@ -8,6 +8,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +57,8 @@ class EvalReport(BaseModel):
     p50_ms: float
     p95_ms: float
     encode_p50_ms: float
+    highlight: float | None = None  # of right rank-1 passages that contain the answer text:
+    highlight_n: int = 0  # the share whose highlighted sentence overlaps it, and their count
     answered: float | None = None
     answered_correct: float | None = None
     refused_unanswerable: float | None = None
@@ -111,24 +114,46 @@ def _index_dir(cache: Path | None) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _rank(
-    data: EvalSet, retriever: Retriever, mode: str, k: int
-) -> tuple[list[int | None], list[float], list[float]]:
-    """Rank of each gold paragraph, and per question the search and bare encoding times."""
+def highlight_hits(text: str, sentence: str | None, answer: str | None) -> bool | None:
+    """Whether the highlighted sentence overlaps the answer's span in the passage.
+
+    None when there is nothing to judge: no answer text, or the answer is not in this
+    passage (e.g. it fell into another part of a split paragraph).
+    """
+    answer = (answer or "").strip()
+    start = text.find(answer) if answer else -1
+    if start < 0 or not sentence:
+        return None
+    at = text.find(sentence)
+    return at >= 0 and at < start + len(answer) and start < at + len(sentence)
+
+
+@dataclass
+class _Ranked:
+    ranks: list[int | None]
+    times: list[float]
+    encode_times: list[float]
+    highlights: list[bool]
+
+
+def _rank(data: EvalSet, retriever: Retriever, mode: str, k: int) -> _Ranked:
+    """Per question: the gold paragraph's rank, the highlight's hit, search and encoding times."""
     known = {p.id for a in data.articles for p in a.paragraphs}
-    ranks: list[int | None] = []
-    times: list[float] = []
-    encode_times: list[float] = []
+    out = _Ranked([], [], [], [])
     for q in data.questions:
         start = time.perf_counter()
         retriever.encoder.encode_queries([q.question])
-        encode_times.append((time.perf_counter() - start) * 1000)
+        out.encode_times.append((time.perf_counter() - start) * 1000)
         start = time.perf_counter()
         hits = retriever.search(q.question, k=k, mode=mode)
-        times.append((time.perf_counter() - start) * 1000)
+        out.times.append((time.perf_counter() - start) * 1000)
         seen = list(dict.fromkeys(_base_id(hit.id, known) for hit in hits))
-        ranks.append(seen.index(q.paragraph_id) + 1 if q.paragraph_id in seen else None)
-    return ranks, times, encode_times
+        out.ranks.append(seen.index(q.paragraph_id) + 1 if q.paragraph_id in seen else None)
+        if hits and seen[0] == q.paragraph_id:
+            hit = highlight_hits(hits[0].text, hits[0].sentence, q.answer_text)
+            if hit is not None:
+                out.highlights.append(hit)
+    return out
 
 
 def evaluate(
@@ -149,7 +174,8 @@ def evaluate(
         full_dir = root / "full"
         index_chunks(chunks, full_dir, encoder, progress=progress, batch=settings.batch_size)
         retriever = Retriever(full_dir, settings, encoder)
-        ranks, times, encode_times = _rank(data, retriever, mode, max(k, 10))
+        ranked = _rank(data, retriever, mode, max(k, 10))
+        ranks, times, encode_times = ranked.ranks, ranked.times, ranked.encode_times
         report = EvalReport(
             name=data.name,
             mode=mode,
@@ -160,6 +186,8 @@ def evaluate(
             p50_ms=round(float(np.percentile(times, 50)), 2),
             p95_ms=round(float(np.percentile(times, 95)), 2),
             encode_p50_ms=round(float(np.percentile(encode_times, 50)), 2),
+            highlight=round(float(np.mean(ranked.highlights)), 4) if ranked.highlights else None,
+            highlight_n=len(ranked.highlights),
         )
         if unanswerable:
             report.answered, report.answered_correct, report.refused_unanswerable = _abstention(
