@@ -1,0 +1,53 @@
+"""How the highlight's question-word weight (SENTENCE_LEXICAL) moves the highlight figure.
+
+    python benchmarks/highlight_sweep.py [FILE.retrieval.json] --cache DIR
+
+For every question whose gold paragraph comes first and contains the answer text, checks
+whether the highlighted sentence overlaps the answer (as ``qabot eval`` does), for several
+weights of the question-word share; 0 is dense sentence similarity alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+import qabot.retriever as retriever_module
+from qabot.config import Settings
+from qabot.evaluate import eval_chunks, highlight_hits, load_eval_set
+from qabot.indexer import index_chunks
+from qabot.model import load_encoder
+from qabot.retriever import Retriever
+
+ARCD = Path(__file__).resolve().parents[2] / "shared" / "data" / "arcd" / "arcd.retrieval.json"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("file", nargs="?", default=str(ARCD))
+    ap.add_argument("--cache", type=Path, required=True)
+    args = ap.parse_args()
+    settings = Settings()
+    encoder = load_encoder(settings)
+    data = load_eval_set(Path(args.file))
+    chunks = eval_chunks(data, settings.max_chunk_tokens, encoder.count_tokens)
+    index_chunks(chunks, args.cache / "full", encoder)
+    retriever = Retriever(args.cache / "full", settings, encoder)
+    questions = [q for q in data.questions if q.answer_text]
+    vectors = encoder.encode_queries([q.question for q in questions])
+    for weight in (0.0, 0.15, 0.3, 0.5, 1.0):
+        retriever_module.SENTENCE_LEXICAL = weight
+        hits = []
+        for q, v in zip(questions, vectors, strict=True):
+            top = retriever.search(q.question, k=1, vector=v)[0]
+            if top.id.split(".")[0] == q.paragraph_id:
+                hit = highlight_hits(top.text, top.sentence, q.answer_text)
+                if hit is not None:
+                    hits.append(hit)
+        print(f"SENTENCE_LEXICAL {weight:.2f}: highlight {np.mean(hits):.1%} of {len(hits)}")
+
+
+if __name__ == "__main__":
+    main()
