@@ -73,7 +73,8 @@ def fit_english(path: Path, cache: Path, settings: Settings, encoder) -> None:
         f"top dense answerable mean {x[y].mean():.3f}, unanswerable {x[~y].mean():.3f}; "
         f"95 % of answerable at dense >= {keep95:.3f}"
     )
-    for boundary in (0.758, 0.765, 0.768, 0.770, 0.775):
+    for keep in (0.98, 0.95, 0.90):
+        boundary = float(np.quantile(x[y], 1 - keep))
         print(
             f"  boundary {boundary:.3f}: answerable answered {(x[y] >= boundary).mean():.1%}, "
             f"unanswerable refused {(x[~y] < boundary).mean():.1%}"

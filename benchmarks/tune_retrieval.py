@@ -25,7 +25,9 @@ from qabot.retriever import Retriever, _zscore, fuse
 
 
 def question_vectors(encoder, questions: list[str], cache: Path) -> np.ndarray:
-    digest = hashlib.sha256(("\n".join(questions) + encoder.model_id).encode()).hexdigest()[:16]
+    prompt = getattr(encoder, "query_prompt", "")
+    key = "\n".join(questions) + f"\n{encoder.model_id}\nquery prompt {prompt!r}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     path = cache / f"questions-{digest}.npy"
     if path.exists():
         return np.load(path)
