@@ -27,7 +27,7 @@ import numpy as np
 from qabot.config import Settings
 from qabot.evaluate import evaluate, fold_of, load_eval_set
 from qabot.model import load_encoder
-from qabot.retriever import Retriever
+from qabot.retriever import Retriever, _zscore
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCD = ROOT.parent / "shared" / "data" / "arcd" / "arcd.retrieval.json"
@@ -39,6 +39,9 @@ def write_sets(out: Path) -> dict[str, Path]:
     arcd = json.loads(ARCD.read_text(encoding="utf-8"))
     english = json.loads(ENGLISH.read_text(encoding="utf-8"))["questions"]
     originals = [q for q in arcd["questions"] if q["id"] in english]
+    missing = set(english) - {q["id"] for q in originals}
+    if missing:
+        raise SystemExit(f"{ENGLISH.name}: ids not in {ARCD.name}: {sorted(missing)}")
     paths = {}
     for name, questions in (
         ("arcd-62-arabic", originals),
@@ -68,10 +71,11 @@ def fit_english(path: Path, cache: Path, settings: Settings, encoder) -> None:
     x, y = np.array(dense), np.array(label)
     model = LogisticRegression(C=100.0).fit(x[:, None], y)
     keep95 = float(np.quantile(x[y], 0.05))
+    auc = float((x[y][:, None] > x[~y][None, :]).mean())
     print(
         f"\nEnglish confidence fit: slope {model.coef_[0][0]:.2f}, bias {model.intercept_[0]:.2f}; "
-        f"top dense answerable mean {x[y].mean():.3f}, unanswerable {x[~y].mean():.3f}; "
-        f"95 % of answerable at dense >= {keep95:.3f}"
+        f"dense AUC {auc:.3f}; top dense answerable mean {x[y].mean():.3f}, "
+        f"unanswerable {x[~y].mean():.3f}; 95 % of answerable at dense >= {keep95:.3f}"
     )
     for keep in (0.98, 0.95, 0.90):
         boundary = float(np.quantile(x[y], 1 - keep))
@@ -79,6 +83,21 @@ def fit_english(path: Path, cache: Path, settings: Settings, encoder) -> None:
             f"  boundary {boundary:.3f}: answerable answered {(x[y] >= boundary).mean():.1%}, "
             f"unanswerable refused {(x[~y] < boundary).mean():.1%}"
         )
+
+
+def english_with_bm25(path: Path, cache: Path, settings: Settings, encoder) -> None:
+    """R@1 if English questions took the BM25 leg too (qabot skips it for them)."""
+    data = load_eval_set(path)
+    retriever = Retriever(cache / "full", settings, encoder)
+    vectors = encoder.encode_queries([q.question for q in data.questions])
+    for w in (0.0, 0.1, 0.2):
+        right = []
+        for q, v in zip(data.questions, vectors, strict=True):
+            found = retriever.candidates(retriever._state, q.question, v, "hybrid")
+            fused = (1 - w) * _zscore(found.dense) + w * _zscore(found.bm25)
+            top = retriever._state.gen.by_key[int(found.keys[int(np.argmax(fused))])]
+            right.append(top.id.split(".")[0] == q.paragraph_id)
+        print(f"English with BM25 at weight {w:.1f}: R@1 {np.mean(right):.3f}")
 
 
 def main() -> None:
@@ -116,6 +135,7 @@ def main() -> None:
                     flush=True,
                 )
         fit_english(sets["arcd-62-english"], cache, settings, encoder)
+        english_with_bm25(sets["arcd-62-english"], cache, settings, encoder)
 
 
 if __name__ == "__main__":

@@ -106,6 +106,11 @@ def test_eval_reports_the_figures(tmp_path: Path, encoder, capsys) -> None:
     assert report["highlight_n"] == round(report["r1"] * 4) and report["highlight"] == 1.0
     assert main(["eval", str(path), "--mode", "lexical"]) == 0
     assert "R@1" in capsys.readouterr().out
+    # Abstention follows --mode; the confidence needs the dense score, so BM25 alone refuses.
+    assert main(["eval", str(path), "--json", "--mode", "lexical", "--unanswerable"]) == 0
+    lexical = json.loads(capsys.readouterr().out)
+    assert lexical["mode"] == "lexical" and lexical["answered"] == 0.0
+    assert lexical["refused_unanswerable"] == 1.0
 
 
 def test_bad_settings_and_paths_are_one_line(

@@ -19,6 +19,11 @@ def test_answer_across_sentences_counts_any_overlap() -> None:
     assert highlight_hits(TEXT, "مقرها في جدة.", "57 دولة. مقرها") is True
 
 
+def test_any_occurrence_of_a_repeated_answer_counts() -> None:
+    text = "زار الوزير جدة. ثم عاد الوزير إلى جدة مساء."
+    assert highlight_hits(text, "ثم عاد الوزير إلى جدة مساء.", "جدة") is True
+
+
 def test_nothing_to_judge_without_answer_in_passage() -> None:
     assert highlight_hits(TEXT, "وتضم 57 دولة.", "الرياض") is None
     assert highlight_hits(TEXT, "وتضم 57 دولة.", None) is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 import time
@@ -121,11 +122,11 @@ def highlight_hits(text: str, sentence: str | None, answer: str | None) -> bool 
     passage (e.g. it fell into another part of a split paragraph).
     """
     answer = (answer or "").strip()
-    start = text.find(answer) if answer else -1
-    if start < 0 or not sentence:
+    starts = [m.start() for m in re.finditer(re.escape(answer), text)] if answer else []
+    if not starts or not sentence:
         return None
     at = text.find(sentence)
-    return at >= 0 and at < start + len(answer) and start < at + len(sentence)
+    return at >= 0 and any(at < s + len(answer) and s < at + len(sentence) for s in starts)
 
 
 @dataclass
@@ -191,7 +192,7 @@ def evaluate(
         )
         if unanswerable:
             report.answered, report.answered_correct, report.refused_unanswerable = _abstention(
-                data, chunks, root, settings, encoder
+                data, chunks, root, settings, encoder, mode
             )
     return report
 
@@ -201,9 +202,17 @@ def fold_of(chunk_article: str) -> int:
 
 
 def _abstention(
-    data: EvalSet, chunks: list[Chunk], root: Path, settings: Settings, encoder: Encoder
+    data: EvalSet,
+    chunks: list[Chunk],
+    root: Path,
+    settings: Settings,
+    encoder: Encoder,
+    mode: str = "hybrid",
 ) -> tuple[float, float, float]:
-    """Index half the articles, ask every question; average over both halves."""
+    """Index half the articles, ask every question; average over both halves.
+
+    The confidence rests on the dense score, so in ``lexical`` mode everything is refused.
+    """
     gold_article = {
         p.id: f"a{a:04d}" for a, art in enumerate(data.articles) for p in art.paragraphs
     }
@@ -221,7 +230,7 @@ def _abstention(
         index_chunks(half, fold_dir, encoder, batch=settings.batch_size)
         retriever = Retriever(fold_dir, settings, encoder)
         for q in data.questions:
-            answer = retriever.ask(q.question, k=1)
+            answer = retriever.ask(q.question, k=1, mode=mode)
             if fold_of(gold_article[q.paragraph_id]) == fold:
                 answered.append(answer.found)
                 top = _base_id(answer.passages[0].id, known) if answer.passages else ""

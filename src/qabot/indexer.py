@@ -239,7 +239,7 @@ def index_chunks(
         vecs = np.stack([reuse.get(c.hash, fresh_by_hash.get(c.hash)) for c in changed])
         gen.passages.add(np.array([c.key for c in changed], np.int64), vecs)
 
-    # Sentences, the same way: they carry the highlight and half the dense score.
+    # Sentences, the same way: they carry the highlight and 0.4 of the dense score.
     old_sent = {
         sentence_key(c.id, j): content_hash(s)
         for c in gen.chunks

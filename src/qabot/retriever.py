@@ -27,6 +27,7 @@ PARAGRAPH_WEIGHT = 0.6  # dense score = w·cos(paragraph) + (1-w)·max cos(sente
 LEXICAL_WEIGHT = 0.4  # fused = (1-w)·z(dense) + w·z(BM25) + c·z(coverage), Arabic only
 COVERAGE_WEIGHT = 0.2  # c: BM25 rewards repeats, coverage rewards matching more question words
 CANDIDATES = 50
+MODES = ("hybrid", "dense", "lexical")
 SENTENCE_LEXICAL = 0.3  # weight of question-word overlap when picking the highlight
 #: Logistic calibration of P(answer is in the articles), on ARCD half-corpus folds: Arabic by
 #: benchmarks/tune_retrieval.py; English (dense only, slope fitted) by benchmarks/english_eval.py,
@@ -212,6 +213,8 @@ class Retriever:
         self, question: str, k: int = 3, mode: str = "hybrid", vector: np.ndarray | None = None
     ) -> list[Passage]:
         """The k best passages, best first, each with its answering sentence and confidence."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         question = " ".join(question.split())
         if not question:
             raise QuestionError("the question is empty")
@@ -236,6 +239,8 @@ class Retriever:
         """Pool the top hits of every leg, then score each candidate on every leg."""
         gen = state.gen
         pool: dict[int, None] = {}
+        if mode == "lexical":
+            vector = None  # BM25 alone: no dense candidates, whatever the caller passed
         if vector is not None:
             for key, _ in gen.passages.search(vector, CANDIDATES):
                 pool[key] = None
@@ -292,9 +297,9 @@ class Retriever:
             sentence=sentence,
         )
 
-    def ask(self, question: str, k: int = 3) -> Answer:
+    def ask(self, question: str, k: int = 3, mode: str = "hybrid") -> Answer:
         """Search, then decide honestly whether the articles answer the question at all."""
-        passages = self.search(question, k=k)
+        passages = self.search(question, k=k, mode=mode)
         found = bool(passages) and passages[0].confidence >= self.settings.min_confidence
         return Answer(
             question=question,
