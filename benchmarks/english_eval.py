@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from qabot.config import Settings
-from qabot.evaluate import evaluate, fold_of, load_eval_set
+from qabot.evaluate import evaluate, fold_of, load_eval_set, paragraph_of
 from qabot.model import load_encoder
 from qabot.retriever import Retriever, _zscore
 
@@ -90,13 +90,14 @@ def english_with_bm25(path: Path, cache: Path, settings: Settings, encoder) -> N
     data = load_eval_set(path)
     retriever = Retriever(cache / "full", settings, encoder)
     vectors = encoder.encode_queries([q.question for q in data.questions])
+    known = {p.id for art in data.articles for p in art.paragraphs}
     for w in (0.0, 0.1, 0.2):
         right = []
         for q, v in zip(data.questions, vectors, strict=True):
             found = retriever.candidates(retriever._state, q.question, v, "hybrid")
             fused = (1 - w) * _zscore(found.dense) + w * _zscore(found.bm25)
             top = retriever._state.gen.by_key[int(found.keys[int(np.argmax(fused))])]
-            right.append(top.id.split(".")[0] == q.paragraph_id)
+            right.append(paragraph_of(top.id, known) == q.paragraph_id)
         print(f"English with BM25 at weight {w:.1f}: R@1 {np.mean(right):.3f}")
 
 

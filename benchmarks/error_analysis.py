@@ -14,7 +14,7 @@ from pathlib import Path
 
 from qabot.arabic import tokenize
 from qabot.config import Settings
-from qabot.evaluate import eval_chunks, load_eval_set
+from qabot.evaluate import eval_chunks, load_eval_set, paragraph_of
 from qabot.indexer import index_chunks
 from qabot.model import load_encoder
 from qabot.retriever import Retriever
@@ -44,7 +44,7 @@ def main() -> None:
     errors = siblings = duplicates = 0
     gold_longer = pairs = 0
     for q in data.questions:
-        ids = [p.id.split(".")[0] for p in retriever.search(q.question, k=5)]
+        ids = [paragraph_of(p.id, set(text)) for p in retriever.search(q.question, k=5)]
         for other in ids:  # the first near-duplicate of the gold paragraph in the top 5
             if other != q.paragraph_id and near_duplicates(text[other], text[q.paragraph_id]):
                 pairs += 1

@@ -16,7 +16,7 @@ import numpy as np
 
 import qabot.retriever as retriever_module
 from qabot.config import Settings
-from qabot.evaluate import eval_chunks, highlight_hits, load_eval_set
+from qabot.evaluate import eval_chunks, highlight_hits, load_eval_set, paragraph_of
 from qabot.indexer import index_chunks
 from qabot.model import load_encoder
 from qabot.retriever import Retriever
@@ -36,13 +36,14 @@ def main() -> None:
     index_chunks(chunks, args.cache / "full", encoder)
     retriever = Retriever(args.cache / "full", settings, encoder)
     questions = [q for q in data.questions if q.answer_text]
+    known = {p.id for art in data.articles for p in art.paragraphs}
     vectors = encoder.encode_queries([q.question for q in questions])
     for weight in (0.0, 0.15, 0.3, 0.5, 1.0):
         retriever_module.SENTENCE_LEXICAL = weight
         hits = []
         for q, v in zip(questions, vectors, strict=True):
             top = retriever.search(q.question, k=1, vector=v)[0]
-            if top.id.split(".")[0] == q.paragraph_id:
+            if paragraph_of(top.id, known) == q.paragraph_id:
                 hit = highlight_hits(top.text, top.sentence, q.answer_text)
                 if hit is not None:
                     hits.append(hit)

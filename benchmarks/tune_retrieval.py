@@ -18,7 +18,7 @@ import numpy as np
 
 from qabot.arabic import is_mostly_arabic
 from qabot.config import Settings
-from qabot.evaluate import eval_chunks, fold_of, load_eval_set
+from qabot.evaluate import eval_chunks, fold_of, load_eval_set, paragraph_of
 from qabot.indexer import index_chunks
 from qabot.model import load_encoder
 from qabot.retriever import Retriever, _zscore, fuse
@@ -73,10 +73,11 @@ def main() -> None:
 
     retriever = Retriever(cache / "full", settings, encoder)
     state = retriever._state
+    known = {p.id for art in data.articles for p in art.paragraphs}
     pools = []
     for q, v in zip(questions, vecs, strict=True):
         found = retriever.candidates(state, " ".join(q.split()), v)
-        ids = [state.gen.by_key[int(k)].id.split(".")[0] for k in found.keys]
+        ids = [paragraph_of(state.gen.by_key[int(k)].id, known) for k in found.keys]
         pools.append((found, ids, is_mostly_arabic(q)))
 
     print("p(paragraph)  w(bm25)  c(coverage)   R@1    R@5   MRR@10")

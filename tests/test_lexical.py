@@ -101,6 +101,19 @@ def test_query_gives_hits_scores_and_coverage_of_any_passage(index: LexicalIndex
     assert LexicalIndex.build([], []).query("منظمة", 3).coverage([1]).tolist() == [0.0]
 
 
+def test_coverage_survives_updates_and_reloading(index: LexicalIndex, tmp_path: Path) -> None:
+    """The posting lists behind coverage are rebuilt with the index, never left stale."""
+    q = "متى تأسست منظمة الأمم المتحدة؟"
+    grown = index.updated(add_ids=[777], add_texts=["تأسست منظمة الأمم المتحدة عام 1945."])
+    assert grown.coverage(q, 777) == 1.0
+    shrunk = grown.updated(remove=[777, 101])
+    assert shrunk.coverage(q, 777) == 0.0 and shrunk.coverage(q, 101) == 0.0
+    shrunk.save(tmp_path)
+    loaded = LexicalIndex.load(tmp_path)
+    ids = [*CORPUS, 777]
+    assert loaded.query(q, 3).coverage(ids).tolist() == shrunk.query(q, 3).coverage(ids).tolist()
+
+
 def test_coverage_accepts_either_stem() -> None:
     idx = LexicalIndex.build([1, 2], ["قرأت الكتاب", "مدرسة"])
     # "كتابهم" (their book): light stem كتابهم (no -هم rule), Snowball stem كتاب.

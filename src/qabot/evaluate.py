@@ -98,7 +98,8 @@ def eval_chunks(data: EvalSet, max_tokens: int, count_tokens) -> list[Chunk]:
     return chunks
 
 
-def _base_id(passage_id: str, known: set[str]) -> str:
+def paragraph_of(passage_id: str, known: set[str]) -> str:
+    """The eval paragraph a passage comes from: itself, or the paragraph it is a part of."""
     return passage_id if passage_id in known else passage_id.rsplit(".", 1)[0]
 
 
@@ -148,7 +149,7 @@ def _rank(data: EvalSet, retriever: Retriever, mode: str, k: int) -> _Ranked:
         start = time.perf_counter()
         hits = retriever.search(q.question, k=k, mode=mode)
         out.times.append((time.perf_counter() - start) * 1000)
-        seen = list(dict.fromkeys(_base_id(hit.id, known) for hit in hits))
+        seen = list(dict.fromkeys(paragraph_of(hit.id, known) for hit in hits))
         out.ranks.append(seen.index(q.paragraph_id) + 1 if q.paragraph_id in seen else None)
         if hits and seen[0] == q.paragraph_id:
             hit = highlight_hits(hits[0].text, hits[0].sentence, q.answer_text)
@@ -233,7 +234,7 @@ def _abstention(
             answer = retriever.ask(q.question, k=1, mode=mode)
             if fold_of(gold_article[q.paragraph_id]) == fold:
                 answered.append(answer.found)
-                top = _base_id(answer.passages[0].id, known) if answer.passages else ""
+                top = paragraph_of(answer.passages[0].id, known) if answer.passages else ""
                 correct.append(answer.found and top == q.paragraph_id)
             else:
                 refused.append(not answer.found)

@@ -1,9 +1,9 @@
 """The lexical (BM25) retrieval leg over Arabic matching keys.
 
 Dense retrieval misses rare names, numbers and exact wordings; BM25 over normalised and
-stemmed keys (:func:`qabot.arabic.terms`) catches them. The index is rebuilt on every
-incremental update, so it keeps each passage's keys: a rebuild or a load never
-re-tokenises text.
+stemmed keys plus character trigrams (:func:`qabot.arabic.index_keys`) catches them. The
+index is rebuilt on every incremental update, so it keeps each passage's keys: a rebuild or
+a load never re-tokenises text.
 
 Scoring is bm25s's (Lucene variant). The sparse score matrix is computed here with a few
 vectorised numpy operations and handed to a ``bm25s.BM25`` object, because
@@ -162,7 +162,7 @@ class LexicalIndex:
         k1: float = DEFAULT_K1,
         b: float = DEFAULT_B,
     ) -> LexicalIndex:
-        """Index ``texts`` under ``ids`` (unique), analysed with :func:`qabot.arabic.terms`."""
+        """Index ``texts`` under ``ids`` (unique), analysed with :func:`qabot.arabic.index_keys`."""
         if len(ids) != len(texts):
             raise ValueError(f"{len(ids)} ids but {len(texts)} texts")
         return cls.build_from_terms(ids, [index_keys(t) for t in texts], k1=k1, b=b)
@@ -283,7 +283,10 @@ class LexicalIndex:
         )
 
     def _coverages(self, groups: list[tuple[tuple[str, ...], float]]) -> np.ndarray:
-        """:meth:`coverage_of` for every passage at once, from the keys' posting lists."""
+        """:meth:`coverage` of every passage at once, from the keys' posting lists.
+
+        A word is found in a passage if any of its keys is: one boolean row per word.
+        """
         total = sum(w for _, w in groups)
         out = np.zeros(len(self._ids), dtype=np.float64)
         if total <= 0:
@@ -323,20 +326,7 @@ class LexicalIndex:
         the corpus never mentions scores low: a signal for abstaining. 0.0 for a query
         without content words or an unknown id.
         """
-        return self.coverage_of(self.weighted_groups(query), id)
-
-    def coverage_of(self, groups: list[tuple[tuple[str, ...], float]], id: int) -> float:
-        """:meth:`coverage` for already weighted query words (analyse a question once)."""
-        row = self._row.get(int(id))
-        if row is None or not groups:
-            return 0.0
-        passage = set(self._flat[self._offsets[row] : self._offsets[row + 1]].tolist())
-        total = found = 0.0
-        for group, weight in groups:
-            total += weight
-            if any(self._key_id.get(t, -1) in passage for t in group):
-                found += weight
-        return min(1.0, found / total) if total > 0 else 0.0
+        return float(self.query(query, 0).coverage([id])[0])
 
     # ------------------------------------------------------------------ persistence
 
