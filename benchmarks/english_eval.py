@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from qabot.config import Settings
-from qabot.evaluate import evaluate, fold_of, load_eval_set, paragraph_of
+from qabot.evaluate import article_of, evaluate, fold_of, load_eval_set, paragraph_of
 from qabot.model import load_encoder
 from qabot.retriever import Retriever, _zscore
 
@@ -59,7 +59,7 @@ def fit_english(path: Path, cache: Path, settings: Settings, encoder) -> None:
     from sklearn.linear_model import LogisticRegression
 
     data = load_eval_set(path)
-    article = {p.id: f"a{a:04d}" for a, art in enumerate(data.articles) for p in art.paragraphs}
+    article = article_of(data)
     vectors = encoder.encode_queries([q.question for q in data.questions])
     dense, label = [], []
     for fold in (0, 1):

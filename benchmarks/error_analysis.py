@@ -14,10 +14,8 @@ from pathlib import Path
 
 from qabot.arabic import tokenize
 from qabot.config import Settings
-from qabot.evaluate import eval_chunks, load_eval_set, paragraph_of
-from qabot.indexer import index_chunks
+from qabot.evaluate import article_of, index_eval_set, load_eval_set, paragraph_of
 from qabot.model import load_encoder
-from qabot.retriever import Retriever
 
 ARCD = Path(__file__).resolve().parents[2] / "shared" / "data" / "arcd" / "arcd.retrieval.json"
 
@@ -36,11 +34,9 @@ def main() -> None:
     settings = Settings()
     encoder = load_encoder(settings)
     data = load_eval_set(Path(args.file))
-    chunks = eval_chunks(data, settings.max_chunk_tokens, encoder.count_tokens)
-    index_chunks(chunks, args.cache / "full", encoder)
-    retriever = Retriever(args.cache / "full", settings, encoder)
+    _, retriever = index_eval_set(data, args.cache, settings, encoder)
     text = {p.id: p.text for art in data.articles for p in art.paragraphs}
-    article = {p.id: a for a, art in enumerate(data.articles) for p in art.paragraphs}
+    article = article_of(data)
     errors = siblings = duplicates = 0
     gold_longer = pairs = 0
     for q in data.questions:

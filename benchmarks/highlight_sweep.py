@@ -16,10 +16,8 @@ import numpy as np
 
 import qabot.retriever as retriever_module
 from qabot.config import Settings
-from qabot.evaluate import eval_chunks, highlight_hits, load_eval_set, paragraph_of
-from qabot.indexer import index_chunks
+from qabot.evaluate import highlight_hits, index_eval_set, load_eval_set, paragraph_of
 from qabot.model import load_encoder
-from qabot.retriever import Retriever
 
 ARCD = Path(__file__).resolve().parents[2] / "shared" / "data" / "arcd" / "arcd.retrieval.json"
 
@@ -32,9 +30,7 @@ def main() -> None:
     settings = Settings()
     encoder = load_encoder(settings)
     data = load_eval_set(Path(args.file))
-    chunks = eval_chunks(data, settings.max_chunk_tokens, encoder.count_tokens)
-    index_chunks(chunks, args.cache / "full", encoder)
-    retriever = Retriever(args.cache / "full", settings, encoder)
+    _, retriever = index_eval_set(data, args.cache, settings, encoder)
     questions = [q for q in data.questions if q.answer_text]
     known = {p.id for art in data.articles for p in art.paragraphs}
     vectors = encoder.encode_queries([q.question for q in questions])

@@ -11,17 +11,22 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import shutil
 from pathlib import Path
 
 import numpy as np
 
 from qabot.arabic import is_mostly_arabic
 from qabot.config import Settings
-from qabot.evaluate import eval_chunks, fold_of, load_eval_set, paragraph_of
-from qabot.indexer import index_chunks
+from qabot.evaluate import (
+    article_of,
+    fold_of,
+    index_eval_set,
+    index_fold,
+    load_eval_set,
+    paragraph_of,
+)
 from qabot.model import load_encoder
-from qabot.retriever import Retriever, _zscore, fuse
+from qabot.retriever import _zscore, fuse
 
 
 def question_vectors(encoder, questions: list[str], cache: Path) -> np.ndarray:
@@ -65,13 +70,11 @@ def main() -> None:
     settings = Settings()
     encoder = load_encoder(settings)
     data = load_eval_set(Path(args.file))
-    chunks = eval_chunks(data, settings.max_chunk_tokens, encoder.count_tokens)
-    index_chunks(chunks, cache / "full", encoder, progress=True)
+    chunks, retriever = index_eval_set(data, cache, settings, encoder, progress=True)
     questions = [q.question for q in data.questions]
     gold = [q.paragraph_id for q in data.questions]
     vecs = question_vectors(encoder, questions, cache)
 
-    retriever = Retriever(cache / "full", settings, encoder)
     state = retriever._state
     known = {p.id for art in data.articles for p in art.paragraphs}
     pools = []
@@ -94,15 +97,9 @@ def main() -> None:
 
     # Abstention: index one half, ask everything; features of the top passage.
     feats, labels = [], []
-    gold_article = {
-        p.id: f"a{a:04d}" for a, art in enumerate(data.articles) for p in art.paragraphs
-    }
+    gold_article = article_of(data)
     for fold in (0, 1):
-        fold_dir = cache / f"fold{fold}"
-        if not fold_dir.exists():
-            shutil.copytree(cache / "full", fold_dir, ignore=shutil.ignore_patterns(".lock"))
-        index_chunks([c for c in chunks if fold_of(c.article) == fold], fold_dir, encoder)
-        r = Retriever(fold_dir, settings, encoder)
+        r = index_fold(cache, chunks, fold, settings, encoder)
         for q, v, g in zip(questions, vecs, gold, strict=True):
             qn = " ".join(q.split())
             found = r.candidates(r._state, qn, v)

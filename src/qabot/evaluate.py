@@ -79,6 +79,15 @@ def load_eval_set(path: Path) -> EvalSet:
     return data
 
 
+def _article_id(a: int) -> str:
+    return f"a{a:04d}"
+
+
+def article_of(data: EvalSet) -> dict[str, str]:
+    """Paragraph id → the article id its passages carry (what :func:`fold_of` splits on)."""
+    return {p.id: _article_id(a) for a, art in enumerate(data.articles) for p in art.paragraphs}
+
+
 def eval_chunks(data: EvalSet, max_tokens: int, count_tokens) -> list[Chunk]:
     """Each eval paragraph becomes passages whose ids start with the paragraph's id."""
     chunks: list[Chunk] = []
@@ -91,7 +100,7 @@ def eval_chunks(data: EvalSet, max_tokens: int, count_tokens) -> list[Chunk]:
                 para.text.strip(),
                 max_tokens,
                 count_tokens,
-                article=f"a{a:04d}",
+                article=_article_id(a),
                 paragraph=p,
                 title=article.title,
             )
@@ -171,11 +180,8 @@ def evaluate(
 ) -> EvalReport:
     """Index the file's paragraphs in a scratch (or cached) index and score every question."""
     data = load_eval_set(path)
-    chunks = eval_chunks(data, settings.max_chunk_tokens, encoder.count_tokens)
     with _index_dir(cache) as root:
-        full_dir = root / "full"
-        index_chunks(chunks, full_dir, encoder, progress=progress, batch=settings.batch_size)
-        retriever = Retriever(full_dir, settings, encoder)
+        chunks, retriever = index_eval_set(data, root, settings, encoder, progress=progress)
         ranked = _rank(data, retriever, mode, max(k, 10))
         ranks, times, encode_times = ranked.ranks, ranked.times, ranked.encode_times
         report = EvalReport(
@@ -198,8 +204,32 @@ def evaluate(
     return report
 
 
+def index_eval_set(
+    data: EvalSet, root: Path, settings: Settings, encoder: Encoder, *, progress: bool = False
+) -> tuple[list[Chunk], Retriever]:
+    """Index every paragraph into ``root/full`` (incrementally, so a cache is reused); open it."""
+    chunks = eval_chunks(data, settings.max_chunk_tokens, encoder.count_tokens)
+    index_chunks(chunks, root / "full", encoder, progress=progress, batch=settings.batch_size)
+    return chunks, Retriever(root / "full", settings, encoder)
+
+
 def fold_of(chunk_article: str) -> int:
     return int(chunk_article[1:]) % 2
+
+
+def index_fold(
+    root: Path, chunks: list[Chunk], fold: int, settings: Settings, encoder: Encoder
+) -> Retriever:
+    """Index half the articles (``fold_of`` = ``fold``) into ``root/fold<n>``; open it.
+
+    The fold starts as a copy of ``root/full``, so its vectors are reused, not re-embedded.
+    """
+    fold_dir = root / f"fold{fold}"
+    if not fold_dir.exists():
+        shutil.copytree(root / "full", fold_dir, ignore=shutil.ignore_patterns(".lock"))
+    half = [c for c in chunks if fold_of(c.article) == fold]
+    index_chunks(half, fold_dir, encoder, batch=settings.batch_size)
+    return Retriever(fold_dir, settings, encoder)
 
 
 def _abstention(
@@ -214,22 +244,13 @@ def _abstention(
 
     The confidence rests on the dense score, so in ``lexical`` mode everything is refused.
     """
-    gold_article = {
-        p.id: f"a{a:04d}" for a, art in enumerate(data.articles) for p in art.paragraphs
-    }
+    gold_article = article_of(data)
     known = set(gold_article)
     answered: list[bool] = []
     correct: list[bool] = []
     refused: list[bool] = []
     for fold in (0, 1):
-        fold_dir = root / f"fold{fold}"
-        if (
-            not fold_dir.exists()
-        ):  # start from the full index: its vectors are reused, not re-embedded
-            shutil.copytree(root / "full", fold_dir, ignore=shutil.ignore_patterns(".lock"))
-        half = [c for c in chunks if fold_of(c.article) == fold]
-        index_chunks(half, fold_dir, encoder, batch=settings.batch_size)
-        retriever = Retriever(fold_dir, settings, encoder)
+        retriever = index_fold(root, chunks, fold, settings, encoder)
         for q in data.questions:
             answer = retriever.ask(q.question, k=1, mode=mode)
             if fold_of(gold_article[q.paragraph_id]) == fold:
