@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from .config import Settings
+from .question import prepare_question
 
 PROMPT = "سؤال> "
 WELCOME = (
@@ -13,9 +14,19 @@ WELCOME = (
 )
 
 
+def terminal_question(raw: str, limit: int) -> str:
+    """The prepared question; when it had to be cut, stderr says so."""
+    question = prepare_question(raw, limit)
+    if question.cut_at is not None:
+        print(
+            f"qabot: the question is long; using its first {question.cut_at} characters",
+            file=sys.stderr,
+        )
+    return question.text
+
+
 def chat(settings: Settings, k: int = 3) -> int:
     """Read questions until EOF or /exit; answer each from the freshest index."""
-    from .cli import cut_question
     from .render import terminal_answer
     from .retriever import Retriever
 
@@ -35,5 +46,5 @@ def chat(settings: Settings, k: int = 3) -> int:
         if not question:
             continue
         retriever.refresh()
-        question = cut_question(question, settings.max_question_chars)
+        question = terminal_question(question, settings.max_question_chars)
         print(terminal_answer(retriever.ask(question, k=k), color=color))

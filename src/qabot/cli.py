@@ -25,14 +25,6 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
-def cut_question(question: str, limit: int) -> str:
-    """Keep the first `limit` characters of an over-long question, and say so."""
-    if len(question) <= limit:
-        return question
-    print(f"qabot: the question is long; using its first {limit} characters", file=sys.stderr)
-    return question[:limit]
-
-
 def _print_skipped(skipped: list[str]) -> None:
     for line in skipped:
         print(f"warning: skipped {line}", file=sys.stderr)
@@ -66,7 +58,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     retriever = _retriever(settings)
-    question = cut_question(" ".join(args.question), settings.max_question_chars)
+    from .chat import terminal_question
+
+    question = terminal_question(" ".join(args.question), settings.max_question_chars)
     k = args.k or settings.top_k
     if args.json:
         passages = retriever.search(question, k=k)
