@@ -12,8 +12,7 @@ from hypothesis import strategies as st
 
 from qabot import render
 from qabot.render import MAX_MESSAGE, RLM, answer_html, telegram_length, terminal_answer
-from qabot.results import Answer, Passage
-from qabot.retriever import ArticleInfo
+from qabot.results import Answer, ArticleInfo, Passage
 
 LETTERS = "ابتثجحخدذرزسشصضطظعغفقكلمنهويءآأإىة" + "abcXYZ" + "0123456789٠١٢"
 SPECIAL = "<>&\"'؟،.!…😀\u202e\u200f"

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -16,16 +17,30 @@ log = logging.getLogger(__name__)
 ARTICLE_SUFFIXES = (".txt", ".md")
 
 
-class Article(BaseModel):
-    """An article as written on disk: metadata plus the raw body lines."""
+class ArticleMeta(BaseModel):
+    """Where a text comes from, as its front matter says.
 
-    id: str
-    path: Path
+    The one definition of an article's attribution: articles, passages, search results
+    and the `/sources` list all carry these fields, and each stage hands them on with
+    :meth:`metadata` rather than copying them one by one.
+    """
+
     title: str | None = None
     source: str | None = None
     url: str | None = None
     published: date | None = None
     lang: str | None = None
+
+    def metadata(self) -> dict[str, Any]:
+        """Just the attribution fields, to build the next stage's object from."""
+        return {name: getattr(self, name) for name in ArticleMeta.model_fields}
+
+
+class Article(ArticleMeta):
+    """An article as written on disk: metadata plus the raw body lines."""
+
+    id: str
+    path: Path
     body: str
 
 

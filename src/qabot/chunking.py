@@ -5,12 +5,10 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from datetime import date
-
-from pydantic import BaseModel
+from typing import Any
 
 from .arabic import split_sentences
-from .articles import Article
+from .articles import Article, ArticleMeta
 
 #: Lines that credit a photo or name the source: metadata, never passages.
 _CREDIT = re.compile(r"^\s*(الصورة|صورة|تصوير|المصور|الصور|photo|image|credit)\s*[:：]", re.I)
@@ -23,7 +21,7 @@ _MAX_HEADING_WORDS = 10
 _MAX_HEADING_CHARS = 90
 
 
-class Chunk(BaseModel):
+class Chunk(ArticleMeta):
     """One passage ready to embed: display text, attribution and its content hash."""
 
     id: str
@@ -32,10 +30,6 @@ class Chunk(BaseModel):
     paragraph: int
     section: str | None = None
     text: str
-    title: str | None = None
-    source: str | None = None
-    url: str | None = None
-    published: date | None = None
     hash: str
 
     @property
@@ -149,7 +143,7 @@ def chunk_article(
     classified = _classify([line for line in lines if line])
     # The "المصدر:" line closes the article but names the source of every paragraph.
     source = article.source or next((t for k, t in classified if k == "source"), None)
-    meta = {"title": article.title, "source": source, "url": article.url}
+    meta: dict[str, Any] = article.metadata() | {"source": source}
     section: str | None = None
     chunks: list[Chunk] = []
     paragraph = 0
@@ -166,7 +160,6 @@ def chunk_article(
                 article=article.id,
                 paragraph=paragraph,
                 section=section,
-                published=article.published,
                 **meta,
             )
     return chunks

@@ -15,13 +15,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from itertools import groupby
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .arabic import sanitize
-from .results import Answer, Passage
-
-if TYPE_CHECKING:
-    from .retriever import ArticleInfo
+from .results import Answer, ArticleInfo, Passage
 
 __all__ = [
     "COMMANDS",

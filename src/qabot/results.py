@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from pydantic import BaseModel, Field
 
+from .articles import ArticleMeta
 
-class Passage(BaseModel):
+
+class ArticleInfo(ArticleMeta):
+    """An indexed article, as `/sources` lists it."""
+
+    id: str
+    passages: int
+
+
+class Passage(ArticleMeta):
     """One paragraph of an article, with where it came from and how well it matched."""
 
     id: str = Field(description="Stable id: '<article>#<paragraph>' (paragraph is 1-based).")
     article: str = Field(description="Article id: the file name without its extension.")
-    title: str | None = None
-    source: str | None = None
-    url: str | None = None
-    published: date | None = None
     paragraph: int = Field(ge=1, description="1-based paragraph number within the article.")
     section: str | None = None
     text: str

@@ -6,18 +6,16 @@ import logging
 import math
 import threading
 from dataclasses import dataclass
-from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel
 
 from .arabic import is_mostly_arabic, terms
 from .config import Settings
 from .encoder import Encoder
 from .errors import REBUILD_HINT, IndexError_, QuestionError
-from .results import Answer, Passage
+from .results import Answer, ArticleInfo, Passage
 from .store import Generation, current_name, read_generation, sentence_key
 
 log = logging.getLogger(__name__)
@@ -34,17 +32,6 @@ SENTENCE_LEXICAL = 0.3  # weight of question-word overlap when picking the highl
 #: with the bias set so that the default threshold 0.23 keeps ~95 % of answerable questions.
 CONF_ARABIC = (59.86, 3.58, -53.07)  # dense, coverage, bias
 CONF_OTHER = (32.39, 0.0, -25.84)  # dense only: at 0.23 the boundary is dense 0.7605
-
-
-class ArticleInfo(BaseModel):
-    """An indexed article, as `/sources` lists it."""
-
-    id: str
-    title: str | None = None
-    source: str | None = None
-    url: str | None = None
-    published: date | None = None
-    passages: int
 
 
 class _State:
@@ -195,12 +182,7 @@ class Retriever:
             info = infos.get(chunk.article)
             if info is None:
                 infos[chunk.article] = ArticleInfo(
-                    id=chunk.article,
-                    title=chunk.title,
-                    source=chunk.source,
-                    url=chunk.url,
-                    published=chunk.published,
-                    passages=1,
+                    **chunk.metadata(), id=chunk.article, passages=1
                 )
             else:
                 info.passages += 1
@@ -283,12 +265,9 @@ class Retriever:
         sentence = best_sentence(sentences, sims, found.groups) if sentences else None
         confidence = confidence_of(float(found.dense[i]), float(found.coverage[i]), arabic)
         return Passage(
+            **chunk.metadata(),
             id=chunk.id,
             article=chunk.article,
-            title=chunk.title,
-            source=chunk.source,
-            url=chunk.url,
-            published=chunk.published,
             paragraph=chunk.paragraph,
             section=chunk.section,
             text=chunk.text,
