@@ -11,6 +11,7 @@ test:
 
 lint: setup
 	.venv/bin/ruff check src tests benchmarks bot.py
+	.venv/bin/mypy
 
 index: setup
 	.venv/bin/qabot index
