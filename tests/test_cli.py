@@ -156,4 +156,4 @@ def test_run_builds_the_index_then_chats(corpus, encoder, capsys, monkeypatch) -
     assert main(["run", *index, *articles, "-k", "1"], encoder=encoder) == 0
     captured = capsys.readouterr()
     assert "16 passages" in captured.out and "1969" in captured.out
-    assert "1 article" in captured.err  # the build's summary
+    assert "16 added" in captured.err  # the build's summary
