@@ -142,6 +142,7 @@ def cmd_bot(args: argparse.Namespace, encoder: Encoder | None) -> int:
     """Run the Telegram bot (needs TELEGRAM_BOT_TOKEN)."""
     from .telegram_bot import run_bot
 
+    # TODO(issue 10): pass encoder=encoder once run_bot takes it (the bot's branch).
     return run_bot(_settings(args))
 
 
