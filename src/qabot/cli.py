@@ -6,23 +6,32 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from .config import Settings
 from .errors import QabotError
 
+if TYPE_CHECKING:
+    from .encoder import Encoder
+    from .retriever import Retriever
+
+#: A subcommand: the parsed arguments and the encoder ``main`` was given (None: load it).
+Command = Callable[[argparse.Namespace, "Encoder | None"], int]
+
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides = {}
+    overrides: dict[str, object] = {}
     if getattr(args, "index", None):
         overrides["index_dir"] = Path(args.index)
     if getattr(args, "articles", None):
         overrides["articles_dir"] = Path(args.articles)
     if getattr(args, "wait", None) is not None:
         overrides["lock_timeout"] = args.wait
-    return Settings(**overrides)
+    return Settings.model_validate(overrides)
 
 
 def _print_skipped(skipped: list[str]) -> None:
@@ -30,34 +39,44 @@ def _print_skipped(skipped: list[str]) -> None:
         print(f"warning: skipped {line}", file=sys.stderr)
 
 
-def _retriever(settings: Settings):
+def _retriever(settings: Settings, encoder: Encoder | None) -> Retriever:
     from .retriever import Retriever
 
-    return Retriever.load(settings=settings)
+    return Retriever.load(settings=settings, encoder=encoder)
 
 
-def cmd_index(args: argparse.Namespace) -> int:
+def _encoder(settings: Settings, encoder: Encoder | None) -> Encoder:
+    """The given encoder, or the configured model loaded now (it takes seconds: load once)."""
+    from .model import load_encoder
+
+    return load_encoder(settings) if encoder is None else encoder
+
+
+def cmd_index(args: argparse.Namespace, encoder: Encoder | None) -> int:
     """Build or update the index from the articles folder."""
     if args.watch:
         from .watch import watch
 
-        return watch(_settings(args), full=args.full)
+        return watch(_settings(args), full=args.full, encoder=encoder)
     from .indexer import build_index
 
     report = build_index(
-        _settings(args), full=args.full, progress=not args.json and sys.stderr.isatty()
+        _settings(args),
+        encoder=encoder,
+        full=args.full,
+        progress=not args.json and sys.stderr.isatty(),
     )
     _print_skipped(report.skipped)
     print(report.model_dump_json() if args.json else report.summary())
     return 0
 
 
-def cmd_ask(args: argparse.Namespace) -> int:
+def cmd_ask(args: argparse.Namespace, encoder: Encoder | None) -> int:
     """Answer one question from the command line."""
     from .render import terminal_answer
 
     settings = _settings(args)
-    retriever = _retriever(settings)
+    retriever = _retriever(settings, encoder)
     from .chat import terminal_question
 
     question = terminal_question(" ".join(args.question), settings.max_question_chars)
@@ -72,24 +91,24 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_chat(args: argparse.Namespace) -> int:
+def cmd_chat(args: argparse.Namespace, encoder: Encoder | None) -> int:
     """An interactive terminal chat over the same retriever."""
     from .chat import chat
 
     settings = _settings(args)
-    return chat(settings, k=args.k or settings.top_k)
+    retriever = _retriever(settings, encoder)
+    return chat(retriever, settings, k=args.k or settings.top_k)
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
+def cmd_eval(args: argparse.Namespace, encoder: Encoder | None) -> int:
     """Score retrieval on a file in the retrieval-eval format."""
     from .evaluate import evaluate, report_json
-    from .model import load_encoder
 
     settings = _settings(args)
     report = evaluate(
         Path(args.file),
         settings,
-        load_encoder(settings),
+        _encoder(settings, encoder),
         mode=args.mode,
         k=args.k,
         unanswerable=args.unanswerable,
@@ -119,26 +138,28 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bot(args: argparse.Namespace) -> int:
+def cmd_bot(args: argparse.Namespace, encoder: Encoder | None) -> int:
     """Run the Telegram bot (needs TELEGRAM_BOT_TOKEN)."""
     from .telegram_bot import run_bot
 
+    # TODO(issue 10): pass encoder=encoder once run_bot takes it (the bot's branch).
     return run_bot(_settings(args))
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace, encoder: Encoder | None) -> int:
     """The quick-start job: the bot when a token is set, a terminal chat otherwise."""
     settings = _settings(args)
     if settings.telegram_bot_token:
-        return cmd_bot(args)
+        return cmd_bot(args, encoder)
+    from .chat import chat
     from .indexer import build_index
 
-    report = build_index(settings, progress=sys.stderr.isatty())
+    encoder = _encoder(settings, encoder)  # once, for the build and the chat
+    report = build_index(settings, encoder=encoder, progress=sys.stderr.isatty())
     _print_skipped(report.skipped)
     print(report.summary(), file=sys.stderr)
-    from .chat import chat
-
-    return chat(settings, k=args.k or settings.top_k)
+    retriever = _retriever(settings, encoder)
+    return chat(retriever, settings, k=args.k or settings.top_k)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -148,7 +169,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="log progress and decisions")
     sub = p.add_subparsers(dest="command", required=True)
 
-    def command(name: str, func, help: str, corpus: bool = False) -> argparse.ArgumentParser:
+    def command(
+        name: str, func: Command, help: str, corpus: bool = False
+    ) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help, description=help)
         sp.set_defaults(func=func)
         sp.add_argument(
@@ -195,14 +218,19 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, encoder: Encoder | None = None) -> int:
+    """Run one ``qabot`` command; its exit status.
+
+    ``encoder`` is used instead of loading ``QABOT_MODEL``, for a program (or a test) that
+    already holds one; it must be the model the index was built with.
+    """
     args = parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
-        return int(args.func(args) or 0)
+        return int(args.func(args, encoder) or 0)
     except QabotError as exc:
         print(f"qabot: {exc}", file=sys.stderr)
         return 2

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 
 class Encoder(Protocol):
@@ -24,10 +26,7 @@ class Encoder(Protocol):
 class SentenceTransformerEncoder:
     """A sentence-transformers model, using the query/passage prompts from its own config."""
 
-    def __init__(self, model: object, model_id: str, batch_size: int = 16) -> None:
-        from sentence_transformers import SentenceTransformer
-
-        assert isinstance(model, SentenceTransformer)
+    def __init__(self, model: SentenceTransformer, model_id: str, batch_size: int = 16) -> None:
         self.model = model
         self.model_id = model_id
         self.batch_size = batch_size
@@ -36,10 +35,10 @@ class SentenceTransformerEncoder:
         )
         self.dim = int(get_dim() or 0)
         prompts = model.prompts or {}
-        self.query_prompt = prompts.get("query", "")
-        self.passage_prompt = prompts.get("passage", prompts.get("document", ""))
+        self.query_prompt: str = prompts.get("query", "") or ""
+        self.passage_prompt: str = prompts.get("passage", prompts.get("document", "")) or ""
 
-    def _encode(self, texts: list[str], prompt: str, progress: bool = False) -> np.ndarray:
+    def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         vectors = self.model.encode(
@@ -48,7 +47,7 @@ class SentenceTransformerEncoder:
             batch_size=self.batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
-            show_progress_bar=progress,
+            show_progress_bar=False,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
@@ -60,30 +59,3 @@ class SentenceTransformerEncoder:
 
     def count_tokens(self, text: str) -> int:
         return len(self.model.tokenizer(text, add_special_tokens=True, verbose=False)["input_ids"])
-
-
-class HashEncoder:
-    """A fast, deterministic bag-of-words fake for pure-logic tests (no model, no meaning)."""
-
-    def __init__(self, dim: int = 64, model_id: str = "hash-test-encoder") -> None:
-        self.dim = dim
-        self.model_id = model_id
-
-    def _vector(self, text: str) -> np.ndarray:
-        vec = np.zeros(self.dim, dtype=np.float32)
-        for word in text.split():
-            digest = hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest()
-            vec[int.from_bytes(digest, "little") % self.dim] += 1.0
-        norm = float(np.linalg.norm(vec))
-        return vec / norm if norm else vec
-
-    def encode_queries(self, texts: list[str]) -> np.ndarray:
-        return (
-            np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dim), "f4")
-        )
-
-    def encode_passages(self, texts: list[str]) -> np.ndarray:
-        return self.encode_queries(texts)
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split()) + 2

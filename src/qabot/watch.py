@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 from watchfiles import Change
@@ -10,6 +11,7 @@ from watchfiles import watch as watch_changes
 
 from .articles import ARTICLE_SUFFIXES
 from .config import Settings
+from .encoder import Encoder
 from .errors import QabotError
 from .indexer import build_index
 
@@ -22,11 +24,20 @@ def _is_article(change: Change, path: str) -> bool:
     return not name.startswith(".") and name.lower().endswith(ARTICLE_SUFFIXES)
 
 
-def watch(settings: Settings, full: bool = False, stop_event=None) -> int:
-    """Index now, then after every burst of saves; runs until interrupted."""
-    from .model import load_encoder
+def watch(
+    settings: Settings,
+    full: bool = False,
+    stop_event: threading.Event | None = None,
+    encoder: Encoder | None = None,
+) -> int:
+    """Index now, then after every burst of saves; runs until interrupted (or ``stop_event``).
 
-    encoder = load_encoder(settings)
+    The model is loaded once (unless ``encoder`` is given) for all the rebuilds.
+    """
+    if encoder is None:
+        from .model import load_encoder
+
+        encoder = load_encoder(settings)
     report = build_index(settings, encoder=encoder, full=full)
     for line in report.skipped:
         print(f"warning: skipped {line}", file=sys.stderr)
