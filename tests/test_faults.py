@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import botapi
 import pytest
 from botapi import TOKEN, BotAPI, Call, subprocess
 from test_telegram_bot import (
@@ -32,13 +33,14 @@ from test_telegram_bot import (
     ask,
     kept_log_levels,
     make_settings,
-    running,
     visible,
 )
 
 import qabot.model
 from qabot import cli
-from qabot import telegram_bot as tb
+from qabot.bot.app import _load_retriever
+from qabot.bot.handlers import APOLOGY
+from qabot.bot.transport import Timeouts
 from qabot.config import Settings
 from qabot.encoder import HashEncoder
 from qabot.indexer import build_index
@@ -49,11 +51,13 @@ QUESTION = "متى تأسست المنظمة؟"
 SEED = ROOT / "articles" / "000_b3e058f4b2c0909a.txt"
 
 
-@pytest.fixture(autouse=True)
-def quick_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Read timeouts of 1 s, so a "hanging" Bot API costs the tests seconds, not minutes."""
-    monkeypatch.setattr(tb, "READ_TIMEOUT", 1.0)
-    monkeypatch.setattr(tb, "GET_UPDATES_READ_TIMEOUT", 1.0)
+#: Read timeouts of 1 s, so a "hanging" Bot API costs the tests seconds, not minutes.
+QUICK = Timeouts(read=1.0, get_updates_read=1.0)
+
+
+def running(settings: Settings, retriever: Any) -> Any:
+    """The real Application on the stand-in, with the QUICK timeouts."""
+    return botapi.running(settings, retriever, timeouts=QUICK)
 
 
 @pytest.fixture(autouse=True)
@@ -117,7 +121,7 @@ async def test_failed_reply_is_retried_and_arrives_exactly_once(
         await ask(api, QUESTION)
         await asyncio.sleep(0.5)  # room for a late duplicate to show up
     [answer] = answers(api, 1001)
-    assert "1969" in visible(answer) and tb.APOLOGY not in visible(answer)
+    assert "1969" in visible(answer) and APOLOGY not in visible(answer)
     assert fake.questions == [QUESTION]  # the update was handled once
     retried = "Rate limit hit" if "retry_after" in fault else "Bot API sendMessage failed"
     assert retried in caplog.text  # the fault really happened, and was waited out
@@ -268,11 +272,12 @@ def test_damaged_bm25_file_is_rebuilt_from_the_passages(
 
 
 def test_bot_builds_a_missing_index_before_starting(
-    hash_index: Settings, fake_model: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    hash_index: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = hash_index.model_copy(update={"index_dir": tmp_path / "index"})
-    retriever = tb._load_retriever(settings)
-    assert len(retriever) == 16
+    encoder = HashEncoder()
+    retriever = _load_retriever(settings, encoder)
+    assert len(retriever) == 16 and retriever.encoder is encoder  # one model, loaded once
     assert "no index in" in capsys.readouterr().err
 
 

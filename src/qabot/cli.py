@@ -121,7 +121,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_bot(args: argparse.Namespace) -> int:
     """Run the Telegram bot (needs TELEGRAM_BOT_TOKEN)."""
-    from .telegram_bot import run_bot
+    from .bot import run_bot
 
     return run_bot(_settings(args))
 
