@@ -22,12 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from botapi import BotAPI  # noqa: E402
 
+from qabot.bot import build_application  # noqa: E402
 from qabot.config import Settings  # noqa: E402
 from qabot.indexer import build_index  # noqa: E402
 from qabot.model import load_encoder  # noqa: E402
 from qabot.retriever import Retriever  # noqa: E402
 from qabot.store import current_name  # noqa: E402
-from qabot.telegram_bot import build_application  # noqa: E402
 
 QUESTIONS = [
     "متى تأسست منظمة التعاون الإسلامي؟",
@@ -54,7 +54,7 @@ QUESTIONS = [
 
 
 def load_retriever(settings: Settings) -> Retriever:
-    encoder = load_encoder(settings)
+    encoder = load_encoder(settings)  # once, for the build and the retriever
     if current_name(settings.index_dir) is None:
         print(f"building the index in {settings.index_dir}…", file=sys.stderr)
         build_index(settings, encoder=encoder)

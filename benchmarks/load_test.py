@@ -36,7 +36,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from bot_latency import QUESTIONS  # noqa: E402
 from botapi import BotAPI, Call  # noqa: E402
 
-from qabot import telegram_bot as tb  # noqa: E402
+from qabot.bot import build_application  # noqa: E402
+from qabot.bot.handlers import APOLOGY  # noqa: E402
 from qabot.config import Settings  # noqa: E402
 from qabot.indexer import build_index  # noqa: E402
 from qabot.model import load_encoder  # noqa: E402
@@ -103,7 +104,7 @@ async def run(args: argparse.Namespace, settings: Settings, retriever: Retriever
         settings = settings.model_copy(
             update={"telegram_bot_token": api.token, "telegram_api_base_url": api.base_url}
         )
-        app = tb.build_application(settings, counting)  # type: ignore[arg-type]
+        app = build_application(settings, counting)
         started = time.monotonic()
         async with app:
             await app.post_init(app)  # type: ignore[misc]
@@ -134,7 +135,7 @@ async def run(args: argparse.Namespace, settings: Settings, retriever: Retriever
             "answered": len(latencies),
             "lost": args.chats * args.questions - len(latencies),
             "duplicated": sum(inbox.qsize() for inbox in api.inbox.values()),  # unasked-for
-            "apologies": sum(tb.APOLOGY in c.text for c in replies),
+            "apologies": sum(APOLOGY in c.text for c in replies),
             "handled": counting.asked,
             "updates handed out twice": sum(1 for v in api.deliveries.values() if v > 1),
             "updates left unconfirmed": len(api.pending()),

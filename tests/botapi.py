@@ -522,11 +522,14 @@ async def subprocess(*args: str, cwd: Any, env: dict[str, str]) -> Any:
 
 
 @contextlib.asynccontextmanager
-async def running(settings: Any, retriever: Any) -> Any:
-    """The real Application as run_polling runs it, minus the signal handling."""
-    from qabot.telegram_bot import build_application
+async def running(settings: Any, retriever: Any, **options: Any) -> Any:
+    """The real Application as run_polling runs it, minus the signal handling.
 
-    app = build_application(settings, retriever)
+    ``options`` go to ``build_application`` (timeouts, retry policy, encoder…).
+    """
+    from qabot.bot import build_application
+
+    app = build_application(settings, retriever, **options)
     async with app:
         await app.post_init(app)
         await app.start()

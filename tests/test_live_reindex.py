@@ -21,7 +21,7 @@ import pytest
 from botapi import BotAPI, Call, parse_html, running
 
 from qabot import render
-from qabot import telegram_bot as tb
+from qabot.bot.handlers import ADMINS_ONLY, APOLOGY
 from qabot.config import Settings
 from qabot.encoder import SentenceTransformerEncoder
 from qabot.indexer import build_index
@@ -75,7 +75,10 @@ def corpus(tmp_path: Path, seed_settings: Settings, seed_retriever: Retriever) -
 async def running_bot(
     api: BotAPI, corpus: Settings, retriever: Retriever
 ) -> AsyncIterator[Settings]:
-    """The application as run_polling runs it (minus signals), admin `ADMIN`."""
+    """The application as run_polling runs it (minus signals), admin `ADMIN`.
+
+    /reindex embeds with the retriever's encoder, as under `run_bot`.
+    """
     settings = corpus.model_copy(
         update={
             "telegram_bot_token": api.token,
@@ -85,7 +88,7 @@ async def running_bot(
             "allowed_chat_ids": [],
         }
     )
-    async with running(settings, retriever):
+    async with running(settings, retriever, encoder=retriever.encoder):
         yield settings
 
 
@@ -108,7 +111,7 @@ async def test_added_article_is_answered_after_reindex_and_gone_after_delete(
         assert render.NOT_FOUND in await ask(api, QUESTION, chat_id=1001)
 
         (corpus.articles_dir / "rabat.txt").write_text(RABAT, encoding="utf-8")
-        assert await ask(api, "/reindex", chat_id=1001) == tb.ADMINS_ONLY  # not an admin
+        assert await ask(api, "/reindex", chat_id=1001) == ADMINS_ONLY  # not an admin
         assert current_name(corpus.index_dir) == "gen-000001"
         mark = api.mark()
         api.push_message("/reindex", chat_id=ADMIN)
@@ -158,5 +161,5 @@ async def test_questions_in_flight_during_a_swap_are_each_answered_once(
     # one from the new generation; none failed.
     assert render.NOT_FOUND in replies[2000]
     assert all(ARCHITECT in replies[chat_id] for chat_id in queued)
-    assert not any(tb.APOLOGY in text for text in replies.values())
+    assert not any(APOLOGY in text for text in replies.values())
     assert retriever.generation == "gen-000002"

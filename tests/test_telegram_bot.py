@@ -27,11 +27,13 @@ from botapi import BOT_USERNAME, TOKEN, BotAPI, Call, parse_html, running, subpr
 from filelock import FileLock
 
 from qabot import indexer, render
-from qabot import telegram_bot as tb
+from qabot.bot import handlers
+from qabot.bot.app import _configure_logging, run_bot
+from qabot.bot.state import SlidingWindow
+from qabot.bot.transport import RETRY, TIMEOUTS, Timeouts, hide_token
 from qabot.config import Settings
 from qabot.results import Answer, Passage
 from qabot.retriever import ArticleInfo
-from qabot.telegram_bot import SlidingWindow, run_bot
 
 SEED_QUESTION = "متى تأسست منظمة التعاون الإسلامي؟"
 OFF_TOPIC = "ما هي طريقة تحضير الكبسة باللحم والأرز والبهارات؟"
@@ -181,7 +183,7 @@ async def test_start_welcomes_and_shows_examples(bot: BotAPI) -> None:
     text = visible(await ask(bot, "/start"))
     assert "مرحبًا" in text and "المقالات التي قرأتها (1)" in text
     assert "لافروف يبحث" in text
-    assert all(example in text for example in tb.EXAMPLES)
+    assert all(example in text for example in handlers.EXAMPLES)
 
 
 async def test_help_lists_the_commands(bot: BotAPI) -> None:
@@ -207,7 +209,7 @@ async def test_seed_question_gets_the_1969_paragraph(seed_bot: BotAPI, seed_retr
     assert best.sentence and best.sentence in best.text
     assert re.findall(r"<b>(.*?)</b>", call.text) == [html.escape(best.sentence)]
     text = visible(call)
-    assert best.text in text.replace(tb.render.RLM, "")
+    assert best.text in text.replace(render.RLM, "")
     assert f"الفقرة {best.paragraph}" in text and "تاس" in text
     assert button(call)["text"] == "نتائج أخرى"
     [typing] = seed_bot.calls_to("sendChatAction", since=mark)
@@ -251,7 +253,9 @@ async def test_question_is_answered_with_bold_sentence_and_attribution(
 async def test_more_results_button_shows_the_next_passages(bot: BotAPI) -> None:
     answer = await ask(bot, "لافروف منظمة التعاون الإسلامي قازان")
     data = button(answer)["callback_data"]
-    assert len(data.encode()) <= 64
+    # What Telegram gets is PTB's short key into its cache, never the answer itself.
+    assert isinstance(data, str) and 0 < len(data.encode()) <= 64
+    assert not re.search("[\u0600-\u06ff]", data)
     mark = bot.mark()
     query_id = bot.push_callback(data, message=answer.result)
     more = await bot.wait_for("sendMessage", chat_id=1001, since=mark)
@@ -269,26 +273,39 @@ async def test_stale_button_is_answered_with_a_note(bot: BotAPI) -> None:
     mark = bot.mark()
     bot.push_callback("more:gone", message=message)
     answered = await bot.wait_for("answerCallbackQuery", since=mark)
-    assert answered.params["text"] == tb.STALE
+    assert answered.params["text"] == handlers.STALE
     assert not bot.calls_to("sendMessage", since=mark)
 
 
+async def test_button_from_before_a_restart_is_stale(api: BotAPI, fake: FakeRetriever) -> None:
+    """PTB's cache of button data lives in memory: a restarted bot answers with the note."""
+    async with running(make_settings(api), fake):
+        answer = await ask(api, "لافروف منظمة التعاون الإسلامي قازان")
+    async with running(make_settings(api), fake):
+        mark = api.mark()
+        api.push_callback(button(answer)["callback_data"], message=answer.result)
+        answered = await api.wait_for("answerCallbackQuery", since=mark)
+        await ask(api, "/help", chat_id=3003)  # updates are handled in order: the press is done
+    assert answered.params["text"] == handlers.STALE
+    assert not api.calls_to("sendMessage", chat_id=1001, since=mark)
+
+
 async def test_more_results_are_kept_in_one_bounded_store(
-    api: BotAPI, fake: FakeRetriever, monkeypatch: pytest.MonkeyPatch
+    api: BotAPI, fake: FakeRetriever
 ) -> None:
-    """All chats share KEEP_ANSWERS answers: the oldest is dropped and its button goes stale."""
-    monkeypatch.setattr(tb, "KEEP_ANSWERS", 2)
+    """All chats share `keep_answers` answers: the oldest is dropped and its button goes stale."""
     question = "لافروف منظمة التعاون الإسلامي قازان"
-    async with running(make_settings(api), fake) as app:
+    async with running(make_settings(api), fake, keep_answers=2) as app:
         first, second, third = [await ask(api, question, chat_id=c) for c in (1001, 1002, 1003)]
-        assert len(app.bot_data["answers"]) == 2
+        keyboards, _ = app.bot.callback_data_cache.persistence_data
+        assert len(keyboards) == 2
         mark = api.mark()
         api.push_callback(button(first)["callback_data"], message=first.result)
         api.push_callback(button(third)["callback_data"], message=second.result)  # wrong chat
         api.push_callback(button(third)["callback_data"], message=third.result)
         more = await api.wait_for("sendMessage", chat_id=1003, since=mark)
     notes = [c.params.get("text") for c in api.calls_to("answerCallbackQuery", since=mark)]
-    assert notes == [tb.STALE, tb.STALE, None]
+    assert notes == [handlers.STALE, handlers.STALE, None]
     assert not api.calls_to("sendMessage", chat_id=1001, since=mark)
     assert not api.calls_to("sendMessage", chat_id=1002, since=mark)
     assert "نتائج أخرى" in visible(more)
@@ -318,7 +335,7 @@ async def test_bidi_overrides_and_controls_are_neutralised(
 async def test_very_long_question_is_cut_with_a_note(bot: BotAPI, fake: FakeRetriever) -> None:
     question = "متى تأسست المنظمة؟ " + "ك" * 10_000
     text = visible(await ask(bot, question))
-    assert tb.CUT_NOTE.format(limit=1000) in text
+    assert handlers.CUT_NOTE.format(limit=1000) in text
     assert "1969" in text
     assert len(fake.questions[0]) == 1000
 
@@ -367,9 +384,9 @@ async def test_recovers_after_get_updates_fails(api: BotAPI, fake: FakeRetriever
 async def test_failed_send_ends_in_an_apology(
     bot: BotAPI, caplog: pytest.LogCaptureFixture
 ) -> None:
-    bot.fail("sendMessage", times=tb.RETRIES + 1, status=500)  # every retry fails too
+    bot.fail("sendMessage", times=RETRY.retries + 1, status=500)  # every retry fails too
     apology = await ask(bot, "متى تأسست المنظمة؟")
-    assert visible(apology) == tb.APOLOGY
+    assert visible(apology) == handlers.APOLOGY
     assert "error while handling an update" in caplog.text
 
 
@@ -389,7 +406,7 @@ async def test_token_never_reaches_the_logs(api: BotAPI, caplog: pytest.LogCaptu
     api.fail("getUpdates", status=500)
     async with running(make_settings(api), broken):
         apology = await ask(api, "متى تأسست المنظمة؟")
-    assert visible(apology) == tb.APOLOGY
+    assert visible(apology) == handlers.APOLOGY
     assert "HTTP Request" in caplog.text  # httpx did log its URLs…
     assert "model crashed" in caplog.text  # …and the traceback is there…
     assert SECRET not in caplog.text  # …with the token redacted everywhere
@@ -441,8 +458,8 @@ def test_bot_logging_is_the_same_from_bot_py_and_qabot_bot() -> None:
     with kept_log_levels():
         root.handlers.clear()  # `python bot.py`: nothing configured yet
         root.setLevel(logging.WARNING)
-        tb._configure_logging()
-        tb._configure_logging()  # `qabot bot`: cli.main configured logging first
+        _configure_logging()
+        _configure_logging()  # `qabot bot`: cli.main configured logging first
         assert len(root.handlers) == 1
         effective = {
             name: logging.getLogger(name).getEffectiveLevel()
@@ -455,14 +472,14 @@ def test_bot_logging_is_the_same_from_bot_py_and_qabot_bot() -> None:
         }
         assert logging.getLogger("telegram.ext.Application").isEnabledFor(logging.INFO)
         root.setLevel(logging.INFO)  # `qabot -v bot`
-        tb._configure_logging()
+        _configure_logging()
         assert logging.getLogger("telegram.ext.Updater").isEnabledFor(logging.INFO)
 
 
 def test_hide_token_is_idempotent() -> None:
-    tb.hide_token(TOKEN)
+    hide_token(TOKEN)
     factory = logging.getLogRecordFactory()
-    tb.hide_token(TOKEN)
+    hide_token(TOKEN)
     assert logging.getLogRecordFactory() is factory
 
 
@@ -484,7 +501,7 @@ async def test_chats_outside_the_allow_list_are_refused_once(
         refusal = await ask(api, "متى تأسست المنظمة؟", chat_id=2002)
         api.push_message("مرحبًا؟", chat_id=2002)
         allowed = await ask(api, "متى تأسست المنظمة؟", chat_id=1001)
-    assert visible(refusal) == tb.NOT_ALLOWED
+    assert visible(refusal) == handlers.NOT_ALLOWED
     assert len(api.calls_to("sendMessage", chat_id=2002)) == 1
     assert "1969" in visible(allowed)
     assert fake.questions == ["متى تأسست المنظمة؟"]
@@ -535,6 +552,10 @@ def test_sliding_window_frees_slots_as_they_age() -> None:
     assert window.hit(1) == 0
 
 
+#: Stands in for the encoder /reindex is given; the build is faked in these tests.
+ENCODER: Any = object()
+
+
 class Report:
     def model_dump(self) -> dict[str, Any]:
         return {"articles": 1, "passages": 19, "generation": "g2"}
@@ -552,14 +573,17 @@ async def test_reindex_is_for_admins_only(
         mark = api.mark()
         api.push_message("/reindex", chat_id=42)
         done = await api.wait_for("sendMessage", chat_id=42, since=mark, count=2)
-    assert refused == tb.ADMINS_ONLY and len(built) == 1
+    assert refused == handlers.ADMINS_ONLY and len(built) == 1
     assert "passages: 19" in visible(done) and fake.refreshes == 1
 
 
 async def test_questions_are_answered_while_reindex_runs(
     api: BotAPI, fake: FakeRetriever, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A slow /reindex holds up no one; a second one meanwhile is turned away."""
+    """A slow /reindex holds up no one; a second one meanwhile is turned away.
+
+    It builds with the encoder the bot was given (the retriever's: one model in memory).
+    """
     release, builds = threading.Event(), []
 
     def slow_build(settings: Settings, **kwargs: Any) -> Report:
@@ -568,7 +592,7 @@ async def test_questions_are_answered_while_reindex_runs(
         return Report()
 
     monkeypatch.setattr(indexer, "build_index", slow_build)
-    async with running(make_settings(api, admin_ids=[42]), fake):
+    async with running(make_settings(api, admin_ids=[42]), fake, encoder=ENCODER):
         mark = api.mark()
         try:
             async with asyncio.timeout(5):
@@ -580,22 +604,21 @@ async def test_questions_are_answered_while_reindex_runs(
         finally:
             release.set()
         done = await api.wait_for("sendMessage", chat_id=42, since=mark, count=3)
-    assert busy == tb.ALREADY_REINDEXING and "1969" in answer
+    assert busy == handlers.ALREADY_REINDEXING and "1969" in answer
     assert "passages: 19" in visible(done)
-    assert builds == [{"lock_timeout": tb.REINDEX_LOCK_TIMEOUT}]
+    assert builds == [{"encoder": ENCODER, "lock_timeout": TIMEOUTS.reindex_lock}]
 
 
 async def test_reindex_gives_up_soon_when_another_build_holds_the_lock(
-    api: BotAPI, fake: FakeRetriever, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    api: BotAPI, fake: FakeRetriever, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(tb, "REINDEX_LOCK_TIMEOUT", 0.2)
     settings = make_settings(api, admin_ids=[42], index_dir=tmp_path, lock_timeout=600)
     with FileLock(str(tmp_path / ".lock")):  # as a `qabot index` in a shell would hold it
-        async with running(settings, fake):
+        async with running(settings, fake, timeouts=Timeouts(reindex_lock=0.2)):
             mark = api.mark()
             api.push_message("/reindex", chat_id=42)
             failed = await api.wait_for("sendMessage", chat_id=42, since=mark, count=2, timeout=5)
-    assert visible(failed).startswith(tb.REINDEX_FAILED.format(error="another `qabot index`"))
+    assert visible(failed).startswith(handlers.REINDEX_FAILED.format(error="another `qabot index`"))
     assert fake.refreshes == 0
 
 

@@ -140,10 +140,9 @@ def cmd_eval(args: argparse.Namespace, encoder: Encoder | None) -> int:
 
 def cmd_bot(args: argparse.Namespace, encoder: Encoder | None) -> int:
     """Run the Telegram bot (needs TELEGRAM_BOT_TOKEN)."""
-    from .telegram_bot import run_bot
+    from .bot import run_bot
 
-    # TODO(issue 10): pass encoder=encoder once run_bot takes it (the bot's branch).
-    return run_bot(_settings(args))
+    return run_bot(_settings(args), encoder=encoder)
 
 
 def cmd_run(args: argparse.Namespace, encoder: Encoder | None) -> int:

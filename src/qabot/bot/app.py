@@ -1,0 +1,155 @@
+"""Wiring: the Application with its handlers (`build_application`), and `run_bot`.
+
+Updates are handled one at a time (PTB's default), so questions are answered in order;
+`/reindex` is the exception: it runs beside them, so questions are answered from the old
+index meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from telegram import LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.error import InvalidToken
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    ExtBot,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from .. import indexer, model
+from ..config import Settings
+from ..encoder import Encoder
+from ..errors import QabotError
+from ..retriever import Retriever
+from ..store import current_name
+from . import handlers, transport
+from .state import Answerer, BotContext, BotData, MoreResults, SlidingWindow
+from .transport import RETRY, TIMEOUTS, TOKEN_RE, RetryPolicy, Timeouts
+
+#: Answers, all chats together, whose "more results" button still works (PTB's LRU cache).
+KEEP_ANSWERS = 2_000
+
+BotApplication = Application[ExtBot[int], BotContext, dict[Any, Any], dict[Any, Any], BotData, Any]
+
+
+def build_application(
+    settings: Settings,
+    retriever: Answerer,
+    *,
+    encoder: Encoder | None = None,
+    timeouts: Timeouts = TIMEOUTS,
+    retry: RetryPolicy = RETRY,
+    keep_answers: int = KEEP_ANSWERS,
+) -> BotApplication:
+    """The bot, ready to poll: Bot API settings, shared state and handlers.
+
+    ``encoder`` is what /reindex embeds with (None: it loads the configured model).
+    """
+    token, base_url = settings.telegram_bot_token or "", settings.telegram_api_base_url
+    application = (
+        transport.builder(token, base_url, timeouts, retry)
+        .context_types(ContextTypes(bot_data=BotData))
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        )
+        .arbitrary_callback_data(keep_answers)
+        .post_init(handlers.publish_commands)
+        .build()
+    )
+
+    data = application.bot_data
+    data.settings, data.retriever, data.encoder = settings, retriever, encoder
+    data.limiter = SlidingWindow(settings.rate_limit_per_minute)
+    data.timeouts = timeouts
+
+    new_text = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
+    application.add_handler(TypeHandler(Update, handlers.guard), group=-1)
+    application.add_handler(CommandHandler("start", handlers.start))
+    application.add_handler(CommandHandler("help", handlers.help_command))
+    application.add_handler(CommandHandler("sources", handlers.sources))
+    application.add_handler(CommandHandler("ask", handlers.ask_command))
+    # Not blocking: questions go on being answered (from the old index) while it builds.
+    application.add_handler(CommandHandler("reindex", handlers.reindex, block=False))
+    application.add_handler(MessageHandler(new_text, handlers.text_message))
+    application.add_handler(CallbackQueryHandler(handlers.more_results, pattern=MoreResults))
+    # Anything else pressed is PTB's InvalidCallbackData: a button it no longer knows.
+    application.add_handler(CallbackQueryHandler(handlers.stale_button))
+    application.add_error_handler(handlers.on_error)
+    return application
+
+
+def _load_retriever(settings: Settings, encoder: Encoder) -> Retriever:
+    """The retriever, building the index from the articles folder first if there is none."""
+    if current_name(settings.index_dir) is None:
+        print(f"qabot: no index in {settings.index_dir}; building it…", file=sys.stderr)
+        report = indexer.build_index(settings, encoder=encoder)
+        print(f"qabot: {report.summary()}", file=sys.stderr)
+    return Retriever.load(settings=settings, encoder=encoder)
+
+
+def _configure_logging() -> None:
+    """qabot at INFO; httpx and PTB at WARNING, or INFO under `qabot -v` (root at INFO).
+
+    The same whether `qabot bot` (cli.main) configured logging already or `python bot.py`
+    did not: a handler is added only if there is none, and the levels are set here.
+    PTB's Application keeps INFO for its start and stop lines.
+    """
+    verbose = logging.getLogger().level <= logging.INFO
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("qabot").setLevel(logging.INFO)
+    for name in ("httpx", "telegram"):
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
+    logging.getLogger("telegram.ext.Application").setLevel(logging.INFO)
+
+
+def run_bot(settings: Settings, encoder: Encoder | None = None) -> int:
+    """Check the token, make sure there is an index, then poll Telegram until stopped.
+
+    The model is loaded once (unless ``encoder`` is given), for the index build (if
+    needed), the retriever and /reindex.
+    A damaged index or model stops the bot here, with the fix, rather than letting it
+    answer from garbage. An unreachable Bot API does not: the bot keeps trying with
+    backoff (bootstrap_retries=-1), as a bot started before the network is up should.
+    run_polling returns on SIGINT or SIGTERM: it stops fetching, lets every update
+    already fetched finish and get its reply, confirms them to Telegram (so none is
+    answered again after a restart), and we exit 0.
+    """
+    token = settings.telegram_bot_token
+    if not token:
+        print("qabot: TELEGRAM_BOT_TOKEN is not set (ask @BotFather for one)", file=sys.stderr)
+        return 2
+    if not TOKEN_RE.fullmatch(token):
+        print(
+            "qabot: TELEGRAM_BOT_TOKEN is malformed: expected '<digits>:<secret>' as "
+            "@BotFather gives it",
+            file=sys.stderr,
+        )
+        return 2
+    _configure_logging()
+    try:
+        encoder = encoder or model.load_encoder(settings)
+        retriever = _load_retriever(settings, encoder)
+        application = build_application(settings, retriever, encoder=encoder)
+        application.run_polling(
+            allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY], bootstrap_retries=-1
+        )
+    except QabotError as exc:
+        print(f"qabot: {exc}", file=sys.stderr)
+        return 2
+    except InvalidToken:
+        print("qabot: Telegram rejected TELEGRAM_BOT_TOKEN (revoked or mistyped?)", file=sys.stderr)
+        return 2
+    return 0
