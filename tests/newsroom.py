@@ -61,8 +61,7 @@ LIBRARY = {
         "التي شملت السقف الخشبي وقاعة المخطوطات.",
         "وتضم المكتبة اليوم أكثر من ثلاثين ألف كتاب، بينها مجموعة نادرة من المخطوطات "
         "العربية التي يعود أقدمها إلى القرن الثاني عشر.",
-        "وخصصت إدارة المكتبة قاعة جديدة للأطفال تقام فيها جلسات قراءة أسبوعية كل "
-        "يوم سبت.",
+        "وخصصت إدارة المكتبة قاعة جديدة للأطفال تقام فيها جلسات قراءة أسبوعية كل يوم سبت.",
     ],
 }
 
@@ -87,16 +86,20 @@ def _chrome(title: str, body: str, head: str = "", charset_meta: str = "") -> st
 <html lang="ar" dir="rtl"><head>{charset_meta}
 <title>{html.escape(title)} | {SITE}</title>{head}
 </head><body>
-<div class="cookie-banner">نستخدم ملفات تعريف الارتباط لتحسين تجربتك. <a href="/privacy">اعرف المزيد</a></div>
+<div class="cookie-banner">نستخدم ملفات تعريف الارتباط لتحسين تجربتك.
+<a href="/privacy">اعرف المزيد</a></div>
 <header><a class="logo" href="/">{SITE}</a>
-<nav><ul><li><a href="/section/politics">سياسة</a></li><li><a href="/section/economy">اقتصاد</a></li>
-<li><a href="/section/sport">رياضة</a></li><li><a href="/login">تسجيل الدخول</a></li></ul></nav></header>
+<nav><ul><li><a href="/section/politics">سياسة</a></li>
+<li><a href="/section/economy">اقتصاد</a></li>
+<li><a href="/section/sport">رياضة</a></li>
+<li><a href="/login">تسجيل الدخول</a></li></ul></nav></header>
 <main>{body}</main>
 <aside class="sidebar"><h3>الأكثر قراءة</h3><ul>
 <li><a href="/news/1">ارتفاع أسعار الذهب في الأسواق المحلية</a></li>
 <li><a href="/news/2">المنتخب يتأهل إلى الدور النهائي</a></li>
 <li><a href="/news/3">توقعات بطقس مستقر خلال عطلة نهاية الأسبوع</a></li></ul></aside>
-<footer><p>جميع الحقوق محفوظة © 2026 {SITE}</p><a href="/about">من نحن</a> <a href="/contact">اتصل بنا</a></footer>
+<footer><p>جميع الحقوق محفوظة © 2026 {SITE}</p>
+<a href="/about">من نحن</a> <a href="/contact">اتصل بنا</a></footer>
 </body></html>"""
 
 
@@ -115,7 +118,8 @@ def article_page(story: dict, url: str, *, charset_meta: str = "", og: bool = Tr
     paragraphs = "\n".join(f"<p>{html.escape(p)}</p>" for p in story["paragraphs"])
     body = f"""<article>
 <h1>{html.escape(story["title"])}</h1>
-<div class="byline">بقلم {html.escape(story["author"])} — <time datetime="{story["published"]}">{story["published"][:10]}</time></div>
+<div class="byline">بقلم {html.escape(story["author"])} —
+<time datetime="{story["published"]}">{story["published"][:10]}</time></div>
 <figure><img src="/img/photo.jpg" alt=""><figcaption>صورة من الموقع</figcaption></figure>
 {paragraphs}
 <div class="share">شارك المقال: <a href="#">فيسبوك</a> <a href="#">تويتر</a></div>
@@ -124,9 +128,7 @@ def article_page(story: dict, url: str, *, charset_meta: str = "", og: bool = Tr
 
 
 def section_page() -> str:
-    items = "\n".join(
-        f'<li><a href="/news/{i}">عنوان خبر رقم {i}</a></li>' for i in range(1, 30)
-    )
+    items = "\n".join(f'<li><a href="/news/{i}">عنوان خبر رقم {i}</a></li>' for i in range(1, 30))
     return _chrome("قسم الاقتصاد", f"<h1>اقتصاد</h1><ul class='headlines'>{items}</ul>")
 
 

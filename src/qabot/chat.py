@@ -27,6 +27,7 @@ def terminal_question(raw: str, limit: int) -> str:
 
 def chat(settings: Settings, k: int = 3) -> int:
     """Read questions until EOF or /exit; answer each from the freshest index."""
+    from .questions import record_answer
     from .render import terminal_answer
     from .retriever import Retriever
 
@@ -47,4 +48,6 @@ def chat(settings: Settings, k: int = 3) -> int:
             continue
         retriever.refresh()
         question = terminal_question(question, settings.max_question_chars)
-        print(terminal_answer(retriever.ask(question, k=k), color=color))
+        answer = retriever.ask(question, k=k)
+        record_answer(settings, answer)
+        print(terminal_answer(answer, color=color))

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 
-from .articles import Article, ArticleError, parse_article, read_articles
+from .articles import Article, ArticleError, ArticleMeta, parse_article, read_articles
 from .config import Settings
 from .encoder import Encoder
 from .errors import SourceError
@@ -90,14 +90,25 @@ def label(source: Source) -> str:
     return source.name if isinstance(source, Upload) else str(source)
 
 
+def is_url(source: Source) -> bool:
+    return isinstance(source, str) and re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*://", source) is not None
+
+
 def read_source(
-    source: Source, settings: Settings, client: httpx.Client | None = None
+    source: Source,
+    settings: Settings,
+    client: httpx.Client | None = None,
+    *,
+    defaults: ArticleMeta | None = None,
 ) -> Extracted:
-    """The article a URL, a local file or an upload holds; `SourceError` says why not."""
-    if isinstance(source, str) and re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*://", source):
-        page = fetch(source, settings, client=client)
+    """The article a URL, a local file or an upload holds; `SourceError` says why not.
+
+    ``defaults`` fill what a page does not say (a feed entry's title and date).
+    """
+    if is_url(source):
+        page = fetch(str(source), settings, client=client)
         if page.content_type in HTML_TYPES or not page.content_type:
-            return from_html(page.text(), page.url)
+            return from_html(page.text(), page.url, defaults=defaults)
         return from_text(page.text(), url=page.url)
     if isinstance(source, Upload):
         name, data = source.name, source.data
@@ -138,7 +149,7 @@ def render_article(article: Extracted) -> str:
 
 def write_atomic(path: Path, text: str) -> None:
     """Write the whole file or nothing: a hidden temporary file renamed into place."""
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.part")
     try:
         with tmp.open("w", encoding="utf-8") as out:
             out.write(text)
@@ -260,9 +271,7 @@ def add_one(
     article: Extracted | None = None,
 ) -> SourceError | None:
     """Read and save one source into ``report``; the error, if any, for callers that care."""
-    hint = None
-    if isinstance(source, Path | Upload) or not re.match(r"\w+://", str(source)):
-        hint = Path(label(source)).stem
+    hint = None if is_url(source) else Path(label(source)).stem
     try:
         article = article or read_source(source, settings, client)
         report.added.append(corpus.save(article, hint))
@@ -274,4 +283,3 @@ def add_one(
         report.skipped.append(Skipped(source=label(source), reason=reason))
         return SourceError(reason)
     return None
-
