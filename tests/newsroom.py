@@ -9,6 +9,7 @@ page, a redirect loop, a PDF, a section front and a login page.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import threading
 import time
@@ -224,6 +225,13 @@ def _routes(base: str) -> dict[str, tuple[int, dict[str, str], bytes]]:
             {"Content-Type": "application/rss+xml; charset=utf-8", "ETag": '"rss-v1"'},
             rss_feed(base).encode(),
         ),
+        "/slow-feed.rss": (
+            200,
+            {"Content-Type": "application/rss+xml; charset=utf-8"},
+            f"""<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>
+<title>{SITE}</title><item><title>خبر بطيء</title><link>{base}/slow</link>
+<guid>slow-1</guid></item></channel></rss>""".encode(),
+        ),
         "/feed.atom": (
             200,
             {
@@ -274,12 +282,13 @@ def serve(slow_seconds: float = 3.0, huge_bytes: int = 8_000_000) -> Iterator[Si
                 status, body = 304, b""
             if status == 404:
                 body = "<html><body><h1>الصفحة غير موجودة</h1></body></html>".encode()
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # client gone
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
