@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from filelock import FileLock
 from pydantic import BaseModel
 
 from .articles import ArticleMeta
@@ -27,7 +26,16 @@ from .encoder import Encoder
 from .errors import SourceError
 from .extract import Extracted, from_html
 from .fetch import FEED_TYPES, HTML_TYPES, TEXT_TYPES, fetch, new_client
-from .ingest import AddReport, Corpus, Skipped, add_one, read_source, update_index, write_atomic
+from .ingest import (
+    AddReport,
+    Corpus,
+    Skipped,
+    add_one,
+    ingest_lock,
+    read_source,
+    update_index,
+    write_atomic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -170,14 +178,13 @@ def poll(
 ) -> AddReport:
     """Add the entries of ``urls`` (default ``QABOT_FEEDS``) not seen before, then index once.
 
-    One poll at a time per index folder, so the bot's job and ``qabot feed`` never add the
-    same entry twice.
+    Holds the ingestion lock, so the bot's job, its /add and ``qabot feed`` never add the
+    same story twice.
     """
     urls = list(urls if urls is not None else settings.feeds)
     report = AddReport()
-    settings.index_dir.mkdir(parents=True, exist_ok=True)
     path = state_path(settings)
-    with FileLock(str(settings.index_dir / ".feeds.lock"), timeout=settings.lock_timeout):
+    with ingest_lock(settings):
         state = load_state(path)
         corpus = Corpus(settings.articles_dir)
         with new_client(settings) as client:

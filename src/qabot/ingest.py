@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from filelock import FileLock
 from pydantic import BaseModel
 
 from .articles import Article, ArticleError, ArticleMeta, parse_article, read_articles
@@ -254,11 +255,18 @@ def add_sources(
 ) -> AddReport:
     """Add each source in turn (a bad one is skipped with its reason), then index once."""
     report = AddReport()
-    corpus = Corpus(settings.articles_dir)
-    with new_client(settings) as client:
+    with ingest_lock(settings), new_client(settings) as client:
+        corpus = Corpus(settings.articles_dir)
         for source in sources:
             add_one(source, corpus, settings, report, client=client)
     return update_index(report, settings, encoder) if index else report
+
+
+def ingest_lock(settings: Settings) -> FileLock:
+    """One ingestion at a time per index folder: the bot's /add, its feed job and the CLI
+    never write the same story twice."""
+    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(settings.index_dir / ".ingest.lock"), timeout=settings.lock_timeout)
 
 
 def add_one(
