@@ -161,6 +161,24 @@ def test_uploads_and_local_files(settings: Settings) -> None:
     ]
     assert parse_article(settings.articles_dir / "note.md").source == "المحرر"
 
+    # Uploads called "note" and "story" with other text get new ids, not clashes with
+    # note.md and story.txt; a text with nothing but a heading-like line is refused.
+    (settings.articles_dir / "story.txt").write_text(OLIVES["paragraphs"][0], encoding="utf-8")
+    again = add_sources(
+        [Upload("note.txt", "هذا نص آخر تماما عن موضوع مختلف كليا، كتبه المحرر.".encode()),
+         Upload("story.md", OLIVES["paragraphs"][1].encode()),
+         Upload("title.txt", "عنوان بلا نص".encode())],
+        settings,
+        encoder=HashEncoder(),
+    )  # fmt: skip
+    assert [a.id[:5] for a in again.added] == ["note-", "story"]
+    assert [a.id for a in again.added if a.id in ("note", "story")] == []
+    assert [s.reason for s in again.skipped] == [
+        "no paragraph to index (only headings or captions)"
+    ]
+    assert again.index is not None and again.index["skipped"] == []
+    assert again.index["articles"] == 5
+
 
 def test_private_addresses_are_refused_unless_allowed(site: Site, tmp_path: Path) -> None:
     strict = Settings(articles_dir=tmp_path / "a", index_dir=tmp_path / "i")

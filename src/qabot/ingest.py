@@ -23,7 +23,15 @@ import httpx
 from filelock import FileLock
 from pydantic import BaseModel
 
-from .articles import Article, ArticleError, ArticleMeta, parse_article, read_articles
+from .articles import (
+    ARTICLE_SUFFIXES,
+    Article,
+    ArticleError,
+    ArticleMeta,
+    parse_article,
+    read_articles,
+)
+from .chunking import chunk_article
 from .config import Settings
 from .encoder import Encoder
 from .errors import SourceError
@@ -199,11 +207,15 @@ class Corpus:
             raise SourceError(f"already in the articles as {same.id} (same text)")
         if same is not None and same.metadata() == article.metadata():
             raise SourceError(f"already in the articles as {same.id}, unchanged")
+        draft = Article(id="draft", path=self.dir, body=article.text, **article.metadata())
+        if not chunk_article(draft):
+            raise SourceError("no paragraph to index (only headings or captions)")
         if old is not None:
             path = old.path
         else:
             path = self.dir / f"{_slug(article, hint)}.md"
-            if path.exists():
+            # The file name is the article id: no other file may have the same stem.
+            if any(path.with_suffix(suffix).exists() for suffix in ARTICLE_SUFFIXES):
                 path = path.with_name(f"{path.stem}-{_text_key(article.text)[:8]}.md")
         write_atomic(path, render_article(article))
         article_id = path.relative_to(self.dir).with_suffix("").as_posix()
@@ -232,7 +244,6 @@ def update_index(report: AddReport, settings: Settings, encoder: Encoder | None)
     """Bring the index in line with the new files and count each new article's passages."""
     if not report.added:
         return report
-    from .chunking import chunk_article
     from .indexer import build_index  # the one place ingestion reaches the index build
 
     encoder = encoder or _load_encoder(settings)
