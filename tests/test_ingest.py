@@ -6,6 +6,7 @@ use the fake encoder; the end-to-end test at the bottom asks the real model.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -294,9 +295,11 @@ def test_add_then_ask_answers_with_title_url_and_date(
     assert url in answer
 
     assert main(["ask", "من فاز بكأس العالم لكرة القدم عام 1966؟", *index]) == 0
-    capsys.readouterr()
+    monkeypatch.setattr("sys.stdin", io.StringIO("ما كلفة مشروع محطة التحلية؟\n/exit\n"))
+    assert main(["chat", *index]) == 0
+    assert "أربعمئة مليون دولار" in capsys.readouterr().out
     assert main(["stats", "--json", *index]) == 0
     stats = json.loads(capsys.readouterr().out)
-    assert (stats["questions"], stats["answered"]) == (2, 1)
+    assert (stats["questions"], stats["answered"]) == (3, 2)
     unanswered = [u["question"] for u in stats["unanswered"]]
     assert unanswered == ["من فاز بكأس العالم لكرة القدم عام 1966؟"]
