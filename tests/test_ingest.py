@@ -120,6 +120,11 @@ def test_the_same_page_twice_is_not_duplicated(site: Site, settings: Settings) -
     ]
     assert again.index is None
     assert len(_files(settings.articles_dir)) == 1
+    # What `qabot add` prints without --json.
+    lines = first.summary().split("\n")
+    assert lines[0] == f"added {first.added[0].id}: {DESALINATION['title']} (5 passages)"
+    assert lines[1].startswith("index: 1 articles, 5 passages; 5 embedded in ")
+    assert again.summary() == "\n".join(f"skipped {s.source}: {s.reason}" for s in again.skipped)
 
 
 def test_a_changed_page_updates_its_file(settings: Settings, tmp_path: Path) -> None:

@@ -53,12 +53,12 @@ class Settings(BaseSettings):
     #: Fetching pages and feeds (`qabot add`, `qabot feed`, the bot's /add): private and
     #: loopback addresses are refused unless this is set (tests serve from 127.0.0.1).
     fetch_allow_private: bool = False
-    fetch_timeout: float = 20.0
-    fetch_max_bytes: int = 5_000_000
-    fetch_max_redirects: int = 5
+    fetch_timeout: float = Field(default=20.0, gt=0)
+    fetch_max_bytes: int = Field(default=5_000_000, gt=0)
+    fetch_max_redirects: int = Field(default=5, ge=0)
     #: Feeds the running bot polls every `feed_minutes` (``QABOT_FEEDS=url1,url2``).
     feeds: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    feed_minutes: float = 30.0
+    feed_minutes: float = Field(default=30.0, gt=0)
     #: Keep every question (text, time, answered, confidence; no user ids) for `qabot stats`.
     record_questions: bool = True
 

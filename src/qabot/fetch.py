@@ -23,7 +23,7 @@ import httpx
 from .config import Settings
 from .errors import SourceError
 
-USER_AGENT = "qabot/0.1 (news ingestion; +https://github.com/)"
+USER_AGENT = "qabot/0.1 (news article ingestion)"
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 TEXT_TYPES = frozenset({"text/plain", "text/markdown", "text/x-markdown"})
 FEED_TYPES = frozenset(

@@ -89,6 +89,11 @@ class AddReport(BaseModel):
         lines += [f"skipped {s.source}: {s.reason}" for s in self.skipped]
         if not self.added and not self.skipped:
             lines.append("nothing new")
+        if self.index:
+            lines.append(
+                f"index: {self.index['articles']} articles, {self.index['passages']} passages; "
+                f"{self.index['embedded']} embedded in {self.index['seconds']:.1f} s"
+            )
         return "\n".join(lines)
 
 
