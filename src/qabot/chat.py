@@ -31,6 +31,7 @@ def terminal_question(raw: str, limit: int) -> str:
 
 def chat(retriever: Retriever, settings: Settings, k: int = 3) -> int:
     """Read questions until EOF or /exit; answer each from the freshest index."""
+    from .questions import record_answer
     from .render import terminal_answer
 
     color = sys.stdout.isatty()
@@ -49,4 +50,6 @@ def chat(retriever: Retriever, settings: Settings, k: int = 3) -> int:
             continue
         retriever.refresh()
         question = terminal_question(question, settings.max_question_chars)
-        print(terminal_answer(retriever.ask(question, k=k), color=color))
+        answer = retriever.ask(question, k=k)
+        record_answer(settings, answer)
+        print(terminal_answer(answer, color=color))

@@ -17,6 +17,7 @@ from .errors import QabotError
 
 if TYPE_CHECKING:
     from .encoder import Encoder
+    from .ingest import AddReport
     from .retriever import Retriever
 
 #: A subcommand: the parsed arguments and the encoder ``main`` was given (None: load it).
@@ -81,13 +82,18 @@ def cmd_ask(args: argparse.Namespace, encoder: Encoder | None) -> int:
 
     question = terminal_question(" ".join(args.question), settings.max_question_chars)
     k = args.k or settings.top_k
+    from .questions import record_answer
+
+    answer = retriever.ask(question, k=k)
+    record_answer(settings, answer)
     if args.json:
-        passages = retriever.search(question, k=k)
         print(
-            json.dumps([p.model_dump(mode="json") for p in passages], ensure_ascii=False, indent=1)
+            json.dumps(
+                [p.model_dump(mode="json") for p in answer.passages], ensure_ascii=False, indent=1
+            )
         )
         return 0
-    print(terminal_answer(retriever.ask(question, k=k), color=sys.stdout.isatty()))
+    print(terminal_answer(answer, color=sys.stdout.isatty()))
     return 0
 
 
@@ -135,6 +141,38 @@ def cmd_eval(args: argparse.Namespace, encoder: Encoder | None) -> int:
             f"(correct at rank 1 {report.answered_correct:.1%}), "
             f"unanswerable refused {report.refused_unanswerable:.1%}"
         )
+    return 0
+
+
+def _print_added(report: AddReport, as_json: bool) -> int:
+    if as_json:
+        print(report.model_dump_json())
+    else:
+        print(report.summary())
+    return 0
+
+
+def cmd_add(args: argparse.Namespace, encoder: Encoder | None) -> int:
+    """Add web pages and files to the articles folder, then update the index."""
+    from .ingest import add_sources
+
+    return _print_added(add_sources(args.source, _settings(args), encoder=encoder), args.json)
+
+
+def cmd_feed(args: argparse.Namespace, encoder: Encoder | None) -> int:
+    """Add the new entries of RSS/Atom feeds, then update the index."""
+    from .feeds import poll
+
+    return _print_added(poll(_settings(args), args.url or None, encoder=encoder), args.json)
+
+
+def cmd_stats(args: argparse.Namespace, encoder: Encoder | None) -> int:
+    """What readers asked: questions per day, share answered, top unanswered questions."""
+    from .questions import DB_FILE, QuestionLog
+    from .render_admin import terminal_stats
+
+    stats = QuestionLog(_settings(args).index_dir / DB_FILE).stats(args.days, top=args.top)
+    print(stats.model_dump_json(indent=1) if args.json else terminal_stats(stats))
     return 0
 
 
@@ -208,6 +246,19 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--unanswerable", action="store_true", help="also measure abstention")
     sp.add_argument("--cache", metavar="DIR", help="keep the eval index here between runs")
     sp.add_argument("--json", action="store_true")
+
+    sp = command("add", cmd_add, "add web pages or .html/.txt/.md files, then index", corpus=True)
+    sp.add_argument("source", nargs="+", help="an http(s):// URL or a local file")
+    sp.add_argument("--json", action="store_true", help="print one JSON object")
+
+    sp = command("feed", cmd_feed, "add new entries of RSS/Atom feeds, then index", corpus=True)
+    sp.add_argument("url", nargs="*", help="feed URLs (default: QABOT_FEEDS)")
+    sp.add_argument("--json", action="store_true", help="print one JSON object")
+
+    sp = command("stats", cmd_stats, "what readers asked, and what went unanswered")
+    sp.add_argument("--days", type=int, default=7, help="the last N days (7)")
+    sp.add_argument("--top", type=int, default=10, help="unanswered questions to list (10)")
+    sp.add_argument("--json", action="store_true", help="print one JSON object")
 
     command("bot", cmd_bot, "run the Telegram bot", corpus=True)
     sp = command(

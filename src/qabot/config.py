@@ -50,6 +50,26 @@ class Settings(BaseSettings):
     allowed_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     rate_limit_per_minute: int = 20
 
+    #: Fetching pages and feeds (`qabot add`, `qabot feed`, the bot's /add): private and
+    #: loopback addresses are refused unless this is set (tests serve from 127.0.0.1).
+    fetch_allow_private: bool = False
+    fetch_timeout: float = Field(default=20.0, gt=0)
+    fetch_max_bytes: int = Field(default=5_000_000, gt=0)
+    fetch_max_redirects: int = Field(default=5, ge=0)
+    #: Feeds the running bot polls every `feed_minutes` (``QABOT_FEEDS=url1,url2``).
+    feeds: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    feed_minutes: float = Field(default=30.0, gt=0)
+    #: Keep every question (text, time, answered, confidence; no user ids) for `qabot stats`.
+    record_questions: bool = True
+
+    @field_validator("feeds", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        """``"url1,url2"`` or whitespace-separated, as well as a JSON list."""
+        if isinstance(value, str):
+            return [part for part in value.replace(",", " ").split() if part]
+        return value
+
     @field_validator("admin_ids", "allowed_chat_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:

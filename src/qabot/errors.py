@@ -32,3 +32,15 @@ class ArticleError(QabotError):
 
 class QuestionError(QabotError, ValueError):
     """The question cannot be asked (empty); a ValueError too, as the Python API documents."""
+
+
+class SourceError(QabotError):
+    """A page, file or feed that cannot be added; the message is the reason shown to people.
+
+    ``transient`` marks failures worth retrying later (timeouts, refused connections,
+    server errors), so a feed does not mark such an entry as seen.
+    """
+
+    def __init__(self, message: str, hint: str | None = None, *, transient: bool = False) -> None:
+        super().__init__(message, hint)
+        self.transient = transient
