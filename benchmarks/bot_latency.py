@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from botapi import BotAPI  # noqa: E402
 
 from qabot.config import Settings  # noqa: E402
-from qabot.indexer import build_index  # noqa: E402
+from qabot.index import build_index  # noqa: E402
+from qabot.index.files import current_name  # noqa: E402
 from qabot.retriever import Retriever  # noqa: E402
-from qabot.store import current_name  # noqa: E402
 from qabot.telegram_bot import build_application  # noqa: E402
 
 QUESTIONS = [

@@ -38,7 +38,7 @@ from botapi import BotAPI, Call  # noqa: E402
 
 from qabot import telegram_bot as tb  # noqa: E402
 from qabot.config import Settings  # noqa: E402
-from qabot.indexer import build_index  # noqa: E402
+from qabot.index import build_index  # noqa: E402
 from qabot.results import Answer  # noqa: E402
 from qabot.retriever import ArticleInfo, Retriever  # noqa: E402
 

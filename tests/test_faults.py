@@ -41,9 +41,9 @@ from qabot import cli
 from qabot import telegram_bot as tb
 from qabot.config import Settings
 from qabot.encoder import HashEncoder
-from qabot.indexer import build_index
+from qabot.index import build_index
+from qabot.index.files import current_name
 from qabot.retriever import Retriever
-from qabot.store import current_name
 
 QUESTION = "متى تأسست المنظمة؟"
 SEED = ROOT / "articles" / "000_b3e058f4b2c0909a.txt"

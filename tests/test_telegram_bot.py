@@ -26,9 +26,10 @@ import pytest
 from botapi import BOT_USERNAME, TOKEN, BotAPI, Call, parse_html, running, subprocess
 from filelock import FileLock
 
-from qabot import indexer, render
+from qabot import render
 from qabot import telegram_bot as tb
 from qabot.config import Settings
+from qabot.index import build as indexer
 from qabot.results import Answer, Passage
 from qabot.retriever import ArticleInfo
 from qabot.telegram_bot import SlidingWindow, run_bot

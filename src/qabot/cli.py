@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -15,7 +16,7 @@ from .errors import QabotError
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides = {}
+    overrides: dict[str, Any] = {}
     if getattr(args, "index", None):
         overrides["index_dir"] = Path(args.index)
     if getattr(args, "articles", None):
@@ -42,7 +43,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         from .watch import watch
 
         return watch(_settings(args), full=args.full)
-    from .indexer import build_index
+    from .index import build_index
 
     report = build_index(
         _settings(args), full=args.full, progress=not args.json and sys.stderr.isatty()
@@ -131,7 +132,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if settings.telegram_bot_token:
         return cmd_bot(args)
-    from .indexer import build_index
+    from .index import build_index
 
     report = build_index(settings, progress=sys.stderr.isatty())
     _print_skipped(report.skipped)

@@ -47,13 +47,14 @@ from telegram.ext import (
     filters,
 )
 
-from . import indexer, render
+from . import render
 from .arabic import sanitize
 from .config import Settings
 from .errors import QabotError
+from .index import build as indexer
+from .index.files import current_name
 from .results import Answer
 from .retriever import ArticleInfo, Retriever
-from .store import current_name
 
 log = logging.getLogger(__name__)
 

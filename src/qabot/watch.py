@@ -11,7 +11,7 @@ from watchfiles import watch as watch_changes
 from .articles import ARTICLE_SUFFIXES
 from .config import Settings
 from .errors import QabotError
-from .indexer import build_index
+from .index import build_index
 
 DEBOUNCE_MS = 1500  # the longest a burst of saves is grouped for
 STEP_MS = 500  # saves closer together than this are one change
