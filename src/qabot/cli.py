@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from .config import Settings
 from .errors import QabotError
+from .fusion import MODES
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -183,7 +184,7 @@ def parser() -> argparse.ArgumentParser:
     sp = command("eval", cmd_eval, "score retrieval on a *.retrieval.json file")
     sp.add_argument("file")
     sp.add_argument("-k", type=int, default=10)
-    sp.add_argument("--mode", choices=["dense", "lexical", "hybrid"], default="hybrid")
+    sp.add_argument("--mode", choices=MODES, default="hybrid")
     sp.add_argument("--unanswerable", action="store_true", help="also measure abstention")
     sp.add_argument("--cache", metavar="DIR", help="keep the eval index here between runs")
     sp.add_argument("--json", action="store_true")

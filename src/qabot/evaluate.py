@@ -7,7 +7,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,7 +89,9 @@ def article_of(data: EvalSet) -> dict[str, str]:
     return {p.id: _article_id(a) for a, art in enumerate(data.articles) for p in art.paragraphs}
 
 
-def eval_chunks(data: EvalSet, max_tokens: int, count_tokens) -> list[Chunk]:
+def eval_chunks(
+    data: EvalSet, max_tokens: int, count_tokens: Callable[[str], int]
+) -> list[Chunk]:
     """Each eval paragraph becomes passages whose ids start with the paragraph's id."""
     chunks: list[Chunk] = []
     for a, article in enumerate(data.articles):
