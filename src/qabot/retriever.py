@@ -85,9 +85,7 @@ class Retriever:
                 f"{self.encoder.model_id} (dimension {self.encoder.dim})",
                 REBUILD_HINT,
             )
-        snapshot.sentence_matrix  # noqa: B018 - built now, not during the first question
-        snapshot.sentence_owner  # noqa: B018
-        return snapshot
+        return snapshot.prepare_search()
 
     @property
     def snapshot(self) -> Snapshot:

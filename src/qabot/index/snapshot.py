@@ -95,7 +95,12 @@ class Snapshot:
         return by_hash, sent_by_hash
 
     # The retriever scores all sentences of its candidates in one product: it needs them as
-    # the rows of one matrix. Computed once per snapshot (the retriever does it on load).
+    # the rows of one matrix, computed once per snapshot.
+
+    def prepare_search(self) -> Snapshot:
+        """Compute the sentence matrix now (on load), not during the first question."""
+        _ = self.sentence_matrix, self.sentence_owner
+        return self
 
     @cached_property
     def _sentence_layout(self) -> tuple[dict[int, list[int]], list[int]]:
