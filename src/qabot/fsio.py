@@ -26,6 +26,13 @@ def fsync_tree(folder: Path) -> None:
     fsync(folder)
 
 
+def publish_dir(tmp: Path, target: Path) -> None:
+    """Rename the complete folder ``tmp`` to ``target`` (which must not exist), flushed first."""
+    fsync_tree(tmp)
+    os.replace(tmp, target)
+    fsync(target.parent)
+
+
 def write_atomic(path: Path, data: str | bytes) -> None:
     """Replace ``path`` with ``data`` through ``<name>.tmp`` and a rename, flushed to disk."""
     tmp = path.with_name(path.name + ".tmp")

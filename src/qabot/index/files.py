@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from filelock import FileLock, Timeout
 from .. import __version__
 from ..chunking import Chunk
 from ..errors import REBUILD_HINT, IndexError_, QabotError
-from ..fsio import fsync_tree, write_atomic
+from ..fsio import publish_dir, write_atomic
 from .lexical import LexicalIndex
 from .snapshot import Snapshot
 from .vectors import FaissIndex, VectorIndex
@@ -145,8 +144,7 @@ class FileStore:
         (tmp / "manifest.json").write_text(
             json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8"
         )
-        fsync_tree(tmp)
-        os.replace(tmp, self.folder / name)
+        publish_dir(tmp, self.folder / name)
         write_atomic(self.folder / CURRENT, name + "\n")
         snapshot.name = name
         self._prune(keep={name, previous})
