@@ -20,7 +20,7 @@ import numpy as np
 from qabot.arabic import split_sentences
 from qabot.config import Settings
 from qabot.evaluate import eval_chunks, load_eval_set
-from qabot.indexer import index_chunks
+from qabot.index import FileStore, index_chunks
 from qabot.model import load_encoder
 from qabot.retriever import Retriever
 
@@ -45,7 +45,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        report = index_chunks(chunks, Path(tmp), encoder, batch=settings.batch_size)
+        store = FileStore(Path(tmp))
+        report = index_chunks(chunks, store, encoder, batch=settings.batch_size)
         build = time.perf_counter() - start
 
         start = time.perf_counter()
@@ -55,7 +56,7 @@ def main() -> None:
                 encoder.encode_passages(texts[i : i + step])
         bare_build = time.perf_counter() - start
 
-        retriever = Retriever(Path(tmp), settings, encoder)
+        retriever = Retriever(store, encoder, settings)
         questions = [q.question for q in data.questions[: args.queries]]
         search_ms, encode_ms = [], []
         for q in questions:

@@ -24,10 +24,10 @@ from botapi import BotAPI  # noqa: E402
 
 from qabot.bot import build_application  # noqa: E402
 from qabot.config import Settings  # noqa: E402
-from qabot.indexer import build_index  # noqa: E402
+from qabot.index import build_index  # noqa: E402
+from qabot.index.files import current_name  # noqa: E402
 from qabot.model import load_encoder  # noqa: E402
 from qabot.retriever import Retriever  # noqa: E402
-from qabot.store import current_name  # noqa: E402
 
 QUESTIONS = [
     "متى تأسست منظمة التعاون الإسلامي؟",

@@ -5,7 +5,7 @@
 English questions cannot use the lexical features of the Arabic calibration (BM25 and term
 coverage find nothing), and their cross-lingual cosines run lower. This measures the shift
 on translated question pairs about the seed article, plus the scores of off-topic English
-questions, so the English calibration (`CONF_OTHER` in qabot/retriever.py) can be set to
+questions, so the English calibration (`FusionWeights.conf_other` in qabot/fusion.py) can be set to
 accept the first and refuse the second.
 """
 
@@ -19,9 +19,10 @@ import numpy as np
 
 from qabot.arabic import is_mostly_arabic
 from qabot.config import Settings
-from qabot.indexer import build_index
+from qabot.fusion import fuse
+from qabot.index import build_index
 from qabot.model import load_encoder
-from qabot.retriever import Retriever, fuse
+from qabot.retriever import Retriever
 
 ROOT = Path(__file__).resolve().parents[1]
 PAIRS = [
@@ -70,9 +71,8 @@ OFF_TOPIC = [
 
 
 def top_dense(retriever: Retriever, question: str) -> float:
-    state = retriever._state
     vector = retriever.encoder.encode_queries([question])[0]
-    found = retriever.candidates(state, question, vector)
+    found = retriever.candidates(question, vector)
     i = int(np.argmax(fuse(found, "hybrid", is_mostly_arabic(question))))
     return float(found.dense[i])
 

@@ -7,12 +7,12 @@ writes two retrieval-eval files over the whole ARCD corpus (the English question
 Arabic originals, same gold paragraphs) and runs ``qabot eval``'s measurement on each:
 hybrid and dense ranking, and the half-corpus abstention report. English questions take the
 dense leg only, so their hybrid and dense rows must agree; the gap to the Arabic rows is
-what the cross-lingual step costs, and the abstention rows check ``CONF_OTHER``.
+what the cross-lingual step costs, and the abstention rows check ``FusionWeights.conf_other``.
 
 Last, it fits the English confidence: a logistic regression of "the gold article is in the
 indexed half" on the top passage's dense score (both folds of the abstention split), and the
-dense score that keeps 95 % of answerable English questions. ``CONF_OTHER`` in
-``qabot/retriever.py`` takes the fitted slope and puts the default threshold there.
+dense score that keeps 95 % of answerable English questions. ``FusionWeights.conf_other``
+in ``qabot/fusion.py`` takes the fitted slope and puts the default threshold there.
 """
 
 from __future__ import annotations
@@ -26,8 +26,10 @@ import numpy as np
 
 from qabot.config import Settings
 from qabot.evaluate import article_of, evaluate, fold_of, load_eval_set, paragraph_of
+from qabot.fusion import zscore
+from qabot.index import FileStore
 from qabot.model import load_encoder
-from qabot.retriever import Retriever, _zscore
+from qabot.retriever import Retriever
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCD = ROOT.parent / "shared" / "data" / "arcd" / "arcd.retrieval.json"
@@ -63,9 +65,9 @@ def fit_english(path: Path, cache: Path, settings: Settings, encoder) -> None:
     vectors = encoder.encode_queries([q.question for q in data.questions])
     dense, label = [], []
     for fold in (0, 1):
-        retriever = Retriever(cache / f"fold{fold}", settings, encoder)
+        retriever = Retriever(FileStore(cache / f"fold{fold}"), encoder, settings)
         for q, v in zip(data.questions, vectors, strict=True):
-            found = retriever.candidates(retriever._state, q.question, v, "dense")
+            found = retriever.candidates(q.question, v, "dense")
             dense.append(float(found.dense.max()))
             label.append(fold_of(article[q.paragraph_id]) == fold)
     x, y = np.array(dense), np.array(label)
@@ -88,15 +90,15 @@ def fit_english(path: Path, cache: Path, settings: Settings, encoder) -> None:
 def english_with_bm25(path: Path, cache: Path, settings: Settings, encoder) -> None:
     """R@1 if English questions took the BM25 leg too (qabot skips it for them)."""
     data = load_eval_set(path)
-    retriever = Retriever(cache / "full", settings, encoder)
+    retriever = Retriever(FileStore(cache / "full"), encoder, settings)
     vectors = encoder.encode_queries([q.question for q in data.questions])
     known = {p.id for art in data.articles for p in art.paragraphs}
     for w in (0.0, 0.1, 0.2):
         right = []
         for q, v in zip(data.questions, vectors, strict=True):
-            found = retriever.candidates(retriever._state, q.question, v, "hybrid")
-            fused = (1 - w) * _zscore(found.dense) + w * _zscore(found.bm25)
-            top = retriever._state.gen.by_key[int(found.keys[int(np.argmax(fused))])]
+            found = retriever.candidates(q.question, v, "hybrid")
+            fused = (1 - w) * zscore(found.dense) + w * zscore(found.bm25)
+            top = retriever.snapshot.by_key[int(found.keys[int(np.argmax(fused))])]
             right.append(paragraph_of(top.id, known) == q.paragraph_id)
         print(f"English with BM25 at weight {w:.1f}: R@1 {np.mean(right):.3f}")
 

@@ -21,9 +21,8 @@ import time
 from pathlib import Path
 
 from qabot.config import Settings
-from qabot.indexer import BuildReport, build_index
+from qabot.index import BuildReport, FileStore, build_index
 from qabot.model import load_encoder
-from qabot.store import read_generation
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "arcd" / "arcd.retrieval.json"
@@ -103,7 +102,7 @@ def main() -> None:
             return build_index(settings, encoder=encoder)
 
         rows = [("(a) full build", build_index(settings, encoder=encoder, full=True))]
-        gen = read_generation(settings.index_dir)
+        gen = FileStore(settings.index_dir).load()
         kept = len({(c.article, c.paragraph) for c in gen.chunks})
         pieces = [c for c in gen.chunks if "." in c.id.rsplit("#", 1)[1]]  # "a#3.2": a piece
         long_ones = len({(c.article, c.paragraph) for c in pieces})

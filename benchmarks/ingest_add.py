@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from newsroom import serve  # noqa: E402
 
 from qabot.config import Settings  # noqa: E402
-from qabot.indexer import build_index  # noqa: E402
+from qabot.index import build_index  # noqa: E402
 from qabot.ingest import AddReport, Corpus, add_one, update_index  # noqa: E402
 from qabot.model import load_encoder  # noqa: E402
 

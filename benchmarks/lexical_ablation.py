@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qabot import arabic
-from qabot.arabic import terms, tokenize
-from qabot.lexical import DEFAULT_B, DEFAULT_K1, LexicalIndex
+from qabot.arabic import index_keys, terms, tokenize
+from qabot.index.lexical import DEFAULT_B, DEFAULT_K1, LexicalIndex
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 DEFAULT_DATA = SHARED / "data" / "arcd" / "arcd.retrieval.json"
@@ -206,7 +206,7 @@ def timing(ds: Dataset, copies: int = 110) -> None:
         size = path.stat().st_size
     q0 = time.perf_counter()
     for question, _ in ds.questions[:200]:
-        index.search(question, 10)
+        index.search_terms(index_keys(question), 10)
     q1 = time.perf_counter()
     print(
         f"\n{n} passages: analyse {t1 - t0:.2f}s (cold cache), build_from_terms {t2 - t1:.2f}s, "

@@ -39,10 +39,10 @@ from botapi import BotAPI, Call  # noqa: E402
 from qabot.bot import build_application  # noqa: E402
 from qabot.bot.handlers import APOLOGY  # noqa: E402
 from qabot.config import Settings  # noqa: E402
-from qabot.indexer import build_index  # noqa: E402
+from qabot.index import build_index  # noqa: E402
 from qabot.model import load_encoder  # noqa: E402
-from qabot.results import Answer  # noqa: E402
-from qabot.retriever import ArticleInfo, Retriever  # noqa: E402
+from qabot.results import Answer, ArticleInfo  # noqa: E402
+from qabot.retriever import Retriever  # noqa: E402
 
 SEED = ROOT / "articles" / "000_b3e058f4b2c0909a.txt"
 FAULTY = ("sendMessage", "getUpdates")

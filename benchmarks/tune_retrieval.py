@@ -4,7 +4,7 @@
 
 Encodes every question once, pools candidates once, then grid-searches the weights
 offline; the abstention fit uses the half-corpus folds of `qabot eval --unanswerable`.
-The chosen values are written into `qabot/retriever.py` by hand, with the figures.
+The chosen values are written into `FusionWeights` (qabot/fusion.py) by hand, with the figures.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from qabot.evaluate import (
     load_eval_set,
     paragraph_of,
 )
+from qabot.fusion import fuse, zscore
 from qabot.model import load_encoder
-from qabot.retriever import _zscore, fuse
 
 
 def question_vectors(encoder, questions: list[str], cache: Path) -> np.ndarray:
@@ -47,8 +47,8 @@ def ranks_for(pools, gold: list[str], p: float, w: float, c: float) -> np.ndarra
     out = []
     for (found, ids, arabic), g in zip(pools, gold, strict=True):
         dense = p * found.cos_p + (1 - p) * found.cos_s
-        lexical = w * _zscore(found.bm25) + c * _zscore(found.coverage)
-        fused = (1 - w) * _zscore(dense) + lexical if arabic else dense
+        lexical = w * zscore(found.bm25) + c * zscore(found.coverage)
+        fused = (1 - w) * zscore(dense) + lexical if arabic else dense
         order = [ids[i] for i in np.argsort(-fused, kind="stable")]
         out.append(order.index(g) + 1 if g in order else 10**6)
     return np.array(out)
@@ -75,12 +75,11 @@ def main() -> None:
     gold = [q.paragraph_id for q in data.questions]
     vecs = question_vectors(encoder, questions, cache)
 
-    state = retriever._state
     known = {p.id for art in data.articles for p in art.paragraphs}
     pools = []
     for q, v in zip(questions, vecs, strict=True):
-        found = retriever.candidates(state, " ".join(q.split()), v)
-        ids = [paragraph_of(state.gen.by_key[int(k)].id, known) for k in found.keys]
+        found = retriever.candidates(q, v)
+        ids = [paragraph_of(retriever.snapshot.by_key[int(k)].id, known) for k in found.keys]
         pools.append((found, ids, is_mostly_arabic(q)))
 
     print("p(paragraph)  w(bm25)  c(coverage)   R@1    R@5   MRR@10")
@@ -101,8 +100,7 @@ def main() -> None:
     for fold in (0, 1):
         r = index_fold(cache, chunks, fold, settings, encoder)
         for q, v, g in zip(questions, vecs, gold, strict=True):
-            qn = " ".join(q.split())
-            found = r.candidates(r._state, qn, v)
+            found = r.candidates(q, v)
             i = int(np.argmax(fuse(found, "hybrid", is_mostly_arabic(q))))
             cov = float(found.coverage[i])
             feats.append((float(found.dense[i]), cov))

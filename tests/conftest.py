@@ -11,7 +11,7 @@ import pytest
 
 from qabot.config import Settings
 from qabot.encoder import SentenceTransformerEncoder
-from qabot.indexer import build_index
+from qabot.index import build_index
 from qabot.model import load_encoder
 from qabot.retriever import Retriever
 

@@ -42,9 +42,9 @@ from qabot.bot.app import _load_retriever
 from qabot.bot.handlers import APOLOGY
 from qabot.bot.transport import Timeouts
 from qabot.config import Settings
-from qabot.indexer import build_index
+from qabot.index import build_index
+from qabot.index.files import current_name
 from qabot.retriever import Retriever
-from qabot.store import current_name
 
 QUESTION = "متى تأسست المنظمة؟"
 SEED = ROOT / "articles" / "000_b3e058f4b2c0909a.txt"

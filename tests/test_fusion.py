@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qabot.retriever import Candidates, fuse
+from qabot.fusion import Candidates, fuse
 
 
 def candidates(dense: list[float], bm25: list[float], coverage: list[float]) -> Candidates:
@@ -14,6 +14,7 @@ def candidates(dense: list[float], bm25: list[float], coverage: list[float]) -> 
         keys=np.arange(n, dtype=np.int64),
         cos_p=d,
         cos_s=d,
+        dense=d,
         sentence_sims=[d[i : i + 1] for i in range(n)],
         bm25=np.array(bm25),
         coverage=np.array(coverage),

@@ -18,9 +18,9 @@ from fakes import HashEncoder
 
 from qabot.config import Settings
 from qabot.encoder import SentenceTransformerEncoder
-from qabot.indexer import build_index
+from qabot.index import build_index
+from qabot.index.files import current_name
 from qabot.retriever import Retriever
-from qabot.store import current_name
 
 pytestmark = pytest.mark.slow
 
@@ -104,7 +104,7 @@ import sys
 import time
 from pathlib import Path
 from qabot.config import Settings
-from qabot.indexer import build_index
+from qabot.index import build_index
 from qabot.model import load_encoder
 
 settings = Settings(articles_dir=Path(sys.argv[1]), index_dir=Path(sys.argv[2]))

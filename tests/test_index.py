@@ -18,10 +18,10 @@ from filelock import FileLock
 
 from qabot.config import Settings
 from qabot.errors import IndexError_, QabotError
-from qabot.index import FaissIndex
-from qabot.indexer import BuildReport, build_index
+from qabot.index import BuildReport, FaissIndex, FileStore, build_index
+from qabot.index.files import CURRENT, current_name
+from qabot.index.snapshot import sentence_key
 from qabot.retriever import Retriever
-from qabot.store import CURRENT, current_name, read_generation, sentence_key
 from qabot.watch import DEBOUNCE_MS, watch
 
 SEED = Path(__file__).resolve().parents[1] / "articles" / "000_b3e058f4b2c0909a.txt"
@@ -172,7 +172,7 @@ def assert_same_as_full_build(settings: Settings, enc: HashEncoder) -> None:
     fresh_dir = settings.index_dir.parent / "fresh"
     shutil.rmtree(fresh_dir, ignore_errors=True)
     build_index(settings, encoder=enc, full=True, index_dir=fresh_dir)
-    inc, full = read_generation(settings.index_dir), read_generation(fresh_dir)
+    inc, full = FileStore(settings.index_dir).load(), FileStore(fresh_dir).load()
     assert inc.chunks == full.chunks and inc.sentences == full.sentences
     keys = np.array([c.key for c in full.chunks], np.int64)
     assert sorted(inc.passages.ids().tolist()) == sorted(keys.tolist())
@@ -255,7 +255,7 @@ def test_a_new_sentence_splitter_reaches_an_unchanged_corpus(
     """Same passages, sentences split differently (a newer qabot): not a no-op."""
     enc = HashEncoder()
     first = build_index(corpus, encoder=enc)
-    monkeypatch.setattr("qabot.indexer.split_sentences", lambda text: [text])
+    monkeypatch.setattr("qabot.index.build.split_sentences", lambda text: [text])
     report = build_index(corpus, encoder=enc)
     assert report.generation != first.generation and report.embedded == 0
     assert report.embedded_sentences > 0
@@ -304,7 +304,7 @@ import os, signal, sys
 from pathlib import Path
 from qabot.config import Settings
 from fakes import HashEncoder
-from qabot.indexer import build_index
+from qabot.index import build_index
 
 kill_at, calls, real_replace = int(sys.argv[3]), [0], os.replace
 
@@ -322,12 +322,12 @@ build_index(
 
 
 def test_killed_at_every_rename_the_previous_index_survives(corpus: Settings) -> None:
-    """SIGKILL just before each rename a build makes: vectors, sentences, BM25, folder, CURRENT."""
+    """SIGKILL just before each rename a build makes: its generation folder, then CURRENT."""
     enc = HashEncoder()
     build_index(corpus, encoder=enc)
     write(corpus.articles_dir / "a.txt", PARK)
     args = [str(corpus.articles_dir), str(corpus.index_dir)]
-    for step in range(1, 6):
+    for step in range(1, 3):
         run = subprocess.run([sys.executable, "-c", KILL_DRIVER, *args, str(step)], timeout=120)
         assert run.returncode == -signal.SIGKILL, step
         assert current_name(corpus.index_dir) == "gen-000001", step
@@ -395,7 +395,7 @@ def test_second_build_waits_then_gives_up_with_a_clear_message(corpus: Settings)
 def test_waiting_build_proceeds_when_the_lock_is_released(
     corpus: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="qabot.indexer")
+    caplog.set_level(logging.WARNING, logger="qabot.index.files")
     corpus.index_dir.mkdir()
     lock = FileLock(str(corpus.index_dir / ".lock"))
     reports: list[BuildReport] = []
@@ -454,7 +454,7 @@ def test_watch_applies_a_burst_of_saves_once(
             write(corpus.articles_dir / "park.txt", [*PARK[:3], f"{PARK[3]} النسخة {version}."])
 
         def applied() -> bool:
-            gen = read_generation(corpus.index_dir)
+            gen = FileStore(corpus.index_dir).load()
             return any(c.text.endswith("النسخة 4.") for c in gen.chunks)
 
         assert wait_until(applied, 20)
@@ -478,8 +478,8 @@ def test_unusable_new_generation_is_rejected_once(corpus: Settings, monkeypatch)
     gen = corpus.index_dir / current_name(corpus.index_dir)
     (gen / "passages.faiss").write_bytes(b"garbage")
     loads = []
-    real_load = Retriever._load
-    monkeypatch.setattr(Retriever, "_load", lambda self: loads.append(1) or real_load(self))
+    real_open = Retriever._open
+    monkeypatch.setattr(Retriever, "_open", lambda self: loads.append(1) or real_open(self))
     assert retriever.refresh() is False and retriever.refresh() is False
     assert len(loads) == 1  # not re-read on every question
     assert len(retriever) == 16 and retriever.search("منظمة التعاون", k=1)

@@ -24,9 +24,9 @@ from qabot import render
 from qabot.bot.handlers import ADMINS_ONLY, APOLOGY
 from qabot.config import Settings
 from qabot.encoder import SentenceTransformerEncoder
-from qabot.indexer import build_index
+from qabot.index import build_index
+from qabot.index.files import current_name
 from qabot.retriever import Retriever
-from qabot.store import current_name
 
 pytestmark = pytest.mark.slow
 

@@ -26,14 +26,14 @@ import pytest
 from botapi import BOT_USERNAME, TOKEN, BotAPI, Call, parse_html, running, subprocess
 from filelock import FileLock
 
-from qabot import indexer, render
+from qabot import render
 from qabot.bot import handlers
 from qabot.bot.app import _configure_logging, run_bot
 from qabot.bot.state import SlidingWindow
 from qabot.bot.transport import RETRY, TIMEOUTS, Timeouts, hide_token
 from qabot.config import Settings
-from qabot.results import Answer, Passage
-from qabot.retriever import ArticleInfo
+from qabot.index import build as indexer
+from qabot.results import Answer, ArticleInfo, Passage
 
 SEED_QUESTION = "متى تأسست منظمة التعاون الإسلامي؟"
 OFF_TOPIC = "ما هي طريقة تحضير الكبسة باللحم والأرز والبهارات؟"

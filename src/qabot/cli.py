@@ -8,12 +8,13 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from .config import Settings
 from .errors import QabotError
+from .fusion import MODES
 
 if TYPE_CHECKING:
     from .encoder import Encoder
@@ -25,7 +26,7 @@ Command = Callable[[argparse.Namespace, "Encoder | None"], int]
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, object] = {}
+    overrides: dict[str, Any] = {}
     if getattr(args, "index", None):
         overrides["index_dir"] = Path(args.index)
     if getattr(args, "articles", None):
@@ -59,7 +60,7 @@ def cmd_index(args: argparse.Namespace, encoder: Encoder | None) -> int:
         from .watch import watch
 
         return watch(_settings(args), full=args.full, encoder=encoder)
-    from .indexer import build_index
+    from .index import build_index
 
     report = build_index(
         _settings(args),
@@ -189,7 +190,7 @@ def cmd_run(args: argparse.Namespace, encoder: Encoder | None) -> int:
     if settings.telegram_bot_token:
         return cmd_bot(args, encoder)
     from .chat import chat
-    from .indexer import build_index
+    from .index import build_index
 
     encoder = _encoder(settings, encoder)  # once, for the build and the chat
     report = build_index(settings, encoder=encoder, progress=sys.stderr.isatty())
@@ -242,7 +243,7 @@ def parser() -> argparse.ArgumentParser:
     sp = command("eval", cmd_eval, "score retrieval on a *.retrieval.json file")
     sp.add_argument("file")
     sp.add_argument("-k", type=int, default=10)
-    sp.add_argument("--mode", choices=["dense", "lexical", "hybrid"], default="hybrid")
+    sp.add_argument("--mode", choices=MODES, default="hybrid")
     sp.add_argument("--unanswerable", action="store_true", help="also measure abstention")
     sp.add_argument("--cache", metavar="DIR", help="keep the eval index here between runs")
     sp.add_argument("--json", action="store_true")

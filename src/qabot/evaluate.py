@@ -7,7 +7,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +19,8 @@ from .chunking import Chunk, paragraph_chunks
 from .config import Settings
 from .encoder import Encoder
 from .errors import QabotError
-from .indexer import index_chunks
+from .fusion import Mode
+from .index import FileStore, index_chunks
 from .retriever import Retriever
 
 
@@ -88,7 +89,9 @@ def article_of(data: EvalSet) -> dict[str, str]:
     return {p.id: _article_id(a) for a, art in enumerate(data.articles) for p in art.paragraphs}
 
 
-def eval_chunks(data: EvalSet, max_tokens: int, count_tokens) -> list[Chunk]:
+def eval_chunks(
+    data: EvalSet, max_tokens: int, count_tokens: Callable[[str], int]
+) -> list[Chunk]:
     """Each eval paragraph becomes passages whose ids start with the paragraph's id."""
     chunks: list[Chunk] = []
     for a, article in enumerate(data.articles):
@@ -147,7 +150,7 @@ class _Ranked:
     highlights: list[bool]
 
 
-def _rank(data: EvalSet, retriever: Retriever, mode: str, k: int) -> _Ranked:
+def _rank(data: EvalSet, retriever: Retriever, mode: Mode, k: int) -> _Ranked:
     """Per question: the gold paragraph's rank, the highlight's hit, search and encoding times."""
     known = {p.id for a in data.articles for p in a.paragraphs}
     out = _Ranked([], [], [], [])
@@ -172,7 +175,7 @@ def evaluate(
     settings: Settings,
     encoder: Encoder,
     *,
-    mode: str = "hybrid",
+    mode: Mode = "hybrid",
     k: int = 10,
     unanswerable: bool = False,
     cache: Path | None = None,
@@ -209,8 +212,9 @@ def index_eval_set(
 ) -> tuple[list[Chunk], Retriever]:
     """Index every paragraph into ``root/full`` (incrementally, so a cache is reused); open it."""
     chunks = eval_chunks(data, settings.max_chunk_tokens, encoder.count_tokens)
-    index_chunks(chunks, root / "full", encoder, progress=progress, batch=settings.batch_size)
-    return chunks, Retriever(root / "full", settings, encoder)
+    store = FileStore(root / "full")
+    index_chunks(chunks, store, encoder, progress=progress, batch=settings.batch_size)
+    return chunks, Retriever(store, encoder, settings)
 
 
 def fold_of(chunk_article: str) -> int:
@@ -228,8 +232,9 @@ def index_fold(
     if not fold_dir.exists():
         shutil.copytree(root / "full", fold_dir, ignore=shutil.ignore_patterns(".lock"))
     half = [c for c in chunks if fold_of(c.article) == fold]
-    index_chunks(half, fold_dir, encoder, batch=settings.batch_size)
-    return Retriever(fold_dir, settings, encoder)
+    store = FileStore(fold_dir)
+    index_chunks(half, store, encoder, batch=settings.batch_size)
+    return Retriever(store, encoder, settings)
 
 
 def _abstention(
@@ -238,7 +243,7 @@ def _abstention(
     root: Path,
     settings: Settings,
     encoder: Encoder,
-    mode: str = "hybrid",
+    mode: Mode = "hybrid",
 ) -> tuple[float, float, float]:
     """Index half the articles, ask every question; average over both halves.
 

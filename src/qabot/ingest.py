@@ -249,7 +249,7 @@ def update_index(report: AddReport, settings: Settings, encoder: Encoder | None)
     """Bring the index in line with the new files and count each new article's passages."""
     if not report.added:
         return report
-    from .indexer import build_index  # the one place ingestion reaches the index build
+    from .index import build_index  # the one place ingestion reaches the index build
 
     encoder = encoder or _load_encoder(settings)
     build = build_index(settings, encoder=encoder)

@@ -283,9 +283,9 @@ def welcome_html(articles: Sequence[ArticleInfo], examples: Sequence[str]) -> li
                   "الإجابة مع مصدرها."),),
         ],
         [(Span(f"المقالات التي قرأتها ({len(articles)})، منها:" if articles else
-                "لم تُفهرس أي مقالة بعد."),)]
-        + [(Span("• "), Span(a.title or a.id, "i")) for a in articles[:5]],
-        [(Span("جرّب أن تسأل مثلًا:"),)] + [(Span(f"• {q}"),) for q in examples],
+                "لم تُفهرس أي مقالة بعد."),),
+         *((Span("• "), Span(a.title or a.id, "i")) for a in articles[:5])],
+        [(Span("جرّب أن تسأل مثلًا:"),), *((Span(f"• {q}"),) for q in examples)],
         [(Span("الأوامر: ‎/help"),)],
     ]  # fmt: skip
     return pack(blocks)

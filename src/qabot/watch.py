@@ -13,7 +13,7 @@ from .articles import ARTICLE_SUFFIXES
 from .config import Settings
 from .encoder import Encoder
 from .errors import QabotError
-from .indexer import build_index
+from .index import build_index
 
 DEBOUNCE_MS = 1500  # the longest a burst of saves is grouped for
 STEP_MS = 500  # saves closer together than this are one change

@@ -26,12 +26,13 @@ from telegram.ext import (
     filters,
 )
 
-from .. import indexer, model
+from .. import model
 from ..config import Settings
 from ..encoder import Encoder
 from ..errors import QabotError
+from ..index import build as indexer
+from ..index import open_store
 from ..retriever import Retriever
-from ..store import current_name
 from . import handlers, transport
 from .state import Answerer, BotContext, BotData, MoreResults, SlidingWindow
 from .transport import RETRY, TIMEOUTS, TOKEN_RE, RetryPolicy, Timeouts
@@ -93,7 +94,7 @@ def build_application(
 
 def _load_retriever(settings: Settings, encoder: Encoder) -> Retriever:
     """The retriever, building the index from the articles folder first if there is none."""
-    if current_name(settings.index_dir) is None:
+    if open_store(settings).current_name() is None:
         print(f"qabot: no index in {settings.index_dir}; building it…", file=sys.stderr)
         report = indexer.build_index(settings, encoder=encoder)
         print(f"qabot: {report.summary()}", file=sys.stderr)

@@ -26,11 +26,11 @@ from telegram.constants import ChatAction, ChatType
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationHandlerStop
 
-from .. import indexer, render
+from .. import render
 from ..errors import QabotError
+from ..index import build as indexer
 from ..question import prepare_question
-from ..results import Answer
-from ..retriever import ArticleInfo
+from ..results import Answer, ArticleInfo
 from .state import Answerer, BotContext, MoreResults
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,7 @@ from telegram.ext import CallbackContext, ExtBot
 
 from ..config import Settings
 from ..encoder import Encoder
-from ..results import Answer
-from ..retriever import ArticleInfo
+from ..results import Answer, ArticleInfo
 from .transport import Timeouts
 
 

@@ -1,15 +1,14 @@
-"""The vector store behind a small interface, so another store (e.g. Qdrant) can stand in."""
+"""Vector search behind a small interface, so another store (e.g. pgvector) can stand in."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import faiss
 import numpy as np
 
-from .errors import REBUILD_HINT, IndexError_
+from ..errors import REBUILD_HINT, IndexError_
 
 # One query at a time: OpenMP threads only add start-up and spin-wait costs here, and they
 # fight torch's threads for the same two cores (measured: 13 ms → well under 1 ms a search).
@@ -17,11 +16,17 @@ faiss.omp_set_num_threads(1)
 
 
 class VectorIndex(Protocol):
-    """Inner-product search over normalised vectors keyed by stable int64 ids."""
+    """Inner-product search over normalised vectors keyed by stable int64 ids.
+
+    How the vectors are kept (a file, a database table) is the store's business: see
+    :class:`qabot.index.store.SnapshotStore`.
+    """
 
     dim: int
 
     def __len__(self) -> int: ...
+
+    def ids(self) -> np.ndarray: ...
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
 
@@ -30,11 +35,6 @@ class VectorIndex(Protocol):
     def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]: ...
 
     def get(self, ids: np.ndarray) -> np.ndarray: ...
-
-    def save(self, path: Path) -> None: ...
-
-    @classmethod
-    def load(cls, path: Path, dim: int) -> VectorIndex: ...
 
 
 class FaissIndex:
@@ -46,7 +46,8 @@ class FaissIndex:
 
     def __init__(self, dim: int, index: faiss.Index | None = None) -> None:
         self.dim = dim
-        self._index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        # Any: faiss's type stubs describe the SWIG signatures, not the numpy wrappers we call.
+        self._index: Any = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
@@ -82,12 +83,8 @@ class FaissIndex:
         return self._index.reconstruct_batch(np.ascontiguousarray(ids, dtype=np.int64))
 
     def save(self, path: Path) -> None:
-        """Write atomically: a reader never sees a half-written file."""
-        tmp = path.with_name(path.name + ".tmp")
-        faiss.write_index(self._index, str(tmp))
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        """Write to ``path``: a new file in a folder the store renames into place when complete."""
+        faiss.write_index(self._index, str(path))
 
     @classmethod
     def load(cls, path: Path, dim: int) -> FaissIndex:

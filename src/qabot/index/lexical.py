@@ -5,10 +5,10 @@ stemmed keys plus character trigrams (:func:`qabot.arabic.index_keys`) catches t
 index is rebuilt on every incremental update, so it keeps each passage's keys: a rebuild or
 a load never re-tokenises text.
 
-Scoring is bm25s's (Lucene variant). The sparse score matrix is computed here with a few
-vectorised numpy operations and handed to a ``bm25s.BM25`` object, because
-``BM25.index`` loops over documents in Python (about 2 s for 50,000 passages against
-0.4 s here); ``tests/test_lexical.py`` checks both give the same matrix.
+Scoring is BM25's Lucene variant (as Lucene and bm25s compute it), precomputed per
+(key, passage) into a sparse matrix in CSC form with a few vectorised numpy operations: a
+question's scores are the sum of its keys' columns. The same columns are the keys' posting
+lists, which give :meth:`LexicalIndex.query` its coverage.
 """
 
 from __future__ import annotations
@@ -16,23 +16,23 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import os
-import tempfile
 import zipfile
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-import bm25s
 import numpy as np
 
-from qabot.arabic import ANALYSIS_VERSION, index_keys, term_groups
-from qabot.errors import REBUILD_HINT, IndexError_
+from ..arabic import ANALYSIS_VERSION, index_keys, term_groups
+from ..errors import REBUILD_HINT, IndexError_
 
 __all__ = ["LexicalIndex", "LexicalQuery"]
 
 FILE_NAME = "lexical.npz"
 _FORMAT = "qabot-lexical"
 _FORMAT_VERSION = 1
+#: What reading a damaged file raises, from the zip layer up to our own checks.
+_DAMAGE = (OSError, ValueError, KeyError, TypeError, IndexError, EOFError, zipfile.BadZipFile)
 
 # k1 is Lucene's default. On ARCD, k1 between 0.8 and 1.2 beat bm25s's default 1.5
 # (R@1 0.680-0.687 vs 0.675): a word matched by both of its stem keys counts twice, so
@@ -46,7 +46,7 @@ DEFAULT_B = 0.9
 def _bm25_matrix(
     flat: np.ndarray, lengths: np.ndarray, n_vocab: int, k1: float, b: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """bm25s's Lucene-variant score matrix in CSC form (columns are keys, rows passages).
+    """The Lucene-variant BM25 score matrix in CSC form (columns are keys, rows passages).
 
     score(d, t) = idf(t) * tf / (tf + k1 * (1 - b + b * |d| / avgdl)),
     idf(t) = ln(1 + (N - df + 0.5) / (df + 0.5)).
@@ -67,24 +67,17 @@ def _bm25_matrix(
     return data, rows.astype(np.int32), indptr
 
 
+@dataclass
 class LexicalQuery:
     """One question's BM25 hits, plus its score and coverage of any passage id."""
 
-    def __init__(
-        self,
-        hits: list[tuple[int, float]],
-        groups: list[tuple[tuple[str, ...], float]],
-        scores: np.ndarray | None,
-        coverage: np.ndarray,
-        row: dict[int, int],
-    ) -> None:
-        self.hits = hits
-        self.groups = groups  # the question's content words, as weighted_groups gives them
-        self._scores = scores
-        self._coverage = coverage
-        self._row = row
+    hits: list[tuple[int, float]]
+    groups: list[tuple[tuple[str, ...], float]]  # content words, as weighted_groups gives them
+    _scores: np.ndarray | None  # per index row; None when no key of the question is known
+    _coverage: np.ndarray
+    _row: dict[int, int]
 
-    def _gather(self, values: np.ndarray | None, ids: Sequence[int]) -> np.ndarray:
+    def _gather(self, values: np.ndarray | None, ids: Sequence[int] | np.ndarray) -> np.ndarray:
         out = np.zeros(len(ids), dtype=np.float64)
         if values is not None:
             for i, id_ in enumerate(ids):
@@ -93,12 +86,12 @@ class LexicalQuery:
                     out[i] = values[row]
         return out
 
-    def scores(self, ids: Sequence[int]) -> np.ndarray:
+    def scores(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
         """BM25 scores of ``ids`` (0 for non-matching or unknown ids)."""
         return self._gather(self._scores, ids)
 
-    def coverage(self, ids: Sequence[int]) -> np.ndarray:
-        """:meth:`LexicalIndex.coverage` of ``ids`` (0 for unknown ids)."""
+    def coverage(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Coverage of ``ids`` (see :meth:`LexicalIndex.query`; 0 for unknown ids)."""
         return self._gather(self._coverage, ids)
 
 
@@ -130,42 +123,25 @@ class LexicalIndex:
         if len(self._row) != len(self._ids):
             raise ValueError("passage ids must be unique")
         self._key_id: dict[str, int] = {t: i for i, t in enumerate(vocab)}
-        self._indices = np.zeros(0, dtype=np.int32)  # postings: rows of each key, CSC order
+        # The score matrix, CSC: key k's passages (rows) and scores are
+        # indices/data[indptr[k]:indptr[k + 1]], so the rows double as posting lists.
+        self._data = np.zeros(0, dtype=np.float32)
+        self._indices = np.zeros(0, dtype=np.int32)
         self._indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
-        self._bm25: bm25s.BM25 | None = None
         if len(self._flat):
-            data, indices, indptr = _bm25_matrix(
+            self._data, self._indices, self._indptr = _bm25_matrix(
                 self._flat, np.diff(self._offsets), len(vocab), self._k1, self._b
             )
-            bm25 = bm25s.BM25(k1=self._k1, b=self._b, method="lucene")
-            bm25.scores = {
-                "data": data,
-                "indices": indices,
-                "indptr": indptr,
-                "num_docs": len(self._ids),
-            }
-            bm25.vocab_dict = self._key_id
-            bm25.unique_token_ids_set = set(self._key_id.values())
-            bm25.nonoccurrence_array = None
-            self._bm25 = bm25
-            self._indices, self._indptr = indices, indptr
         self._df = np.diff(self._indptr)
 
     # ------------------------------------------------------------------ construction
 
     @classmethod
-    def build(
-        cls,
-        ids: Sequence[int],
-        texts: Sequence[str],
-        *,
-        k1: float = DEFAULT_K1,
-        b: float = DEFAULT_B,
-    ) -> LexicalIndex:
+    def build(cls, ids: Sequence[int], texts: Sequence[str]) -> LexicalIndex:
         """Index ``texts`` under ``ids`` (unique), analysed with :func:`qabot.arabic.index_keys`."""
         if len(ids) != len(texts):
             raise ValueError(f"{len(ids)} ids but {len(texts)} texts")
-        return cls.build_from_terms(ids, [index_keys(t) for t in texts], k1=k1, b=b)
+        return cls.build_from_terms(ids, [index_keys(t) for t in texts])
 
     @classmethod
     def build_from_terms(
@@ -230,9 +206,8 @@ class LexicalIndex:
         renumber = np.cumsum(used) - 1
         vocab = [t for t, u in zip(vocab, used.tolist(), strict=True) if u]
         ids = np.concatenate((self._ids[keep], np.asarray(add_ids, dtype=np.int64).reshape(-1)))
-        return LexicalIndex(
-            ids, vocab, renumber[flat].astype(np.int32), offsets, k1=self._k1, b=self._b
-        )
+        flat = renumber[flat].astype(np.int32)
+        return LexicalIndex(ids, vocab, flat, offsets, k1=self._k1, b=self._b)
 
     # ------------------------------------------------------------------ queries
 
@@ -251,13 +226,19 @@ class LexicalIndex:
         return [self._vocab[k] for k in keys]
 
     def _all_scores(self, query_terms: Sequence[str]) -> np.ndarray | None:
+        """Every passage's score: its column entries summed key by key, in float32."""
         key_ids = [self._key_id[t] for t in query_terms if t in self._key_id]
-        if self._bm25 is None or not key_ids:
+        if not key_ids:
             return None
-        return np.asarray(self._bm25.get_scores_from_ids(key_ids), dtype=np.float64)
+        scores = np.zeros(len(self._ids), dtype=np.float32)
+        for k in key_ids:  # a key's rows are distinct, so a fancy-indexed add is exact
+            span = slice(self._indptr[k], self._indptr[k + 1])
+            scores[self._indices[span]] += self._data[span]
+        return scores.astype(np.float64)
 
     def search_terms(self, query_terms: Sequence[str], k: int) -> list[tuple[int, float]]:
-        """Like :meth:`search`, for already analysed query keys."""
+        """Up to ``k`` (id, BM25 score) pairs with a positive score, best first, for already
+        analysed query keys (what :meth:`query` gives as ``hits`` for :func:`index_keys`)."""
         return self._top(self._all_scores(query_terms), k)
 
     def _top(self, scores: np.ndarray | None, k: int) -> list[tuple[int, float]]:
@@ -270,12 +251,8 @@ class LexicalIndex:
         rows = rows[np.lexsort((rows, -scores[rows]))]
         return [(int(self._ids[r]), float(scores[r])) for r in rows]
 
-    def search(self, query: str, k: int) -> list[tuple[int, float]]:
-        """Up to ``k`` (id, BM25 score) pairs with a positive score, best first."""
-        return self.search_terms(index_keys(query), k)
-
     def query(self, query: str, k: int) -> LexicalQuery:
-        """:meth:`search`, scores and coverage from one analysis of ``query``."""
+        """The top ``k`` hits, scores and coverage from one analysis of ``query``."""
         all_scores = self._all_scores(index_keys(query))
         groups = self.weighted_groups(query)
         return LexicalQuery(
@@ -283,9 +260,13 @@ class LexicalIndex:
         )
 
     def _coverages(self, groups: list[tuple[tuple[str, ...], float]]) -> np.ndarray:
-        """:meth:`coverage` of every passage at once, from the keys' posting lists.
+        """Every passage's coverage: the IDF-weighted share of the question's content words
+        found in it, in [0, 1], from the keys' posting lists.
 
-        A word is found in a passage if any of its keys is: one boolean row per word.
+        A word is found if any of its keys (light or Snowball stem) is in the passage. Words
+        absent from the whole index weigh the most, so a question about something the corpus
+        never mentions scores low: a signal for abstaining. 0.0 for a query without content
+        words.
         """
         total = sum(w for _, w in groups)
         out = np.zeros(len(self._ids), dtype=np.float64)
@@ -299,10 +280,6 @@ class LexicalIndex:
                     found[self._indices[self._indptr[k] : self._indptr[k + 1]]] = True
             out += weight * found
         return np.minimum(1.0, out / total)
-
-    def scores(self, query: str, ids: Sequence[int]) -> np.ndarray:
-        """BM25 scores of ``query`` for ``ids`` (0 for non-matching or unknown ids)."""
-        return self.query(query, 0).scores(ids)
 
     def weighted_groups(self, query: str) -> list[tuple[tuple[str, ...], float]]:
         """The query's content words (each as its keys) with their IDF in this index.
@@ -318,49 +295,20 @@ class LexicalIndex:
             out.append((group, math.log1p((n - df + 0.5) / (df + 0.5))))
         return out
 
-    def coverage(self, query: str, id: int) -> float:
-        """IDF-weighted share of the query's content words found in passage ``id``, in [0, 1].
-
-        A word is found if any of its keys (light or Snowball stem) is in the passage.
-        Words absent from the whole index weigh the most, so a question about something
-        the corpus never mentions scores low: a signal for abstaining. 0.0 for a query
-        without content words or an unknown id.
-        """
-        return float(self.query(query, 0).coverage([id])[0])
-
     # ------------------------------------------------------------------ persistence
 
     def save(self, directory: Path) -> Path:
-        """Write ``lexical.npz`` into ``directory`` atomically; return its path."""
-        directory = Path(directory)
+        """Write ``lexical.npz`` into ``directory``; return its path.
+
+        Not atomic by itself: the store writes it into a folder it renames into place.
+        """
         directory.mkdir(parents=True, exist_ok=True)
-        target = directory / FILE_NAME
-        meta = {
-            "format": _FORMAT,
-            "version": _FORMAT_VERSION,
-            "analysis": ANALYSIS_VERSION,
-            "k1": self._k1,
-            "b": self._b,
-            "vocab": self._vocab,
-        }
-        meta_bytes = json.dumps(meta, ensure_ascii=False).encode("utf-8")
-        fd, tmp = tempfile.mkstemp(prefix=".lexical-", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(
-                    fh,
-                    meta=np.frombuffer(meta_bytes, dtype=np.uint8),
-                    ids=self._ids,
-                    flat=self._flat,
-                    offsets=self._offsets,
-                )
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return target
+        meta = {"format": _FORMAT, "version": _FORMAT_VERSION, "analysis": ANALYSIS_VERSION}
+        meta |= {"k1": self._k1, "b": self._b, "vocab": self._vocab}
+        meta_bytes = np.frombuffer(json.dumps(meta, ensure_ascii=False).encode("utf-8"), np.uint8)
+        with open(directory / FILE_NAME, "wb") as fh:
+            np.savez(fh, meta=meta_bytes, ids=self._ids, flat=self._flat, offsets=self._offsets)
+        return directory / FILE_NAME
 
     @classmethod
     def load(cls, directory: Path) -> LexicalIndex:
@@ -392,15 +340,7 @@ class LexicalIndex:
                 raise ValueError("key numbers out of range")
             k1, b = float(meta["k1"]), float(meta["b"])
             index = cls(ids, vocab, flat, offsets, k1=k1, b=b)
-        except (
-            OSError,
-            ValueError,
-            KeyError,
-            TypeError,
-            IndexError,
-            EOFError,
-            zipfile.BadZipFile,
-        ) as exc:
+        except _DAMAGE as exc:
             raise IndexError_(f"lexical index {path} is corrupt: {exc}", hint) from exc
         if meta.get("analysis") != ANALYSIS_VERSION:
             raise IndexError_(

@@ -1,0 +1,113 @@
+"""How the retrieval legs' scores become one ranking, a confidence and a highlighted sentence.
+
+Pure arithmetic on the scores the retriever gathers (:class:`Candidates`), with the weights
+in one :class:`FusionWeights` object; benchmarks/tune_retrieval.py chooses them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal, get_args
+
+import numpy as np
+
+from .arabic import terms
+
+#: How to rank: the fused legs, the dense vectors alone, or BM25 alone.
+Mode = Literal["hybrid", "dense", "lexical"]
+MODES: tuple[Mode, ...] = get_args(Mode)
+
+
+@dataclass(frozen=True)
+class FusionWeights:
+    """Weights chosen on ARCD (see README, "Retrieval quality"); the names say what they mix."""
+
+    paragraph: float = 0.6  # dense score = w·cos(paragraph) + (1-w)·max cos(sentence)
+    lexical: float = 0.4  # fused = (1-w)·z(dense) + w·z(BM25) + c·z(coverage), Arabic only
+    coverage: float = 0.2  # c: BM25 rewards repeats, coverage rewards matching more words
+    sentence_lexical: float = 0.3  # weight of question-word overlap when picking the highlight
+    candidates: int = 50  # hits pooled from each leg (twice as many sentence hits)
+    #: Logistic calibration of P(answer is in the articles), on ARCD half-corpus folds: Arabic
+    #: by benchmarks/tune_retrieval.py; English (dense only, slope fitted) by
+    #: benchmarks/english_eval.py, with the bias set so that the default threshold 0.23 keeps
+    #: ~95 % of answerable questions.
+    conf_arabic: tuple[float, float, float] = (59.86, 3.58, -53.07)  # dense, coverage, bias
+    conf_other: tuple[float, float, float] = (32.39, 0.0, -25.84)  # dense only: 0.7605 at 0.23
+
+    def dense(self, cos_p: np.ndarray, cos_s: np.ndarray) -> np.ndarray:
+        """The dense score of passages from their own and their best sentence's cosine."""
+        return self.paragraph * cos_p + (1 - self.paragraph) * cos_s
+
+
+DEFAULT_WEIGHTS = FusionWeights()
+
+
+def zscore(values: np.ndarray) -> np.ndarray:
+    std = float(values.std())
+    return (values - values.mean()) / std if std > 1e-9 else np.zeros_like(values)
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(min(x, 50.0), -50.0)))
+
+
+@dataclass
+class Candidates:
+    """Every leg's score for each pooled candidate passage (row i = keys[i])."""
+
+    keys: np.ndarray
+    cos_p: np.ndarray
+    cos_s: np.ndarray
+    dense: np.ndarray  # FusionWeights.dense of the two above
+    sentence_sims: list[np.ndarray]
+    bm25: np.ndarray
+    coverage: np.ndarray
+    groups: list[tuple[tuple[str, ...], float]]  # the question's weighted content words
+
+
+def fuse(
+    found: Candidates, mode: Mode, arabic: bool, weights: FusionWeights = DEFAULT_WEIGHTS
+) -> np.ndarray:
+    """One score per candidate; BM25 joins only for Arabic questions, which it can match."""
+    w = weights.lexical
+    if mode == "lexical":
+        return found.bm25.astype(np.float64)
+    if mode == "dense" or not arabic:
+        return found.dense.astype(np.float64)
+    return (
+        (1 - w) * zscore(found.dense)
+        + w * zscore(found.bm25)
+        + weights.coverage * zscore(found.coverage)
+    )
+
+
+def confidence_of(
+    dense: float, coverage: float, arabic: bool, weights: FusionWeights = DEFAULT_WEIGHTS
+) -> float:
+    """Calibrated P(the articles answer this), from the top passage's dense score and coverage."""
+    a, b, c = weights.conf_arabic if arabic else weights.conf_other
+    return round(_sigmoid(a * dense + b * coverage + c), 4)
+
+
+@lru_cache(maxsize=65536)
+def _sentence_terms(sentence: str) -> frozenset[str]:
+    return frozenset(terms(sentence))
+
+
+def best_sentence(
+    sentences: list[str],
+    sims: np.ndarray,
+    groups: list[tuple[tuple[str, ...], float]],
+    weights: FusionWeights = DEFAULT_WEIGHTS,
+) -> str:
+    """The sentence to highlight: dense similarity plus the IDF share of question words in it."""
+    scores = np.asarray(sims, dtype=np.float64).copy()
+    total = sum(w for _, w in groups)
+    if total > 0 and len(scores) == len(sentences):
+        for j, sentence in enumerate(sentences):
+            keys = _sentence_terms(sentence)
+            found = sum(w for group, w in groups if any(t in keys for t in group))
+            scores[j] += weights.sentence_lexical * found / total
+    return sentences[int(scores.argmax())] if len(scores) == len(sentences) else sentences[0]

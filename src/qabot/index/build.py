@@ -1,0 +1,262 @@
+"""Articles → chunks → vectors → a new snapshot, re-embedding only text not embedded before."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel
+from tqdm import tqdm
+
+from ..arabic import split_sentences
+from ..articles import ArticleError, read_articles
+from ..chunking import Chunk, chunk_article
+from ..config import Settings
+from ..encoder import Encoder
+from ..errors import IndexError_
+from .lexical import LexicalIndex
+from .snapshot import Snapshot, sentence_entries
+from .store import SnapshotStore, open_store
+from .vectors import VectorIndex
+
+log = logging.getLogger(__name__)
+
+
+class BuildReport(BaseModel):
+    """What a build did; `embedded` counts passages that went through the model."""
+
+    articles: int
+    passages: int
+    added: int
+    updated: int
+    removed: int
+    unchanged: int
+    embedded: int
+    embedded_sentences: int
+    seconds: float
+    full: bool
+    reason: str | None = None
+    skipped: list[str] = []
+    generation: str | None = None
+
+    def summary(self) -> str:
+        text = (
+            f"{self.articles} articles, {self.passages} passages: {self.added} added, "
+            f"{self.updated} updated, {self.removed} removed, {self.unchanged} unchanged; "
+            f"{self.embedded} embedded in {self.seconds:.1f} s"
+        )
+        if self.reason:
+            text += f" ({self.reason})"
+        if self.skipped:
+            text += f"; skipped {len(self.skipped)} file(s)"
+        return text
+
+
+def collect_chunks(
+    articles_dir: Path, max_tokens: int, count_tokens: Callable[[str], int]
+) -> tuple[list[Chunk], int, list[str]]:
+    """All passages of the corpus; bad files are skipped with a warning that names them."""
+    chunks: list[Chunk] = []
+    skipped: list[str] = []
+    seen: set[str] = set()
+    articles = 0
+    for item in read_articles(articles_dir):
+        if isinstance(item, ArticleError):
+            log.info("skipped %s", item)
+            skipped.append(str(item))
+            continue
+        if item.id in seen:
+            msg = f"{item.path}: another file already has the article id {item.id!r}"
+            log.info("skipped %s", msg)
+            skipped.append(msg)
+            continue
+        article_chunks = chunk_article(item, max_tokens=max_tokens, count_tokens=count_tokens)
+        if not article_chunks:
+            msg = f"{item.path}: no paragraphs"
+            log.info("skipped %s", msg)
+            skipped.append(msg)
+            continue
+        seen.add(item.id)
+        articles += 1
+        chunks.extend(article_chunks)
+    return chunks, articles, skipped
+
+
+def build_index(
+    settings: Settings | None = None,
+    *,
+    encoder: Encoder | None = None,
+    full: bool = False,
+    progress: bool = False,
+    lock_timeout: float | None = None,
+    articles_dir: Path | None = None,
+    index_dir: Path | None = None,
+) -> BuildReport:
+    """Bring the index in line with the articles folder, embedding only new text.
+
+    One build at a time per index (the store's lock); `lock_timeout` defaults to
+    ``settings.lock_timeout``.
+    """
+    settings = settings or Settings()
+    store = open_store(settings, index_dir)
+    # The lock comes first, so a build that gives up has not spent seconds loading a model.
+    with store.lock(settings.lock_timeout if lock_timeout is None else lock_timeout):
+        if encoder is None:
+            from ..model import load_encoder
+
+            encoder = load_encoder(settings)
+        started = time.perf_counter()
+        chunks, n_articles, skipped = collect_chunks(
+            articles_dir or settings.articles_dir, settings.max_chunk_tokens, encoder.count_tokens
+        )
+        report = index_chunks(
+            chunks, store, encoder, full=full, progress=progress, batch=settings.batch_size
+        )
+    report.articles, report.skipped = n_articles, skipped
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _previous(
+    store: SnapshotStore, encoder: Encoder, full: bool
+) -> tuple[Snapshot | None, str | None]:
+    """The snapshot to update, or None with the reason for a full build."""
+    if full:
+        return None, "full rebuild requested"
+    try:
+        if store.current_name() is None:
+            return None, None
+        old = store.load()
+    except IndexError_ as exc:
+        log.warning("previous index unusable (%s); rebuilding from scratch", exc.message)
+        return None, f"previous index unusable: {exc.message}"
+    if not old.built_with(encoder):
+        reason = f"model changed from {old.model} to {encoder.model_id}"
+        log.warning("%s: full rebuild", reason)
+        return None, reason
+    return old, None
+
+
+def _embed(encoder: Encoder, texts: list[str], batch: int, progress: bool, what: str) -> np.ndarray:
+    out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
+    with tqdm(total=len(texts), desc=f"embedding {what}", unit=what, disable=not progress) as bar:
+        # Hand the model a few batches at a time: it sorts them by length, so less padding.
+        step = batch * 8
+        for start in range(0, len(texts), step):
+            out[start : start + step] = encoder.encode_passages(texts[start : start + step])
+            bar.update(len(texts[start : start + step]))
+    return out
+
+
+def _sync(
+    vectors: VectorIndex,
+    old: Mapping[int, str],
+    new: Mapping[int, tuple[str, str]],
+    reuse: Mapping[str, np.ndarray],
+    embed: Callable[[list[str]], np.ndarray],
+) -> tuple[list[int], int]:
+    """Make ``vectors`` hold one vector per key of ``new`` (key → (text hash, text)), given
+    that it holds ``old`` (key → hash) now; return the keys (re)added and the texts embedded.
+
+    A vector of any text embedded before (``reuse``, by hash) is reused; the rest are
+    embedded once each, as the same text can stand under several keys.
+    """
+    changed = [k for k, (h, _) in new.items() if old.get(k) != h]
+    vectors.remove(np.array([k for k, h in old.items() if new.get(k, ("",))[0] != h], np.int64))
+    todo = {h: text for h, text in (new[k] for k in changed) if h not in reuse}
+    fresh = dict(zip(todo, embed(list(todo.values())), strict=True))
+    if changed:
+        hashes = [new[k][0] for k in changed]
+        stacked = np.stack([fresh[h] if h in fresh else reuse[h] for h in hashes])
+        vectors.add(np.array(changed, np.int64), stacked)
+    return changed, len(todo)
+
+
+def index_chunks(
+    chunks: list[Chunk],
+    store: SnapshotStore,
+    encoder: Encoder,
+    *,
+    full: bool = False,
+    progress: bool = False,
+    batch: int = 16,
+) -> BuildReport:
+    """Commit a new snapshot holding exactly ``chunks`` (the caller holds the store's lock)."""
+    started = time.perf_counter()
+    old, reason = _previous(store, encoder, full)
+    base = old or Snapshot(
+        encoder.model_id,
+        encoder.dim,
+        chunks=[],
+        sentences={},
+        passages=store.new_vectors(encoder.dim),
+        sentence_vectors=store.new_vectors(encoder.dim),
+        lexical=LexicalIndex.build([], []),
+    )
+    # Sentences are split afresh: a newer splitter must reach the index even if no text changed.
+    sentences = {c.key: split_sentences(c.text) for c in chunks}
+    old_passages = {c.key: c.hash for c in base.chunks}
+    new_passages = {c.key: (c.hash, c.match_text) for c in chunks}
+    changed: list[int] = []
+    if (
+        old is not None
+        and old.chunks == chunks
+        and not old.stale
+        and all(old.sentences.get(c.key) == sentences[c.key] for c in chunks)
+    ):
+        embedded, embedded_sentences, name = 0, 0, old.name
+    else:
+        reuse, reuse_sentences = base.vectors_by_hash()
+
+        def embed(what: str) -> Callable[[list[str]], np.ndarray]:
+            return lambda texts: _embed(encoder, texts, batch, progress, what)
+
+        changed, embedded = _sync(
+            base.passages, old_passages, new_passages, reuse, embed("passages")
+        )
+        # Sentences, the same way: they carry the highlight and 0.4 of the dense score.
+        _, embedded_sentences = _sync(
+            base.sentence_vectors,
+            {k: h for k, (h, _) in sentence_entries(base.chunks, base.sentences).items()},
+            sentence_entries(chunks, sentences),
+            reuse_sentences,
+            embed("sentences"),
+        )
+        snapshot = Snapshot(
+            model=encoder.model_id,
+            dim=encoder.dim,
+            chunks=chunks,
+            sentences=sentences,
+            passages=base.passages,
+            sentence_vectors=base.sentence_vectors,
+            lexical=base.lexical.updated(
+                remove=old_passages.keys() - new_passages.keys(),
+                add_ids=changed,
+                add_texts=[new_passages[k][1] for k in changed],
+            ),
+            prompts={
+                "query": getattr(encoder, "query_prompt", ""),
+                "passage": getattr(encoder, "passage_prompt", ""),
+            },
+            built=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        name = store.commit(snapshot)
+    updated = sum(1 for k in changed if k in old_passages)
+    return BuildReport(
+        articles=len({c.article for c in chunks}),
+        passages=len(chunks),
+        added=len(changed) - updated,
+        updated=updated,
+        removed=len(old_passages.keys() - new_passages.keys()),
+        unchanged=len(chunks) - len(changed),
+        embedded=embedded,
+        embedded_sentences=embedded_sentences,
+        seconds=round(time.perf_counter() - started, 3),
+        full=old is None,
+        reason=reason,
+        generation=name,
+    )

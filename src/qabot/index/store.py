@@ -1,0 +1,54 @@
+"""Where snapshots live: the interface a build and a retriever need from a store.
+
+:class:`qabot.index.files.FileStore` keeps them as folders on disk; a server-backed store
+(PostgreSQL with pgvector, say) implements the same methods and plugs in at
+:func:`open_store`.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Protocol
+
+from ..config import Settings
+from .snapshot import Snapshot
+from .vectors import VectorIndex
+
+
+class SnapshotStore(Protocol):
+    """Keeps the current snapshot of one index and replaces it atomically with a new one."""
+
+    #: Where the index is, for messages ("index <location> is inconsistent").
+    location: str
+
+    def current_name(self) -> str | None:
+        """The current snapshot's name (cheap: asked before every question), None if none."""
+        ...
+
+    def load(self) -> Snapshot:
+        """The current snapshot; `IndexError_` (with the fix) if there is none or it is damaged."""
+        ...
+
+    def new_vectors(self, dim: int) -> VectorIndex:
+        """An empty vector index of the kind this store keeps, for a build from scratch."""
+        ...
+
+    def commit(self, snapshot: Snapshot) -> str:
+        """Make ``snapshot`` the current one, all at once; return (and set) its name.
+
+        Readers that loaded the previous snapshot keep working with it.
+        """
+        ...
+
+    def lock(self, timeout: float) -> AbstractContextManager[None]:
+        """Held for a whole build, so two builds cannot interleave; `QabotError` after
+        ``timeout`` seconds of waiting."""
+        ...
+
+
+def open_store(settings: Settings, index_dir: Path | None = None) -> SnapshotStore:
+    """The store the settings name: today always the index folder (``index_dir`` overrides it)."""
+    from .files import FileStore
+
+    return FileStore(index_dir or settings.index_dir)
