@@ -17,6 +17,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from qabot.config import Settings
 
 SITE = "أخبار الواحة"
 
@@ -301,3 +305,14 @@ def serve(slow_seconds: float = 3.0, huge_bytes: int = 8_000_000) -> Iterator[Si
     finally:
         server.shutdown()
         server.server_close()
+
+
+def site_settings(root: Path, **overrides: Any) -> Settings:
+    """Settings for a corpus and index under ``root`` that may fetch from this site."""
+    return Settings(
+        articles_dir=root / "articles",
+        index_dir=root / "index",
+        fetch_allow_private=True,
+        fetch_timeout=1.0,
+        **overrides,
+    )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from fakes import HashEncoder
-from newsroom import DESALINATION, FEED_STORY, LIBRARY, OLIVES, Site, serve
+from newsroom import DESALINATION, FEED_STORY, LIBRARY, OLIVES, Site, serve, site_settings
 
 from qabot.articles import parse_article
 from qabot.cli import main
@@ -25,12 +25,7 @@ def site() -> Iterator[Site]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        articles_dir=tmp_path / "articles",
-        index_dir=tmp_path / "index",
-        fetch_allow_private=True,
-        fetch_timeout=1.0,
-    )
+    return site_settings(tmp_path)
 
 
 def test_feeds_add_new_entries_once(site: Site, settings: Settings) -> None:

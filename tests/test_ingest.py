@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fakes import HashEncoder
-from newsroom import DESALINATION, LIBRARY, OLIVES, Site, article_page, serve
+from newsroom import DESALINATION, LIBRARY, OLIVES, Site, article_page, serve, site_settings
 
 from qabot import ingest
 from qabot.articles import parse_article, split_front_matter
@@ -35,13 +35,7 @@ def site() -> Iterator[Site]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        articles_dir=tmp_path / "articles",
-        index_dir=tmp_path / "index",
-        fetch_allow_private=True,
-        fetch_timeout=1.0,
-        fetch_max_bytes=1_000_000,
-    )
+    return site_settings(tmp_path, fetch_max_bytes=1_000_000)
 
 
 def _files(folder: Path) -> list[str]:
