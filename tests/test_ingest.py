@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +17,6 @@ import pytest
 from fakes import HashEncoder
 from newsroom import DESALINATION, LIBRARY, OLIVES, Site, article_page, serve, site_settings
 
-from qabot import ingest
 from qabot.articles import parse_article, split_front_matter
 from qabot.cli import main
 from qabot.config import Settings
@@ -211,7 +211,7 @@ def test_a_redirect_to_a_private_address_is_refused(tmp_path: Path) -> None:
 def test_a_failed_write_leaves_nothing_and_the_batch_goes_on(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_replace = ingest.os.replace
+    real_replace = os.replace
     calls = []
 
     def disk_full_once(src: Path, dst: Path) -> None:
@@ -220,7 +220,7 @@ def test_a_failed_write_leaves_nothing_and_the_batch_goes_on(
             raise OSError(28, "No space left on device")
         real_replace(src, dst)
 
-    monkeypatch.setattr(ingest.os, "replace", disk_full_once)
+    monkeypatch.setattr(os, "replace", disk_full_once)
     report = add_sources(
         [Upload("one.txt", "\n".join(OLIVES["paragraphs"]).encode()),
          Upload("two.txt", "\n".join(LIBRARY["paragraphs"]).encode())],

@@ -26,6 +26,7 @@ from .encoder import Encoder
 from .errors import SourceError
 from .extract import Extracted, from_html
 from .fetch import FEED_TYPES, HTML_TYPES, TEXT_TYPES, fetch, new_client
+from .fsio import write_atomic
 from .ingest import (
     AddReport,
     Corpus,
@@ -34,7 +35,6 @@ from .ingest import (
     ingest_lock,
     read_source,
     update_index,
-    write_atomic,
 )
 
 log = logging.getLogger(__name__)

@@ -36,7 +36,10 @@ def publish_dir(tmp: Path, target: Path) -> None:
 def write_atomic(path: Path, data: str | bytes) -> None:
     """Replace ``path`` with ``data`` through ``<name>.tmp`` and a rename, flushed to disk."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
-    fsync(tmp)
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+        fsync(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # gone after the rename; a failed write leaves nothing
     fsync(path.parent)

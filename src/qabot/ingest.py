@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from .encoder import Encoder
 from .errors import SourceError
 from .extract import Extracted, from_html, from_text
 from .fetch import HTML_TYPES, decode, fetch, new_client
+from .fsio import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -159,19 +159,6 @@ def render_article(article: Extracted) -> str:
             lines.append(f"{name}: {' '.join(str(value).split())}")
     lines += ["---", article.text.strip(), ""]
     return "\n".join(lines)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write the whole file or nothing: a hidden temporary file renamed into place."""
-    tmp = path.with_name(f".{path.name}.part")
-    try:
-        with tmp.open("w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _slug(article: Extracted, hint: str | None) -> str:

