@@ -200,3 +200,39 @@ def test_long_paragraph_splits_at_sentence_ends() -> None:
     for message in messages[:-1]:
         assert check_message(message).endswith(".")
     assert squash(text) in squash("".join(map(check_message, messages)))
+
+
+class HrefCollector(HTMLParser):
+    """Every link's target, unescaped as Telegram reads it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str | None] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self.hrefs += [value for name, value in attrs if name == "href"]
+
+
+URLS_TO_ESCAPE = (
+    'https://x.org/a?q="quoted"',
+    "https://x.org/a?x=1&y=2&amp=3",
+    "https://x.org/<script>?a='b'",
+    'https://x.org/"><b>bold</b><i>',
+)
+
+
+def test_urls_with_quotes_ampersands_and_angle_brackets_stay_one_valid_link() -> None:
+    """An unescaped ``"`` in an href ends the attribute early and Telegram rejects the whole
+    answer: every URL must arrive as exactly one link with exactly that target."""
+    for url in URLS_TO_ESCAPE:
+        answer = Answer(question="س", passages=[_passage("نص.", url=url)], found=True)
+        article = ArticleInfo(
+            id="000", title="ع", source="تاس", url=url, published=None, passages=1
+        )
+        for message in [*answer_html(answer), *render.sources_html([article])]:
+            check_message(message)
+            collector = HrefCollector()
+            collector.feed(message)
+            assert collector.hrefs == [url], message
+            assert '"' not in message.split('href="', 1)[1].split('">', 1)[0]
