@@ -11,8 +11,9 @@ tests exercise python-telegram-bot's real request, retry and rate-limit code.
 Faults: ``fail`` (5xx, 429 with retry_after, malformed JSON, a hang past the client's
 timeout), ``lose_response`` (the call takes effect, then its response is a 502 or a
 dropped connection), ``slow`` (a late but good answer), ``chaos`` (random 5xx/429/lost
-responses at given rates) and ``go_down``/``come_back`` (connection refused). Every update handed out by a good
-getUpdates is counted in ``deliveries``; ``offset`` is the highest one the bot confirmed.
+responses at given rates) and ``go_down``/``come_back`` (connection refused). Every update
+handed out by a good getUpdates is counted in ``deliveries``; ``offset`` is the highest one
+the bot confirmed.
 """
 
 from __future__ import annotations
