@@ -373,6 +373,7 @@ async def test_real_entry_points_refuse_a_damaged_index(
     assert_clean_refusal(ask_status, ask_err, "built with model", "qabot index --full")
 
 
+@pytest.mark.slow  # `qabot ask` in a subprocess converts the real model
 async def test_model_cache_faults_are_one_clear_line(hash_index: Settings, tmp_path: Path) -> None:
     """A cache folder that cannot be written, and the bundled model's package missing."""
     blocker = tmp_path / "not-a-folder"
