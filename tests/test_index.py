@@ -1,7 +1,9 @@
 """Index build, round trip, incremental updates and damage, with a fast fake encoder."""
 
+import json
 import logging
 import os
+import random
 import re
 import shutil
 import signal
@@ -410,6 +412,85 @@ def test_current_pointer_is_never_half_written(corpus: Settings) -> None:
     assert seen and all(re.fullmatch(r"gen-0000(0[1-8])\n?", r) for r in seen), set(seen)
     first = reads.index(seen[0])
     assert None not in reads[first:]  # once there, CURRENT never disappears
+
+
+RANDOM_KILL_DRIVER = """
+import json, os, signal, sys
+from pathlib import Path
+import numpy as np
+from fakes import HashEncoder
+from qabot.config import Settings
+from qabot.index import build_index
+
+articles, index, kill_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
+events = []
+WRITES = {"open", "os.rename", "os.mkdir", "os.remove", "os.rmdir", "shutil.rmtree"}
+
+def tick(kind):
+    events.append(kind)
+    if len(events) == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+def hook(event, args):
+    if event not in WRITES or not args or not str(args[0]).startswith(index):
+        return
+    if event == "open":
+        mode, flags = args[1], args[2]
+        writing = any(m in str(mode or "") for m in "wax+") or (
+            isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT)
+        )
+        if not writing:
+            return
+    tick("write")
+
+class Encoder(HashEncoder):
+    def encode_passages(self, texts):  # in batches of two, as a model works through them
+        parts = []
+        for i in range(0, len(texts), 2):
+            tick("embed")
+            parts.append(super().encode_passages(texts[i : i + 2]))
+        return np.concatenate(parts) if parts else super().encode_passages(texts)
+
+sys.addaudithook(hook)
+settings = Settings(articles_dir=Path(articles), index_dir=Path(index))
+build_index(settings, encoder=Encoder())
+print(json.dumps(events))
+"""
+
+
+def test_killed_at_random_points_while_embedding_and_writing(corpus: Settings) -> None:
+    """SIGKILL at random points of an update (seeded): inside the embedding batches and at
+    file writes, folder creations, renames and removals. Each time the index still loads
+    (the old generation or the complete new one) and the next build repairs everything."""
+    enc = HashEncoder()
+    build_index(corpus, encoder=enc)
+    pristine = corpus.index_dir.parent / "pristine"
+    shutil.copytree(corpus.index_dir, pristine)
+    write(corpus.articles_dir / "a.txt", PARK)
+    args = [str(corpus.articles_dir), str(corpus.index_dir)]
+    dry = subprocess.run(
+        [sys.executable, "-c", RANDOM_KILL_DRIVER, *args, "0"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    events = json.loads(dry.stdout)
+    embeds = [i + 1 for i, kind in enumerate(events) if kind == "embed"]
+    writes = [i + 1 for i, kind in enumerate(events) if kind == "write"]
+    assert len(embeds) >= 3 and len(writes) >= 6, events
+    rng = random.Random(20261129)
+    points = sorted(rng.sample(embeds, 3) + rng.sample(writes, 6))
+    for point in points:
+        shutil.rmtree(corpus.index_dir)
+        shutil.copytree(pristine, corpus.index_dir)
+        run = subprocess.run(
+            [sys.executable, "-c", RANDOM_KILL_DRIVER, *args, str(point)], timeout=120
+        )
+        assert run.returncode == -signal.SIGKILL, point
+        retriever = Retriever.load(settings=corpus, encoder=enc)
+        assert len(retriever) in (16, 20), point  # the old generation or the whole new one
+        assert retriever.search("منظمة التعاون الإسلامي", k=1), point
+        build_index(corpus, encoder=enc)
+        assert_same_as_full_build(corpus, enc)
+        assert not list(corpus.index_dir.glob("*.tmp")), point
 
 
 def test_question_in_flight_keeps_its_generation(corpus: Settings) -> None:
