@@ -41,4 +41,4 @@ figures: setup
 
 # Targeted mutants of render, arabic, the language gate and index files (scripts/mutants.py).
 mutants: setup
-	.venv/bin/python scripts/mutants.py --markdown docs/mutation-results.md
+	.venv/bin/python scripts/mutants.py
