@@ -36,6 +36,8 @@ def arcd() -> str:
     rows = ["| mode | R@1 | R@5 | MRR@10 | answered | answered and right | unanswerable refused |",
             "|---|---|---|---|---|---|---|"]  # fmt: skip
     for mode in ("hybrid", "dense", "lexical"):
+        if not (RESULTS / f"arcd-{mode}.json").exists():
+            continue  # not measured yet: no row rather than an old one
         r = _load(f"arcd-{mode}.json")
         rows.append(
             f"| {mode}{' (default)' if mode == 'hybrid' else ''} | {r['r1']:.3f} | {r['r5']:.3f} "
