@@ -155,7 +155,12 @@ def render(text: str) -> str:
         name = match[2]
         if name not in TABLES:
             raise SystemExit(f"unknown figures block {name!r}")
-        return f"{match[1]}{TABLES[name]()}\n{match[4]}"
+        try:
+            body = TABLES[name]()
+        except FileNotFoundError as exc:  # not measured yet: say so, show no old figures
+            body = f"*Not measured on this revision yet (`{Path(str(exc.filename)).name}` is "
+            body += "missing): run `make figures`.*"
+        return f"{match[1]}{body}\n{match[4]}"
 
     return MARKED.sub(table, text)
 
