@@ -1,4 +1,4 @@
-.PHONY: setup run test lint index eval bench
+.PHONY: setup run test lint index eval bench figures mutants
 
 setup:
 	bash scripts/setup
@@ -21,3 +21,24 @@ eval: setup
 
 bench: setup
 	.venv/bin/python benchmarks/bench_core.py
+
+# Every table in benchmarks/README.md, regenerated from the scripts' output (minutes: ARCD
+# is indexed once into $(CACHE) and reused). benchmarks/figures.py --check compares only.
+ARCD ?= ../shared/data/arcd/arcd.retrieval.json
+CACHE ?= /tmp/qabot-figures
+RESULTS := benchmarks/results
+figures: setup
+	mkdir -p $(RESULTS)
+	.venv/bin/qabot eval $(ARCD) --unanswerable --cache $(CACHE) --json > $(RESULTS)/arcd-hybrid.json
+	.venv/bin/qabot eval $(ARCD) --mode dense --cache $(CACHE) --json > $(RESULTS)/arcd-dense.json
+	.venv/bin/qabot eval $(ARCD) --mode lexical --cache $(CACHE) --json > $(RESULTS)/arcd-lexical.json
+	.venv/bin/python benchmarks/tune_retrieval.py $(ARCD) --cache $(CACHE) --json $(RESULTS)/tune_retrieval.json
+	.venv/bin/python benchmarks/english_eval.py --cache $(CACHE) --json $(RESULTS)/english_eval.json
+	.venv/bin/python benchmarks/lexical_ablation.py $(ARCD) --json $(RESULTS)/lexical_ablation.json
+	.venv/bin/python benchmarks/lexical_ablation.py $(ARCD) --b 0.75 --json $(RESULTS)/lexical_ablation-b0.75.json
+	.venv/bin/python benchmarks/load_test.py --json $(RESULTS)/load_test.json
+	.venv/bin/python benchmarks/figures.py
+
+# Targeted mutants of render, arabic, the language gate and index files (scripts/mutants.py).
+mutants: setup
+	.venv/bin/python scripts/mutants.py

@@ -12,13 +12,17 @@ what the cross-lingual step costs, and the abstention rows check ``FusionWeights
 Last, it fits the English confidence: a logistic regression of "the gold article is in the
 indexed half" on the top passage's dense score (both folds of the abstention split), and the
 dense score that keeps 95 % of answerable English questions. ``FusionWeights.conf_other``
-in ``qabot/fusion.py`` takes the fitted slope and puts the default threshold there.
+in ``qabot/fusion.py`` takes the fitted slope and the bias that puts the default threshold
+(0.23) at that dense score, the rule the Arabic calibration follows too: printed as
+``conf_other = (...)``. Nothing here uses the seed questions that the tests check.
+The figures go to ``benchmarks/results/english_eval.json`` as well (``--json``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import tempfile
 from pathlib import Path
 
@@ -34,6 +38,7 @@ from qabot.retriever import Retriever
 ROOT = Path(__file__).resolve().parents[1]
 ARCD = ROOT.parent / "shared" / "data" / "arcd" / "arcd.retrieval.json"
 ENGLISH = ROOT / "benchmarks" / "data" / "arcd-english-questions.json"
+RESULTS = ROOT / "benchmarks" / "results"
 
 
 def write_sets(out: Path) -> dict[str, Path]:
@@ -56,7 +61,7 @@ def write_sets(out: Path) -> dict[str, Path]:
     return paths
 
 
-def fit_english(path: Path, cache: Path, settings: Settings, encoder) -> None:
+def fit_english(path: Path, cache: Path, settings: Settings, encoder) -> dict:
     """Fit P(answerable) on the English top dense score over the two half-corpus folds."""
     from sklearn.linear_model import LogisticRegression
 
@@ -85,14 +90,27 @@ def fit_english(path: Path, cache: Path, settings: Settings, encoder) -> None:
             f"  boundary {boundary:.3f}: answerable answered {(x[y] >= boundary).mean():.1%}, "
             f"unanswerable refused {(x[~y] < boundary).mean():.1%}"
         )
+    slope = float(model.coef_[0][0])
+    threshold = Settings().min_confidence
+    bias = math.log(threshold / (1 - threshold)) - slope * keep95
+    print(f"conf_other = ({slope:.2f}, 0.0, {bias:.2f})  # {threshold} at dense {keep95:.4f}")
+    return {
+        "slope": round(slope, 2),
+        "bias": round(bias, 2),
+        "boundary": round(keep95, 4),
+        "auc": round(auc, 3),
+        "answered": round(float((x[y] >= keep95).mean()), 4),
+        "refused": round(float((x[~y] < keep95).mean()), 4),
+    }
 
 
-def english_with_bm25(path: Path, cache: Path, settings: Settings, encoder) -> None:
+def english_with_bm25(path: Path, cache: Path, settings: Settings, encoder) -> dict:
     """R@1 if English questions took the BM25 leg too (qabot skips it for them)."""
     data = load_eval_set(path)
     retriever = Retriever(FileStore(cache / "full"), encoder, settings)
     vectors = encoder.encode_queries([q.question for q in data.questions])
     known = {p.id for art in data.articles for p in art.paragraphs}
+    out = {}
     for w in (0.0, 0.1, 0.2):
         right = []
         for q, v in zip(data.questions, vectors, strict=True):
@@ -101,12 +119,16 @@ def english_with_bm25(path: Path, cache: Path, settings: Settings, encoder) -> N
             top = retriever.snapshot.by_key[int(found.keys[int(np.argmax(fused))])]
             right.append(paragraph_of(top.id, known) == q.paragraph_id)
         print(f"English with BM25 at weight {w:.1f}: R@1 {np.mean(right):.3f}")
+        out[f"{w:.1f}"] = round(float(np.mean(right)), 4)
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cache", type=Path, help="keep the scratch ARCD indexes here")
+    ap.add_argument("--json", type=Path, default=RESULTS / "english_eval.json")
     args = ap.parse_args()
+    rows = []
     settings = Settings()
     encoder = load_encoder(settings)
     print(
@@ -137,8 +159,19 @@ def main() -> None:
                     f"{abstention} |",
                     flush=True,
                 )
-        fit_english(sets["arcd-62-english"], cache, settings, encoder)
-        english_with_bm25(sets["arcd-62-english"], cache, settings, encoder)
+                rows.append(
+                    {
+                        "questions": name, "n": r.n, "mode": mode, "r1": r.r1, "r5": r.r5,
+                        "mrr10": r.mrr10, "answered": r.answered,
+                        "answered_correct": r.answered_correct,
+                        "refused_unanswerable": r.refused_unanswerable,
+                    }
+                )  # fmt: skip
+        fit = fit_english(sets["arcd-62-english"], cache, settings, encoder)
+        bm25 = english_with_bm25(sets["arcd-62-english"], cache, settings, encoder)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    result = {"rows": rows, "fit": fit, "english_with_bm25": bm25}
+    args.json.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

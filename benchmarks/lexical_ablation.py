@@ -5,7 +5,11 @@ light stem, stopwords + dual stems = ``qabot.arabic.terms``) and is run with and
 the article title prepended to every paragraph. Reports R@1, R@5 and MRR@10 of the gold
 paragraph (format: ../shared/data/README.md).
 
-    .venv/bin/python benchmarks/lexical_ablation.py [FILE.retrieval.json] [--extra] [--timing]
+    .venv/bin/python benchmarks/lexical_ablation.py [FILE.retrieval.json] [--b B] [--json PATH]
+        [--extra] [--timing]
+
+``--b`` sets BM25's length normalisation for the ladder (qabot's default otherwise); ``--json``
+also writes the ladder's figures there (``make figures`` renders them).
 
 ``--extra`` runs the side experiments behind the design choices; ``--timing`` times
 build / incremental update / save / load / search at about 50,000 passages.
@@ -106,6 +110,7 @@ LADDER: list[tuple[str, Analyzer]] = [
     ("+ normalisation", tokenize),
     ("+ light stem", light),
     ("+ stopwords & dual stems (= terms)", terms),
+    ("+ character trigrams (= index_keys, the lexical leg)", index_keys),
 ]
 
 
@@ -221,16 +226,25 @@ def main() -> None:
     parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--extra", action="store_true", help="run the side experiments")
     parser.add_argument("--timing", action="store_true", help="time at ~50k passages")
+    parser.add_argument("--b", type=float, default=DEFAULT_B, help="BM25 b for the ladder")
+    parser.add_argument("--json", type=Path, help="also write the ladder's figures here")
     args = parser.parse_args()
     ds = load(args.data)
     print(
         f"{args.data.name}: {len(ds.texts)} paragraphs, {len(ds.questions)} questions, "
-        f"BM25 k1={DEFAULT_K1} b={DEFAULT_B}"
+        f"BM25 k1={DEFAULT_K1} b={args.b}"
     )
+    rows = []
     for titled in (False, True):
         print("\nparagraph text" + (" with article title prepended:" if titled else ":"))
         for name, analyzer in LADDER:
-            report(name, evaluate(ds, analyzer, titled=titled))
+            scores = evaluate(ds, analyzer, titled=titled, b=args.b)
+            report(name, scores)
+            rows.append({"analysis": name, "titled": titled, **vars(scores)})
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        record = {"data": args.data.name, "k1": DEFAULT_K1, "b": args.b, "rows": rows}
+        args.json.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     if args.extra:
         extras(ds)
     if args.timing:

