@@ -67,7 +67,7 @@ _OPENERS = "من ممن ما ماذا متى أين كيف كم لماذا لم 
 #: «ومتى …؟», «فما …؟», «وفي أي …؟», «وعلى ماذا …؟»: a question that goes on from the last
 #: one (matched on folded text).
 _ELLIPTIC_RE = re.compile(
-    r"^[وف]\s?(?:(?:في|علي|الي|من|ب|ل|عن)\s)?(?:" + "|".join(normalize(_OPENERS).split()) + r")\b"
+    r"^[وف]\s?(?:(?:في|علي|الي|من|عن)\s|[بل])?(?:" + "|".join(normalize(_OPENERS).split()) + r")\b"
 )
 #: Attached pronouns that point back: زيارته، رئيسها، عددهم، منه، عنها.
 _SUFFIX_RE = re.compile(r"^\w{2,}(?:ه|ها|هم|هما|هن)$")

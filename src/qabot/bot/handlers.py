@@ -124,12 +124,11 @@ async def _answer(update: Update, context: BotContext, raw: str) -> None:
         markup = InlineKeyboardMarkup.from_button(
             InlineKeyboardButton(MORE_BUTTON, callback_data=more)
         )
+    turn = data.memory.remember(message, who, answer)
     texts = render.answer_html(answer, note=note)
-    sent = []
     for i, text in enumerate(texts):
         reply = await message.reply_text(text, reply_markup=markup if i == len(texts) - 1 else None)
-        sent.append(reply.message_id)
-    data.memory.remember(message, who, answer, sent)
+        data.memory.sent(message.chat_id, reply.message_id, turn)
 
 
 # --------------------------------------------------------------------------- handlers

@@ -42,12 +42,15 @@ class Memory:
                 return [turn]
         return self.conversations.history((message.chat_id, user_id))
 
-    def remember(self, message: Message, user_id: int, answer: Answer, sent: list[int]) -> None:
-        """Keep the question (and what answered it) for the user and for replies to ``sent``."""
+    def remember(self, message: Message, user_id: int, answer: Answer) -> Turn:
+        """Keep the question (and what answered it) in the user's conversation."""
         turn = turn_of(answer)
         self.conversations.remember((message.chat_id, user_id), turn)
-        for message_id in sent:
-            self.replies.add(message.chat_id, message_id, turn)
+        return turn
+
+    def sent(self, chat_id: int, message_id: int, turn: Turn) -> None:
+        """Note that message ``message_id`` answered ``turn``, for replies to it."""
+        self.replies.add(chat_id, message_id, turn)
 
 
 def context_note(answer: Answer, history: list[Turn]) -> str | None:
