@@ -10,7 +10,6 @@ its answer's article is the context's prior.
 from __future__ import annotations
 
 import tempfile
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
@@ -54,14 +53,11 @@ class PairResult(BaseModel):
     context_found: bool
     context_used: bool
     gold: str | None
-    alone_ms: float
-    context_ms: float
 
     @property
     def handled(self) -> bool:
-        """A switch is handled when the context changed nothing (and off-topic is refused)."""
-        same = (self.alone_top, self.alone_found) == (self.context_top, self.context_found)
-        return same and (self.gold is not None or not self.context_found)
+        """A switch is handled when the context changed nothing: same passage, same verdict."""
+        return (self.alone_top, self.alone_found) == (self.context_top, self.context_found)
 
 
 class FollowupReport(BaseModel):
@@ -75,8 +71,8 @@ class FollowupReport(BaseModel):
     context_used: float  # share of follow-ups answered in context
     switches: int
     switch_handled: float
-    alone_p50_ms: float
-    context_p50_ms: float
+    off_topic: int
+    off_topic_refused: float  # in context; what alone refuses is the baseline
 
 
 def load_followups(path: Path) -> FollowupSet:
@@ -105,11 +101,8 @@ def run_pairs(data: FollowupSet, retriever: Retriever) -> list[PairResult]:
         turns: list[Turn] = []
         for earlier in pair.history:  # as in a chat: each earlier question answered first
             turns.append(turn_of(retriever.ask(earlier, k=1, history=turns)))
-        start = time.perf_counter()
         alone = retriever.ask(pair.question, k=1)
-        middle = time.perf_counter()
         in_context = retriever.ask(pair.question, k=1, history=turns)
-        end = time.perf_counter()
         out.append(
             PairResult(
                 id=pair.id,
@@ -121,8 +114,6 @@ def run_pairs(data: FollowupSet, retriever: Retriever) -> list[PairResult]:
                 context_found=in_context.found,
                 context_used=in_context.context_used,
                 gold=pair.paragraph_id,
-                alone_ms=(middle - start) * 1000,
-                context_ms=(end - middle) * 1000,
             )
         )
     return out
@@ -136,6 +127,7 @@ def _mean(values: Iterable[bool]) -> float:
 def summarise(name: str, split: str, results: list[PairResult]) -> FollowupReport:
     follow = [r for r in results if r.kind == "followup"]
     switches = [r for r in results if r.kind == "switch"]
+    off_topic = [r for r in switches if r.gold is None]
     return FollowupReport(
         name=name,
         split=split,
@@ -145,8 +137,8 @@ def summarise(name: str, split: str, results: list[PairResult]) -> FollowupRepor
         context_used=_mean(r.context_used for r in follow),
         switches=len(switches),
         switch_handled=_mean(r.handled for r in switches),
-        alone_p50_ms=round(float(np.percentile([r.alone_ms for r in results], 50)), 2),
-        context_p50_ms=round(float(np.percentile([r.context_ms for r in results], 50)), 2),
+        off_topic=len(off_topic),
+        off_topic_refused=_mean(not r.context_found for r in off_topic),
     )
 
 
@@ -181,6 +173,6 @@ def format_report(report: FollowupReport) -> str:
         f"{report.name} [{report.split}]: follow-ups {report.followups}: "
         f"R@1 alone {report.r1_alone:.3f} -> in context {report.r1_context:.3f} "
         f"(context used {report.context_used:.0%}); switches {report.switches}: "
-        f"handled as alone {report.switch_handled:.3f}; p50 {report.alone_p50_ms:.1f} ms alone, "
-        f"{report.context_p50_ms:.1f} ms in context"
+        f"handled as alone {report.switch_handled:.3f}, off-topic refused "
+        f"{report.off_topic_refused:.3f} of {report.off_topic}"
     )
