@@ -241,5 +241,7 @@ def test_context_costs_at_most_one_extra_encoding(retriever: Retriever) -> None:
         assert len(calls) == 3  # the question, and the context once
         retriever.ask("وهل فيها ممرات؟", history=["ما عدد ملاعب الأطفال في الحديقة؟ سؤال جديد"])
         assert len(calls) == 4  # that context was asked before: its vector was kept
+        retriever.ask("وهل فيها أشجار؟", history=["سؤال أول لم يطرح", "سؤال ثان لم يطرح"])
+        assert len(calls) == 6 and calls[-1] == ["سؤال أول لم يطرح", "سؤال ثان لم يطرح"]
     finally:
         del retriever.encoder.encode_queries

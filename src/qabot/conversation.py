@@ -11,12 +11,14 @@ benchmarks/data/followups.json (benchmarks/followups.py; see docs/conversation.m
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .arabic import normalize, term_groups, tokenize
+from .encoder import Encoder
 from .results import Answer
 
 
@@ -106,8 +108,42 @@ def as_turns(history: History | None, limit: int) -> list[Turn]:
 
 
 def context_text(turns: Sequence[Turn]) -> str:
-    """The one text encoded for the context: the earlier questions, oldest first."""
+    """The earlier questions, oldest first, as one text for BM25."""
     return " ".join(t.question for t in turns)
+
+
+class QueryVectors:
+    """Recent query vectors, so an earlier question is not encoded again as context."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._kept: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def _keep(self, text: str, vector: np.ndarray) -> np.ndarray:
+        self._kept.pop(text, None)
+        self._kept[text] = vector
+        while len(self._kept) > self.limit:
+            self._kept.popitem(last=False)
+        return vector
+
+    def one(self, text: str, encoder: Encoder) -> np.ndarray:
+        """The vector of ``text``, encoded now unless it was kept."""
+        vector = self._kept.get(text)
+        return self._keep(text, encoder.encode_queries([text])[0] if vector is None else vector)
+
+    def mean(self, texts: list[str], encoder: Encoder) -> np.ndarray:
+        """The mean vector of ``texts``: those not kept are encoded together, in one call."""
+        missing = list(dict.fromkeys(t for t in texts if t not in self._kept))
+        if missing:
+            for text, vector in zip(missing, encoder.encode_queries(missing), strict=True):
+                self._keep(text, vector)
+        return np.mean([self.one(t, encoder) for t in texts], axis=0)
+
+    def forget(self, text: str) -> None:
+        self._kept.pop(text, None)
+
+    def clear(self) -> None:
+        self._kept.clear()
 
 
 def mix_vectors(alone: np.ndarray, context: np.ndarray, weight: float) -> np.ndarray:

@@ -52,7 +52,7 @@ class Retriever:
         self.settings = settings or Settings()
         self.weights = weights
         self.context = context
-        self._vectors: dict[str, np.ndarray] = {}  # recent query vectors, oldest first
+        self._vectors = conv.QueryVectors(_KEEP_VECTORS)
         self._lock = threading.Lock()
         self._rejected: str | None = None
         self._snapshot = self._open()
@@ -163,7 +163,7 @@ class Retriever:
         if not snapshot.chunks or k <= 0:
             return [], False
         if vector is None and mode != "lexical":
-            vector = self._vector(question)
+            vector = self._vectors.one(question, self.encoder)
         arabic = is_mostly_arabic(question)
         # BM25 over Arabic keys cannot match a question in another language: skip the leg.
         legs: Mode = "dense" if mode == "hybrid" and not arabic else mode
@@ -209,8 +209,9 @@ class Retriever:
         the share of the question's own words in the best of them."""
         text = conv.context_text(turns)
         mixed = None
-        if vector is not None:  # the one extra encoding (none if the context was seen)
-            mixed = conv.mix_vectors(vector, self._vector(text), self.context.vector)
+        if vector is not None:
+            earlier = self._vectors.mean([t.question for t in turns], self.encoder)
+            mixed = conv.mix_vectors(vector, earlier, self.context.vector)
         found = self._candidates(snapshot, question, mixed, legs, context=text, extra=vector)
         if found is None:
             return [], 0.0
@@ -228,16 +229,6 @@ class Retriever:
         own = snapshot.lexical.query(question, 0).coverage(found.keys[order[:1]])
         passages = [self._passage(snapshot, found, int(i), float(fused[i]), arabic) for i in order]
         return passages, float(own[0]) if len(own) else 0.0
-
-    def _vector(self, text: str) -> np.ndarray:
-        """The query vector of ``text``: kept for a while, as a follow-up's context reuses it."""
-        vector = self._vectors.pop(text, None)
-        if vector is None:
-            vector = self.encoder.encode_queries([text])[0]
-        self._vectors[text] = vector
-        while len(self._vectors) > _KEEP_VECTORS:
-            self._vectors.pop(next(iter(self._vectors)), None)
-        return vector
 
     def candidates(
         self, question: str, vector: np.ndarray | None, mode: Mode = "hybrid"
