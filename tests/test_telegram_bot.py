@@ -175,7 +175,7 @@ async def test_startup_registers_arabic_commands(bot: BotAPI) -> None:
     assert bot.calls_to("getMe") and bot.calls_to("deleteWebhook")
     [call] = bot.calls_to("setMyCommands")
     names = {c["command"]: c["description"] for c in call.params["commands"]}
-    assert set(names) == {"start", "help", "sources", "ask"}
+    assert set(names) == {"start", "help", "sources", "ask", "new"}
     assert all(re.search("[\u0600-\u06ff]", d) for d in names.values())
 
 
