@@ -94,9 +94,9 @@ class GatedRetriever(FakeRetriever):
         super().__init__()
         self.gate = threading.Event()
 
-    def ask(self, question: str, k: int = 3) -> Any:
+    def ask(self, question: str, k: int = 3, history: Any = None) -> Any:
         self.gate.wait(10)
-        return super().ask(question, k)
+        return super().ask(question, k, history)
 
 
 # --------------------------------------------------------------------------- Bot API faults

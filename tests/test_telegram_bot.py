@@ -78,7 +78,7 @@ class FakeRetriever:
         scored.sort(key=lambda pair: -pair[0])
         return [self._passage(i, score) for score, i in scored[:k] if score]
 
-    def ask(self, question: str, k: int = 3) -> Answer:
+    def ask(self, question: str, k: int = 3, history: Any = None) -> Answer:
         self.questions.append(question)
         if self.error:
             raise self.error
@@ -175,7 +175,7 @@ async def test_startup_registers_arabic_commands(bot: BotAPI) -> None:
     assert bot.calls_to("getMe") and bot.calls_to("deleteWebhook")
     [call] = bot.calls_to("setMyCommands")
     names = {c["command"]: c["description"] for c in call.params["commands"]}
-    assert set(names) == {"start", "help", "sources", "ask"}
+    assert set(names) == {"start", "help", "sources", "ask", "new"}
     assert all(re.search("[\u0600-\u06ff]", d) for d in names.values())
 
 

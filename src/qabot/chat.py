@@ -6,6 +6,8 @@ import sys
 from typing import TYPE_CHECKING
 
 from .config import Settings
+from .conversation import turn_of
+from .memory import Conversations
 from .question import prepare_question
 
 if TYPE_CHECKING:
@@ -13,9 +15,10 @@ if TYPE_CHECKING:
 
 PROMPT = "سؤال> "
 WELCOME = (
-    "اسأل عن المقالات المفهرسة (بالعربية أو بالإنجليزية). اكتب /exit للخروج.\n"
-    "Ask about the indexed articles (Arabic or English). Type /exit to leave."
+    "اسأل عن المقالات المفهرسة (بالعربية أو بالإنجليزية). اكتب /new لمحادثة جديدة و/exit للخروج.\n"
+    "Ask about the indexed articles (Arabic or English). /new starts afresh, /exit leaves."
 )
+NEW = "(محادثة جديدة / new conversation)"
 
 
 def terminal_question(raw: str, limit: int) -> str:
@@ -35,6 +38,8 @@ def chat(retriever: Retriever, settings: Settings, k: int = 3) -> int:
     from .render import terminal_answer
 
     color = sys.stdout.isatty()
+    # One user: the follow-up context is the last few questions, as in the bot.
+    memory = Conversations(settings.context_turns, settings.context_minutes * 60)
     titles = ", ".join(a.title or a.id for a in retriever.articles())
     print(f"{WELCOME}\n({len(retriever)} passages: {titles})")
     while True:
@@ -48,8 +53,13 @@ def chat(retriever: Retriever, settings: Settings, k: int = 3) -> int:
             return 0
         if not question:
             continue
+        if question == "/new":
+            memory.forget("me")
+            print(NEW)
+            continue
         retriever.refresh()
         question = terminal_question(question, settings.max_question_chars)
-        answer = retriever.ask(question, k=k)
+        answer = retriever.ask(question, k=k, history=memory.history("me"))
+        memory.remember("me", turn_of(answer))
         record_answer(settings, answer)
         print(terminal_answer(answer, color=color))

@@ -98,6 +98,19 @@ def cmd_ask(args: argparse.Namespace, encoder: Encoder | None) -> int:
     return 0
 
 
+def _eval_followups(args: argparse.Namespace, settings: Settings, encoder: Encoder | None) -> int:
+    """`qabot eval --followups FILE`: follow-up R@1 alone vs in context, topic switches."""
+    from .followups import evaluate_followups, format_report
+
+    cache = Path(args.cache) if args.cache else None
+    reports = evaluate_followups(
+        Path(args.followups), settings, _encoder(settings, encoder), cache=cache
+    )
+    for report in reports:
+        print(json.dumps(report.model_dump()) if args.json else format_report(report))
+    return 0
+
+
 def cmd_chat(args: argparse.Namespace, encoder: Encoder | None) -> int:
     """An interactive terminal chat over the same retriever."""
     from .chat import chat
@@ -112,6 +125,11 @@ def cmd_eval(args: argparse.Namespace, encoder: Encoder | None) -> int:
     from .evaluate import evaluate, report_json
 
     settings = _settings(args)
+    if args.followups:
+        return _eval_followups(args, settings, encoder)
+    if not args.file:
+        print("qabot: eval needs a FILE (or --followups FILE)", file=sys.stderr)
+        return 2
     report = evaluate(
         Path(args.file),
         settings,
@@ -241,7 +259,8 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("-k", type=int, help="passages to show (QABOT_TOP_K, 3)")
 
     sp = command("eval", cmd_eval, "score retrieval on a *.retrieval.json file")
-    sp.add_argument("file")
+    sp.add_argument("file", nargs="?")
+    sp.add_argument("--followups", metavar="FILE", help="score follow-up questions instead")
     sp.add_argument("-k", type=int, default=10)
     sp.add_argument("--mode", choices=MODES, default="hybrid")
     sp.add_argument("--unanswerable", action="store_true", help="also measure abstention")

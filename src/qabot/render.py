@@ -52,6 +52,7 @@ COMMANDS = (
     ("help", "طريقة الاستخدام والأوامر"),
     ("sources", "المقالات التي أجيب منها"),
     ("ask", "طرح سؤال (في المجموعات): ‎/ask سؤالك"),
+    ("new", "محادثة جديدة: نسيان الأسئلة السابقة"),
 )
 _QUESTION_ECHO = 200  # characters of a question quoted back in a reply
 

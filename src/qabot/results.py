@@ -36,3 +36,7 @@ class Answer(BaseModel):
     passages: list[Passage]
     found: bool
     sentence: str | None = None
+    context_used: bool = Field(
+        default=False,
+        description="Whether the passages were found with the conversation's earlier questions.",
+    )

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from . import conversation as conv
 from .arabic import is_mostly_arabic
 from .config import Settings
+from .conversation import DEFAULT_CONTEXT, ContextWeights, History, Reading
 from .encoder import Encoder
 from .errors import REBUILD_HINT, IndexError_, QuestionError
 from .fusion import (
@@ -21,6 +23,7 @@ from .fusion import (
     best_sentence,
     confidence_of,
     fuse,
+    zscore,
 )
 from .index.files import FileStore
 from .index.snapshot import Snapshot
@@ -28,6 +31,9 @@ from .index.store import SnapshotStore, open_store
 from .results import Answer, ArticleInfo, Passage
 
 log = logging.getLogger(__name__)
+
+#: Query vectors kept, so an earlier question is not encoded again as a follow-up's context.
+_KEEP_VECTORS = 256
 
 
 class Retriever:
@@ -39,11 +45,14 @@ class Retriever:
         encoder: Encoder,
         settings: Settings | None = None,
         weights: FusionWeights = DEFAULT_WEIGHTS,
+        context: ContextWeights = DEFAULT_CONTEXT,
     ) -> None:
         self.store = store
         self.encoder = encoder
         self.settings = settings or Settings()
         self.weights = weights
+        self.context = context
+        self._vectors = conv.QueryVectors(_KEEP_VECTORS)
         self._lock = threading.Lock()
         self._rejected: str | None = None
         self._snapshot = self._open()
@@ -113,9 +122,7 @@ class Retriever:
         for chunk in self._snapshot.chunks:
             info = infos.get(chunk.article)
             if info is None:
-                infos[chunk.article] = ArticleInfo(
-                    **chunk.metadata(), id=chunk.article, passages=1
-                )
+                infos[chunk.article] = ArticleInfo(**chunk.metadata(), id=chunk.article, passages=1)
             else:
                 info.passages += 1
         return list(infos.values())
@@ -124,9 +131,29 @@ class Retriever:
         return len(self._snapshot.chunks)
 
     def search(
-        self, question: str, k: int = 3, mode: Mode = "hybrid", vector: np.ndarray | None = None
+        self,
+        question: str,
+        k: int = 3,
+        mode: Mode = "hybrid",
+        vector: np.ndarray | None = None,
+        history: History | None = None,
     ) -> list[Passage]:
-        """The k best passages, best first, each with its answering sentence and confidence."""
+        """The k best passages, best first, each with its answering sentence and confidence.
+
+        ``history``: the same user's earlier questions (str or :class:`Turn`), oldest first;
+        a follow-up that leans on them is searched in their context (qabot.conversation).
+        """
+        return self._search(question, k, mode, vector, history)[0]
+
+    def _search(
+        self,
+        question: str,
+        k: int,
+        mode: Mode,
+        vector: np.ndarray | None,
+        history: History | None,
+    ) -> tuple[list[Passage], bool]:
+        """The passages, and whether the conversation's context chose them."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         question = " ".join(question.split())
@@ -134,18 +161,74 @@ class Retriever:
             raise QuestionError("the question is empty")
         snapshot = self._snapshot  # one snapshot for the whole question, even if a swap happens
         if not snapshot.chunks or k <= 0:
-            return []
+            return [], False
         if vector is None and mode != "lexical":
-            vector = self.encoder.encode_queries([question])[0]
+            vector = self._vectors.one(question, self.encoder)
         arabic = is_mostly_arabic(question)
         # BM25 over Arabic keys cannot match a question in another language: skip the leg.
         legs: Mode = "dense" if mode == "hybrid" and not arabic else mode
         found = self._candidates(snapshot, question, vector, legs)
         if found is None:
-            return []
+            return [], False
         fused = fuse(found, mode, arabic, self.weights)
         order = np.argsort(-fused, kind="stable")[:k]
-        return [self._passage(snapshot, found, int(i), float(fused[i]), arabic) for i in order]
+        alone = [self._passage(snapshot, found, int(i), float(fused[i]), arabic) for i in order]
+        turns = conv.as_turns(history, self.context.turns)
+        if not turns:
+            return alone, False
+        own_scores = dict(zip(found.keys.tolist(), zscore(fused).tolist(), strict=True))
+        in_context, own = self._in_context(
+            snapshot, question, vector, turns, mode, legs, arabic, k, own_scores
+        )
+        if not in_context:
+            return alone, False
+        reading = Reading(
+            cues=frozenset(conv.cues(question)),
+            alone=alone[0].confidence if alone else 0.0,
+            context=in_context[0].confidence,
+            own=own,
+            arabic=arabic,
+        )
+        if conv.depends(reading, self.context):
+            return in_context, True
+        return alone, False
+
+    def _in_context(
+        self,
+        snapshot: Snapshot,
+        question: str,
+        vector: np.ndarray | None,
+        turns: list[conv.Turn],
+        mode: Mode,
+        legs: Mode,
+        arabic: bool,
+        k: int,
+        own_scores: dict[int, float],
+    ) -> tuple[list[Passage], float]:
+        """The passages for ``question`` read in the context of the earlier ``turns``, and
+        the share of the question's own words in the best of them."""
+        text = conv.context_text(turns)
+        mixed = None
+        if vector is not None:
+            earlier = self._vectors.mean([t.question for t in turns], self.encoder)
+            mixed = conv.mix_vectors(vector, earlier, self.context.vector)
+        found = self._candidates(snapshot, question, mixed, legs, context=text, extra=vector)
+        if found is None:
+            return [], 0.0
+        chunks = [snapshot.by_key[int(key)] for key in found.keys]
+        fused = conv.fuse_readings(
+            zscore(fuse(found, mode, arabic, self.weights)),
+            found.keys.tolist(),
+            own_scores,
+            conv.prior_bonus(
+                [c.article for c in chunks], [c.id for c in chunks], turns[-1], self.context
+            ),
+            self.context.alone,
+        )
+        order = np.argsort(-fused, kind="stable")[:k]
+        own = snapshot.lexical.query(question, 0).coverage(found.keys[order[:1]])
+        passages = [self._passage(snapshot, found, int(i), float(fused[i]), arabic) for i in order]
+        return passages, float(own[0]) if len(own) else 0.0
 
     def candidates(
         self, question: str, vector: np.ndarray | None, mode: Mode = "hybrid"
@@ -155,9 +238,19 @@ class Retriever:
         return self._candidates(self._snapshot, " ".join(question.split()), vector, mode)
 
     def _candidates(
-        self, snapshot: Snapshot, question: str, vector: np.ndarray | None, mode: Mode
+        self,
+        snapshot: Snapshot,
+        question: str,
+        vector: np.ndarray | None,
+        mode: Mode,
+        context: str | None = None,
+        extra: np.ndarray | None = None,
     ) -> Candidates | None:
-        """Pool the top hits of every leg, then score each candidate on every leg."""
+        """Pool the top hits of every leg, then score each candidate on every leg.
+
+        With a ``context`` (earlier questions), their words join BM25 and coverage at the
+        context's lower weight, and ``extra`` (the question's own vector) adds its hits.
+        """
         n = self.weights.candidates
         pool: dict[int, None] = {}
         if mode == "lexical":
@@ -165,12 +258,16 @@ class Retriever:
         if vector is not None:
             for key, _ in snapshot.passages.search(vector, n):
                 pool[key] = None
+            if extra is not None:
+                for key, _ in snapshot.passages.search(extra, n):
+                    pool[key] = None
             owner = snapshot.sentence_owner
             for skey, _ in snapshot.sentence_vectors.search(vector, n * 2):
                 if skey in owner:
                     pool[owner[skey]] = None
         lexical = snapshot.lexical.query(question, n if mode != "dense" else 0)
-        for key, _ in lexical.hits:
+        earlier = snapshot.lexical.query(context, n if mode != "dense" else 0) if context else None
+        for key, _ in lexical.hits + (earlier.hits if earlier else []):
             pool[key] = None
         if not pool:
             return None
@@ -189,8 +286,17 @@ class Retriever:
             sims = np.split(flat, starts[1:])
         bm25 = lexical.scores(keys) if mode != "dense" else np.zeros(len(keys))
         dense = self.weights.dense(cos_p, cos_s)
-        coverage = lexical.coverage(keys)
-        return Candidates(keys, cos_p, cos_s, dense, sims, bm25, coverage, lexical.groups)
+        coverage, groups = lexical.coverage(keys), lexical.groups
+        if earlier is not None:
+            w = self.context.words
+            if mode != "dense":
+                bm25 = conv.mix_lexical(bm25, earlier.scores(keys), w)
+            own_total, earlier_total = (sum(g[1] for g in x.groups) for x in (lexical, earlier))
+            coverage = conv.mix_coverage(
+                coverage, earlier.coverage(keys), own_total, earlier_total, w
+            )
+            groups = groups + [(terms, w * weight) for terms, weight in earlier.groups]
+        return Candidates(keys, cos_p, cos_s, dense, sims, bm25, coverage, groups)
 
     def _passage(
         self, snapshot: Snapshot, found: Candidates, i: int, score: float, arabic: bool
@@ -199,9 +305,7 @@ class Retriever:
         chunk = snapshot.by_key[key]
         sentences = snapshot.sentences.get(key, [])
         sims = found.sentence_sims[i] if found.sentence_sims else np.zeros(len(sentences))
-        sentence = (
-            best_sentence(sentences, sims, found.groups, self.weights) if sentences else None
-        )
+        sentence = best_sentence(sentences, sims, found.groups, self.weights) if sentences else None
         confidence = confidence_of(
             float(found.dense[i]), float(found.coverage[i]), arabic, self.weights
         )
@@ -217,13 +321,19 @@ class Retriever:
             sentence=sentence,
         )
 
-    def ask(self, question: str, k: int = 3, mode: Mode = "hybrid") -> Answer:
-        """Search, then decide honestly whether the articles answer the question at all."""
-        passages = self.search(question, k=k, mode=mode)
+    def ask(
+        self, question: str, k: int = 3, mode: Mode = "hybrid", history: History | None = None
+    ) -> Answer:
+        """Search, then decide honestly whether the articles answer the question at all.
+
+        ``history`` as for :meth:`search`; the answer says whether it used the context.
+        """
+        passages, used = self._search(question, k, mode, None, history)
         found = bool(passages) and passages[0].confidence >= self.settings.min_confidence
         return Answer(
             question=question,
             passages=passages,
             found=found,
             sentence=passages[0].sentence if found else None,
+            context_used=used,
         )

@@ -32,8 +32,9 @@ from ..encoder import Encoder
 from ..errors import QabotError
 from ..index import build as indexer
 from ..index import open_store
+from ..memory import Conversations
 from ..retriever import Retriever
-from . import handlers, transport
+from . import handlers, memory, transport
 from .state import Answerer, BotContext, BotData, MoreResults, SlidingWindow
 from .transport import RETRY, TIMEOUTS, TOKEN_RE, RetryPolicy, Timeouts
 
@@ -74,6 +75,9 @@ def build_application(
     data = application.bot_data
     data.settings, data.retriever, data.encoder = settings, retriever, encoder
     data.limiter = SlidingWindow(settings.rate_limit_per_minute)
+    data.memory = memory.Memory(
+        Conversations(settings.context_turns, settings.context_minutes * 60)
+    )
     data.timeouts = timeouts
 
     new_text = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
@@ -82,6 +86,7 @@ def build_application(
     application.add_handler(CommandHandler("help", handlers.help_command))
     application.add_handler(CommandHandler("sources", handlers.sources))
     application.add_handler(CommandHandler("ask", handlers.ask_command))
+    application.add_handler(CommandHandler("new", memory.new_conversation))
     # Not blocking: questions go on being answered (from the old index) while it builds.
     application.add_handler(CommandHandler("reindex", handlers.reindex, block=False))
     application.add_handler(MessageHandler(new_text, handlers.text_message))

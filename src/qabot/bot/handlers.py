@@ -27,10 +27,12 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationHandlerStop
 
 from .. import render
+from ..conversation import Turn
 from ..errors import QabotError
 from ..index import build as indexer
 from ..question import prepare_question
 from ..results import Answer, ArticleInfo
+from .memory import context_note
 from .state import Answerer, BotContext, MoreResults
 
 log = logging.getLogger(__name__)
@@ -70,10 +72,10 @@ async def _articles(context: BotContext) -> list[ArticleInfo]:
     return retriever.articles()
 
 
-def _ask(retriever: Answerer, question: str, k: int) -> Answer:
+def _ask(retriever: Answerer, question: str, k: int, history: list[Turn]) -> Answer:
     """Pick up a rebuilt index, then answer; runs in a worker thread."""
     retriever.refresh()
-    return retriever.ask(question, k=k)
+    return retriever.ask(question, k=k, history=history)
 
 
 def _addressed_text(update: Update, context: BotContext) -> str | None:
@@ -110,7 +112,11 @@ async def _answer(update: Update, context: BotContext, raw: str) -> None:
     note = CUT_NOTE.format(limit=question.cut_at) if question.cut_at else None
     with contextlib.suppress(TelegramError):  # the typing hint is nice to have, no more
         await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
-    answer = await asyncio.to_thread(_ask, data.retriever, question.text, data.settings.top_k)
+    history = data.memory.history(message, who)
+    answer = await asyncio.to_thread(
+        _ask, data.retriever, question.text, data.settings.top_k, history
+    )
+    note = " ".join(filter(None, (note, context_note(answer, history)))) or None
     markup = None
     if answer.found and len(answer.passages) > 1:
         # PTB keeps the payload in its bounded cache and sends Telegram a 64-byte key.
@@ -118,9 +124,11 @@ async def _answer(update: Update, context: BotContext, raw: str) -> None:
         markup = InlineKeyboardMarkup.from_button(
             InlineKeyboardButton(MORE_BUTTON, callback_data=more)
         )
+    turn = data.memory.remember(message, who, answer)
     texts = render.answer_html(answer, note=note)
     for i, text in enumerate(texts):
-        await message.reply_text(text, reply_markup=markup if i == len(texts) - 1 else None)
+        reply = await message.reply_text(text, reply_markup=markup if i == len(texts) - 1 else None)
+        data.memory.sent(message.chat_id, reply.message_id, turn)
 
 
 # --------------------------------------------------------------------------- handlers

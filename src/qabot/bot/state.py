@@ -19,8 +19,10 @@ from typing import Any, Protocol
 from telegram.ext import CallbackContext, ExtBot
 
 from ..config import Settings
+from ..conversation import Turn
 from ..encoder import Encoder
 from ..results import Answer, ArticleInfo
+from .memory import Memory
 from .transport import Timeouts
 
 
@@ -31,7 +33,9 @@ class Answerer(Protocol):
 
     def articles(self) -> list[ArticleInfo]: ...
 
-    def ask(self, question: str, k: int = 3) -> Answer: ...
+    def ask(
+        self, question: str, k: int = 3, *, history: list[Turn] | None = None
+    ) -> Answer: ...
 
 
 class SlidingWindow:
@@ -87,6 +91,8 @@ class BotData:
     settings: Settings = field(init=False)
     retriever: Answerer = field(init=False)
     limiter: SlidingWindow = field(init=False)
+    #: Each user's conversation in each chat (see qabot.bot.memory).
+    memory: Memory = field(init=False)
     #: The encoder /reindex embeds with: the retriever's, so the model is loaded once.
     encoder: Encoder | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)

@@ -1,0 +1,222 @@
+"""Follow-up questions: does a question lean on the earlier ones, and how to add their context.
+
+People ask the way they talk: «من هو الأمين العام لمنظمة التعاون الإسلامي؟» then
+«ومتى تنتهي زيارته؟», whose subject is only in the earlier question. The retriever answers a
+question with history twice, alone and in context (the earlier questions' content words at
+a lower BM25 weight, a query vector mixed with theirs, the earlier answer's article as a
+prior), and :func:`depends` picks one. Which signals decide was measured on the dev part of
+benchmarks/data/followups.json (benchmarks/followups.py; see docs/conversation.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .arabic import normalize, term_groups, tokenize
+from .encoder import Encoder
+from .results import Answer
+
+
+@dataclass(frozen=True)
+class Turn:
+    """An earlier question of the same conversation, with what answered it when known."""
+
+    question: str
+    article: str | None = None  # the article of the passage that answered it
+    passage: str | None = None  # that passage's id
+
+
+def turn_of(answer: Answer) -> Turn:
+    """The turn an answer leaves in a conversation: its question, and what answered it."""
+    top = answer.passages[0] if answer.found and answer.passages else None
+    return Turn(answer.question, top.article if top else None, top.id if top else None)
+
+
+#: What callers may pass as history: bare questions or turns, oldest first.
+History = Sequence["str | Turn"]
+
+
+@dataclass(frozen=True)
+class ContextWeights:
+    """How much the context counts; chosen on the dev split (benchmarks/followups.py).
+
+    Measured there: the textual cues decide (elliptic و/ف + question word: 18/23 dev
+    follow-ups, 0/9 switches; pronoun suffixes 10/23 and 0/9); the confidence gain alone
+    found nothing the cues missed, "very short" fired on a switch too, and requiring the
+    question's own words in the passage cost more follow-ups than it saved, so those three
+    are off (gain > 1, ``short`` False, ``own`` 0) but kept for other corpora to try.
+    """
+
+    words: float = 0.3  # BM25 and coverage weight of the earlier questions' content words
+    vector: float = 0.4  # mixed query vector = normalise(v(question) + w·v(context))
+    prior: float = 0.6  # added to the z-scored fused score of passages of the last answer's
+    passage_prior: float = 0.5  # ... article, and this too to that passage itself
+    alone: float = 0.0  # weight of the question's own (alone) z-scored ranking, fused in
+    gain: float = 1.1  # confidence gained in context that alone makes a question dependent
+    own: float = 0.0  # share of an Arabic question's own words the passage must hold
+    short: bool = False  # whether two content words or fewer count as a cue
+    turns: int = 3  # earlier questions used
+
+
+DEFAULT_CONTEXT = ContextWeights()
+
+_OPENERS = "من ممن ما ماذا متى أين كيف كم لماذا لم هل أي ماهو ماهي بكم بماذا لمن عن إلى"
+#: «ومتى …؟», «فما …؟», «وفي أي …؟», «وعلى ماذا …؟»: a question that goes on from the last
+#: one (matched on folded text).
+_ELLIPTIC_RE = re.compile(
+    r"^[وف]\s?(?:(?:في|علي|الي|من|عن)\s|[بل])?(?:" + "|".join(normalize(_OPENERS).split()) + r")\b"
+)
+#: Attached pronouns that point back: زيارته، رئيسها، عددهم، منه، عنها.
+_SUFFIX_RE = re.compile(r"^\w{2,}(?:ه|ها|هم|هما|هن)$")
+_ENGLISH_BACK = frozenset(
+    "he she it they him her them his its their hers theirs there that those this".split()  # noqa: SIM905
+)
+_ENGLISH_OPENERS = ("and ", "what about", "how about", "also ")
+#: Words ending in ه/ها that are not pronouns.
+_NOT_SUFFIXED = frozenset("الله وجه اتجاه مياه شبه انتباه فقه منها عليها فيها هذه".split())  # noqa: SIM905
+_MARKS_RE = re.compile("[\u064b-\u0652\u0640]")  # short vowels and tatweel
+
+
+def cues(question: str) -> set[str]:
+    """The textual signs that ``question`` goes on from earlier ones: which were found."""
+    text = question.strip().lower()
+    found: set[str] = set()
+    words = tokenize(text)
+    if _ELLIPTIC_RE.match(normalize(text)) or text.startswith(_ENGLISH_OPENERS):
+        found.add("elliptic")
+    if any(w in _ENGLISH_BACK for w in words):
+        found.add("pronoun")
+    for word in re.findall(r"[^\W_]+", text):  # not folded: ة must stay apart from ه
+        bare = _MARKS_RE.sub("", word)
+        if _SUFFIX_RE.match(bare) and not {bare, bare[1:]} & _NOT_SUFFIXED:  # والله, بوجه
+            found.add("pronoun")
+            break
+    if len(term_groups(question)) <= 2:
+        found.add("short")
+    return found
+
+
+def as_turns(history: History | None, limit: int) -> list[Turn]:
+    """The last ``limit`` earlier questions, as turns, oldest first; blanks dropped."""
+    turns = [t if isinstance(t, Turn) else Turn(t) for t in history or ()]
+    return [t for t in turns if t.question.strip()][-limit:] if limit > 0 else []
+
+
+def context_text(turns: Sequence[Turn]) -> str:
+    """The earlier questions, oldest first, as one text for BM25."""
+    return " ".join(t.question for t in turns)
+
+
+class QueryVectors:
+    """Recent query vectors, so an earlier question is not encoded again as context."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._kept: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def _keep(self, text: str, vector: np.ndarray) -> np.ndarray:
+        self._kept.pop(text, None)
+        self._kept[text] = vector
+        while len(self._kept) > self.limit:
+            self._kept.popitem(last=False)
+        return vector
+
+    def one(self, text: str, encoder: Encoder) -> np.ndarray:
+        """The vector of ``text``, encoded now unless it was kept."""
+        vector = self._kept.get(text)
+        return self._keep(text, encoder.encode_queries([text])[0] if vector is None else vector)
+
+    def mean(self, texts: list[str], encoder: Encoder) -> np.ndarray:
+        """The mean vector of ``texts``: those not kept are encoded together, in one call."""
+        missing = list(dict.fromkeys(t for t in texts if t not in self._kept))
+        if missing:
+            for text, vector in zip(missing, encoder.encode_queries(missing), strict=True):
+                self._keep(text, vector)
+        return np.mean([self.one(t, encoder) for t in texts], axis=0)
+
+    def forget(self, text: str) -> None:
+        self._kept.pop(text, None)
+
+    def clear(self) -> None:
+        self._kept.clear()
+
+
+def mix_vectors(alone: np.ndarray, context: np.ndarray, weight: float) -> np.ndarray:
+    """The in-context query vector: the question's plus ``weight`` times the context's."""
+    mixed = alone.astype(np.float32) + np.float32(weight) * context.astype(np.float32)
+    norm = float(np.linalg.norm(mixed))
+    return mixed / norm if norm > 0 else alone
+
+
+def mix_lexical(own: np.ndarray, earlier: np.ndarray, weight: float) -> np.ndarray:
+    """BM25 (or coverage) with the earlier questions' words counting ``weight`` as much."""
+    return own + weight * earlier
+
+
+def mix_coverage(
+    own: np.ndarray, earlier: np.ndarray, own_total: float, earlier_total: float, weight: float
+) -> np.ndarray:
+    """Coverage of the question and the down-weighted earlier words together, in [0, 1]."""
+    total = own_total + weight * earlier_total
+    if total <= 0:
+        return np.zeros_like(own)
+    return np.minimum(1.0, (own * own_total + weight * earlier * earlier_total) / total)
+
+
+def prior_bonus(
+    articles: Sequence[str], passages: Sequence[str], last: Turn, weights: ContextWeights
+) -> np.ndarray:
+    """The bonus of each candidate for being from the last answer's article or passage."""
+    return np.array(
+        [
+            weights.prior * (a == last.article) + weights.passage_prior * (p == last.passage)
+            for a, p in zip(articles, passages, strict=True)
+        ],
+        dtype=np.float64,
+    )
+
+
+def fuse_readings(
+    in_context: np.ndarray,
+    keys: Sequence[int],
+    alone: dict[int, float],
+    bonus: np.ndarray,
+    weight: float,
+) -> np.ndarray:
+    """In-context z-scores plus ``weight`` times the question's own (candidates it did not
+    pool get its lowest), plus the prior: what ranks the in-context reading."""
+    floor = min(alone.values(), default=0.0)
+    own = np.array([alone.get(key, floor) for key in keys], dtype=np.float64)
+    return in_context + weight * own + bonus
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the decision weighs: the question's cues and both readings' top confidence."""
+
+    cues: frozenset[str]
+    alone: float  # confidence of the best passage for the question alone
+    context: float  # ... in context
+    own: float  # share of the question's own words (IDF-weighted) in the in-context passage
+    arabic: bool = True  # own is measured for Arabic questions only
+
+
+def depends(reading: Reading, weights: ContextWeights = DEFAULT_CONTEXT) -> bool:
+    """Whether to answer in context: a textual cue, or much more confident in context.
+
+    An Arabic question whose own words are mostly missing from the in-context passage
+    («وما هي عاصمة فرنسا؟» after a question on the OIC) is answered alone whatever its cues.
+    """
+    if reading.arabic and reading.own < weights.own:
+        return False
+    signals = set(reading.cues)
+    if not weights.short:
+        signals.discard("short")
+    if signals:
+        return True
+    return reading.context - reading.alone >= weights.gain
