@@ -32,8 +32,9 @@ from ..encoder import Encoder
 from ..errors import QabotError
 from ..index import build as indexer
 from ..index import open_store
+from ..questions import QuestionLog
 from ..retriever import Retriever
-from . import handlers, transport
+from . import admin, handlers, transport
 from .state import Answerer, BotContext, BotData, MoreResults, SlidingWindow
 from .transport import RETRY, TIMEOUTS, TOKEN_RE, RetryPolicy, Timeouts
 
@@ -75,6 +76,7 @@ def build_application(
     data.settings, data.retriever, data.encoder = settings, retriever, encoder
     data.limiter = SlidingWindow(settings.rate_limit_per_minute)
     data.timeouts = timeouts
+    data.qlog = QuestionLog.of(settings)
 
     new_text = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
     application.add_handler(TypeHandler(Update, handlers.guard), group=-1)
@@ -84,11 +86,16 @@ def build_application(
     application.add_handler(CommandHandler("ask", handlers.ask_command))
     # Not blocking: questions go on being answered (from the old index) while it builds.
     application.add_handler(CommandHandler("reindex", handlers.reindex, block=False))
+    application.add_handler(CommandHandler("add", admin.add_command, block=False))
+    application.add_handler(CommandHandler("stats", admin.stats_command))
     application.add_handler(MessageHandler(new_text, handlers.text_message))
+    upload = filters.UpdateType.MESSAGE & filters.Document.ALL
+    application.add_handler(MessageHandler(upload, admin.document, block=False))
     application.add_handler(CallbackQueryHandler(handlers.more_results, pattern=MoreResults))
     # Anything else pressed is PTB's InvalidCallbackData: a button it no longer knows.
     application.add_handler(CallbackQueryHandler(handlers.stale_button))
     application.add_error_handler(handlers.on_error)
+    admin.schedule_feeds(application)
     return application
 
 

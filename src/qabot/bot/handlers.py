@@ -31,7 +31,7 @@ from ..errors import QabotError
 from ..index import build as indexer
 from ..question import prepare_question
 from ..results import Answer, ArticleInfo
-from .state import Answerer, BotContext, MoreResults
+from .state import BotContext, BotData, MoreResults
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +70,13 @@ async def _articles(context: BotContext) -> list[ArticleInfo]:
     return retriever.articles()
 
 
-def _ask(retriever: Answerer, question: str, k: int) -> Answer:
-    """Pick up a rebuilt index, then answer; runs in a worker thread."""
-    retriever.refresh()
-    return retriever.ask(question, k=k)
+def _ask(data: BotData, question: str) -> Answer:
+    """Pick up a rebuilt index, answer, record the question; runs in a worker thread."""
+    data.retriever.refresh()
+    answer = data.retriever.ask(question, k=data.settings.top_k)
+    if data.qlog is not None:
+        data.qlog.record_answer(answer)
+    return answer
 
 
 def _addressed_text(update: Update, context: BotContext) -> str | None:
@@ -110,7 +113,7 @@ async def _answer(update: Update, context: BotContext, raw: str) -> None:
     note = CUT_NOTE.format(limit=question.cut_at) if question.cut_at else None
     with contextlib.suppress(TelegramError):  # the typing hint is nice to have, no more
         await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
-    answer = await asyncio.to_thread(_ask, data.retriever, question.text, data.settings.top_k)
+    answer = await asyncio.to_thread(_ask, data, question.text)
     markup = None
     if answer.found and len(answer.passages) > 1:
         # PTB keeps the payload in its bounded cache and sends Telegram a 64-byte key.

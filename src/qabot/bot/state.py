@@ -20,6 +20,7 @@ from telegram.ext import CallbackContext, ExtBot
 
 from ..config import Settings
 from ..encoder import Encoder
+from ..questions import QuestionLog
 from ..results import Answer, ArticleInfo
 from .transport import Timeouts
 
@@ -89,6 +90,8 @@ class BotData:
     limiter: SlidingWindow = field(init=False)
     #: The encoder /reindex embeds with: the retriever's, so the model is loaded once.
     encoder: Encoder | None = None
+    #: Where answered and unanswered questions are recorded (None: recording is off).
+    qlog: QuestionLog | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
     #: Chats outside ``allowed_chat_ids`` already told so (they are told once).
     refused: set[int] = field(default_factory=set)
