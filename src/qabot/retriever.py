@@ -22,6 +22,7 @@ from .fusion import (
     confidence_of,
     fuse,
 )
+from .gate import is_question
 from .index.files import FileStore
 from .index.snapshot import Snapshot
 from .index.store import SnapshotStore, open_store
@@ -218,7 +219,15 @@ class Retriever:
         )
 
     def ask(self, question: str, k: int = 3, mode: Mode = "hybrid") -> Answer:
-        """Search, then decide honestly whether the articles answer the question at all."""
+        """Search, then decide honestly whether the articles answer the question at all.
+
+        Text that is no question about the articles (gibberish, see :mod:`qabot.gate`) is
+        not searched: the dense leg would find *something* for it.
+        """
+        if not question.strip():
+            raise QuestionError("the question is empty")
+        if not is_question(question, self._snapshot.lexical.knows):
+            return Answer(question=question, passages=[], found=False)
         passages = self.search(question, k=k, mode=mode)
         found = bool(passages) and passages[0].confidence >= self.settings.min_confidence
         return Answer(
