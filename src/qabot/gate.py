@@ -19,7 +19,7 @@ import html
 import re
 from collections.abc import Callable
 
-from .arabic import STOPWORDS, is_arabic_token, tokenize
+from .arabic import STOPWORDS, is_arabic_token, normalize, tokenize
 
 #: Links, with or without a scheme (``https://…``, ``www.…``, ``t.me/…``).
 URL_RE = re.compile(
@@ -49,6 +49,25 @@ def is_link(text: str) -> bool:
     """Whether ``text`` is nothing but one or more links (an admin may want them added)."""
     parts = text.split()
     return bool(parts) and all(URL_RE.fullmatch(part) for part in parts)
+
+
+_QUESTION_WORDS = """
+ما ماذا من متى أين كيف لماذا كم هل أي لم بكم منذ وما ومن ومتى وأين وكيف ولماذا وكم وهل
+اذكر اشرح عرّف what when where who whom whose which why how is are was were do does did
+can could will tell explain
+"""
+_ASKING = frozenset(normalize(w) for w in _QUESTION_WORDS.split())
+
+
+def sounds_like_question(text: str) -> bool:
+    """Whether a reply in a group asks something («شكرًا» and 👍 do not): a question mark,
+    a question word, or at least three content words."""
+    if "?" in text or "؟" in text:
+        return True
+    tokens = tokenize(text)
+    if any(t in _ASKING for t in tokens[:3]):
+        return True
+    return len([t for t in tokens if t not in STOPWORDS]) >= 3
 
 
 def is_question(text: str, known: Callable[[str], bool] = lambda _: False) -> bool:

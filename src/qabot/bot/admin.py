@@ -19,7 +19,8 @@ from .. import feeds, render, render_admin
 from ..errors import QabotError
 from ..ingest import HTML_SUFFIXES, TEXT_SUFFIXES, AddReport, Source, Upload, add_sources
 from ..questions import DB_FILE, QuestionLog
-from .state import BotContext, BotData
+from . import handlers
+from .state import BotContext, BotData, is_admin
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +34,6 @@ STATS_USAGE = "اكتب عدد الأيام بعد الأمر، مثلًا: ‎/
 MAX_STATS_DAYS = 3650
 
 
-def is_admin(update: Update, data: BotData) -> bool:
-    user = update.effective_user
-    return user is not None and user.id in data.settings.admin_ids
-
-
 async def _reply(update: Update, text: str) -> None:
     if update.effective_message:
         await update.effective_message.reply_text(render.plain_html(text))
@@ -45,7 +41,8 @@ async def _reply(update: Update, text: str) -> None:
 
 async def _refused(update: Update, context: BotContext) -> bool:
     """True (after the polite reply) when the sender is not an admin."""
-    if is_admin(update, context.bot_data):
+    user = update.effective_user
+    if is_admin(user.id if user else None, context.bot_data):
         return False
     await _reply(update, ADMINS_ONLY)
     return True
@@ -84,11 +81,18 @@ async def add_command(update: Update, context: BotContext) -> None:
 async def document(update: Update, context: BotContext) -> None:
     """An uploaded .txt/.md/.html file becomes an article (admins only)."""
     message = update.effective_message
-    if message is None or message.document is None or await _refused(update, context):
+    if message is None or message.document is None:
         return
     upload, limit = message.document, context.bot_data.settings.fetch_max_bytes
     name = upload.file_name or "upload.txt"
-    if Path(name).suffix.lower() not in (*TEXT_SUFFIXES, *HTML_SUFFIXES):
+    article = Path(name).suffix.lower() in (*TEXT_SUFFIXES, *HTML_SUFFIXES)
+    user = update.effective_user
+    if message.caption and not (article and is_admin(user.id if user else None, context.bot_data)):
+        await handlers.text_message(update, context)  # a question in the caption
+        return
+    if await _refused(update, context):
+        return
+    if not article:
         await _reply(update, UPLOAD_KINDS)
         return
     if upload.file_size and upload.file_size > limit:
@@ -147,7 +151,6 @@ __all__ = [
     "ADMINS_ONLY",
     "add_command",
     "document",
-    "is_admin",
     "poll_feeds",
     "schedule_feeds",
     "stats_command",
