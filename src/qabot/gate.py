@@ -23,7 +23,9 @@ from .arabic import STOPWORDS, is_arabic_token, normalize, tokenize
 
 #: Links, with or without a scheme (``https://…``, ``www.…``, ``t.me/…``).
 URL_RE = re.compile(
-    r"(?:[a-z][a-z0-9+.-]*://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}/\S*", re.IGNORECASE
+    r"(?:(?:[a-z][a-z0-9+.-]*://|www\.)\S*|\b[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}/\S*)"
+    r"(?<![.,!?؟؛،)»\"'])",  # trailing punctuation belongs to the sentence
+    re.IGNORECASE,
 )
 _BLOCK_RE = re.compile(r"<(script|style)\b[^>]*>.*?(?:</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
 _TAG_RE = re.compile(r"</?[A-Za-z][^<>]*>|<!--.*?-->", re.DOTALL)
@@ -65,7 +67,7 @@ def sounds_like_question(text: str) -> bool:
     if "?" in text or "؟" in text:
         return True
     tokens = tokenize(text)
-    if any(t in _ASKING for t in tokens[:3]):
+    if any(t in _ASKING or (t[:1] in "وف" and t[1:] in _ASKING) for t in tokens[:3]):
         return True
     return len([t for t in tokens if t not in STOPWORDS]) >= 3
 

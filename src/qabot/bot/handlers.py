@@ -237,8 +237,14 @@ async def more_results(update: Update, context: BotContext) -> None:
     if chat is None or chat.id != more.chat_id or message is None:
         await _toast(update, STALE)
         return
+    key, expanded = (chat.id, message.message_id), context.bot_data.expanded
+    if key in expanded:  # pressed again (presses fetched together all carry the data)
+        await _toast(update, ALREADY_SHOWN)
+        return
+    expanded.put(key, 0)
     # Used once: PTB forgets the data, so a later press lands in `stale_button`.
-    context.drop_callback_data(query)
+    with contextlib.suppress(KeyError):
+        context.drop_callback_data(query)
     extra = _more(more.answer, context.bot_data.settings.min_confidence)
     await _toast(update, None if extra else NO_MORE)
     with contextlib.suppress(TelegramError):  # the button did its job; fine if it lingers
@@ -247,9 +253,7 @@ async def more_results(update: Update, context: BotContext) -> None:
         return
     reply = ReplyParameters(message.message_id, allow_sending_without_reply=True)
     texts = render.answer_html(extra, start=1, count=len(extra.passages))
-    sent = await context.bot.send_message(chat.id, texts[0], reply_parameters=reply)
-    context.bot_data.expanded.put((chat.id, message.message_id), sent.message_id)
-    for text in texts[1:]:
+    for text in texts:
         await context.bot.send_message(chat.id, text, reply_parameters=reply)
 
 
