@@ -27,6 +27,7 @@ from qabot.questions import DB_FILE, QuestionLog
 from qabot.retriever import Retriever
 
 ADMIN = 42
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture

@@ -124,6 +124,7 @@ def _refused(retriever: Any, raw: str) -> bool:
     return not question.has_words or not retriever.ask(question.text).found
 
 
+@pytest.mark.slow
 def test_random_strings_are_refused_on_the_seed_index(seed_retriever: Any) -> None:
     rng = random.Random(16)
     article = seed_retriever.snapshot.chunks
@@ -138,6 +139,7 @@ def test_random_strings_are_refused_on_the_seed_index(seed_retriever: Any) -> No
         assert seed_retriever.ask(prepare_question(question, 1000).text).found, question
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None)
 @given(st.sampled_from([q for q, _ in ARABIC]), st.data())
 def test_invisible_characters_keep_the_answer(
