@@ -9,7 +9,7 @@ markup must be turned away before retrieval rather than by the confidence thresh
 * a question needs a letter (``12345`` is not one);
 * it needs a content word the articles' language could match: an Arabic content word
   (the Arabic legs and their calibrated confidence judge the rest), or a Latin text that
-  reads as English (a function word such as *who*, *the*, *did*), or a Latin word the
+  reads as English (two function words such as *who*, *the*, *did*), or a Latin word the
   articles themselves contain (a name, an acronym).
 """
 
@@ -84,4 +84,4 @@ def is_question(text: str, known: Callable[[str], bool] = lambda _: False) -> bo
     latin = [t for t in content if t.isalpha()]
     if not latin:
         return False
-    return any(known(t) for t in latin) or any(t in _ENGLISH_MARKERS for t in tokens)
+    return any(known(t) for t in latin) or len(_ENGLISH_MARKERS.intersection(tokens)) >= 2
