@@ -17,7 +17,7 @@ from botapi import BOT_USERNAME, BotAPI, running
 from test_telegram_bot import FakeRetriever, ask, button, make_settings, visible
 
 from qabot import render
-from qabot.bot import handlers
+from qabot.bot import handlers, manners
 from qabot.bot.state import BotData
 
 QUESTION = "لافروف منظمة التعاون الإسلامي قازان"
@@ -124,16 +124,16 @@ async def test_stickers_voice_and_locations_get_one_note(
     bot.push_update("message", bot.new_message(chat_id=-100777) | content)  # a group: silence
     await _settled(bot)
     [note] = bot.calls_to("sendMessage", chat_id=1001, since=mark)
-    assert visible(note) == handlers.TEXT_ONLY
+    assert visible(note) == manners.TEXT_ONLY
     assert not bot.calls_to("sendMessage", chat_id=-100777, since=mark)
 
 
 async def test_unknown_commands_point_to_help(bot: BotAPI) -> None:
-    assert visible(await ask(bot, "/foo")) == handlers.UNKNOWN_COMMAND
+    assert visible(await ask(bot, "/foo")) == manners.UNKNOWN_COMMAND
     mark = bot.mark()
     bot.push_message("/foo@other_bot", chat_id=-100777)  # another bot's command: not ours
     reply = await ask(bot, f"/foo@{BOT_USERNAME}", chat_id=-100777)
-    assert visible(reply) == handlers.UNKNOWN_COMMAND
+    assert visible(reply) == manners.UNKNOWN_COMMAND
     assert len(bot.calls_to("sendMessage", chat_id=-100777, since=mark)) == 1
 
 

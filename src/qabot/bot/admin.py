@@ -15,7 +15,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application
 
-from .. import feeds, render, render_admin
+from .. import feeds, render_admin
 from ..errors import QabotError
 from ..ingest import HTML_SUFFIXES, TEXT_SUFFIXES, AddReport, Source, Upload, add_sources
 from ..questions import DB_FILE, QuestionLog
@@ -34,30 +34,25 @@ STATS_USAGE = "اكتب عدد الأيام بعد الأمر، مثلًا: ‎/
 MAX_STATS_DAYS = 3650
 
 
-async def _reply(update: Update, text: str) -> None:
-    if update.effective_message:
-        await update.effective_message.reply_text(render.plain_html(text))
-
-
 async def _refused(update: Update, context: BotContext) -> bool:
     """True (after the polite reply) when the sender is not an admin."""
     user = update.effective_user
     if is_admin(user.id if user else None, context.bot_data):
         return False
-    await _reply(update, ADMINS_ONLY)
+    await handlers.reply_line(update, ADMINS_ONLY)
     return True
 
 
 async def _ingest(update: Update, context: BotContext, sources: list[Source]) -> None:
     """Add ``sources`` off the event loop, swap to the new index, reply with what happened."""
     data = context.bot_data
-    await _reply(update, ADDING)
+    await handlers.reply_line(update, ADDING)
     try:
         report = await asyncio.to_thread(
             add_sources, sources, data.settings, encoder=data.encoder
         )
     except QabotError as exc:  # the ingestion lock or the index build failed
-        await _reply(update, ADD_FAILED.format(error=exc))
+        await handlers.reply_line(update, ADD_FAILED.format(error=exc))
         return
     if report.added:
         await asyncio.to_thread(data.retriever.refresh)
@@ -72,7 +67,7 @@ async def add_command(update: Update, context: BotContext) -> None:
         return
     urls = context.args or []
     if not urls:
-        await _reply(update, ADD_USAGE)
+        await handlers.reply_line(update, ADD_USAGE)
         return
     sources: list[Source] = list(urls)
     await _ingest(update, context, sources)
@@ -93,14 +88,14 @@ async def document(update: Update, context: BotContext) -> None:
     if await _refused(update, context):
         return
     if not article:
-        await _reply(update, UPLOAD_KINDS)
+        await handlers.reply_line(update, UPLOAD_KINDS)
         return
     if upload.file_size and upload.file_size > limit:
-        await _reply(update, UPLOAD_TOO_BIG.format(limit=f"{limit / 1_000_000:g}"))
+        await handlers.reply_line(update, UPLOAD_TOO_BIG.format(limit=f"{limit / 1_000_000:g}"))
         return
     data = bytes(await (await upload.get_file()).download_as_bytearray())
     if len(data) > limit:
-        await _reply(update, UPLOAD_TOO_BIG.format(limit=f"{limit / 1_000_000:g}"))
+        await handlers.reply_line(update, UPLOAD_TOO_BIG.format(limit=f"{limit / 1_000_000:g}"))
         return
     await _ingest(update, context, [Upload(name, data)])
 
@@ -111,7 +106,7 @@ async def stats_command(update: Update, context: BotContext) -> None:
         return
     args = context.args or []
     if len(args) > 1 or (args and not (args[0].isdigit() and 0 < int(args[0]) <= MAX_STATS_DAYS)):
-        await _reply(update, STATS_USAGE)
+        await handlers.reply_line(update, STATS_USAGE)
         return
     days = int(args[0]) if args else 7
     path = context.bot_data.settings.index_dir / DB_FILE

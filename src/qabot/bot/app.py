@@ -36,7 +36,7 @@ from ..index import build as indexer
 from ..index import open_store
 from ..questions import QuestionLog
 from ..retriever import Retriever
-from . import admin, handlers, transport
+from . import admin, handlers, manners, transport
 from .state import Answerer, BotContext, BotData, MoreResults, SlidingWindow
 from .transport import RETRY, TIMEOUTS, TOKEN_RE, RetryPolicy, Timeouts
 
@@ -106,9 +106,9 @@ def build_application(
     on((message,), CommandHandler("stats", admin.stats_command))
     on((message, edited), MessageHandler(words, handlers.text_message))
     on((message,), MessageHandler(new & filters.Document.ALL, admin.document, block=False))
-    on((message,), MessageHandler(new & not_text, handlers.not_text))
-    on((message,), MessageHandler(new & filters.COMMAND, handlers.unknown_command))
-    on((Update.MY_CHAT_MEMBER,), ChatMemberHandler(handlers.joined))
+    on((message,), MessageHandler(new & not_text, manners.not_text))
+    on((message,), MessageHandler(new & filters.COMMAND, manners.unknown_command))
+    on((Update.MY_CHAT_MEMBER,), ChatMemberHandler(manners.joined))
     on((Update.CALLBACK_QUERY,), CallbackQueryHandler(handlers.more_results, pattern=MoreResults))
     # Anything else pressed is PTB's InvalidCallbackData: a button it no longer knows.
     on((Update.CALLBACK_QUERY,), CallbackQueryHandler(handlers.stale_button))

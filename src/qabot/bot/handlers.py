@@ -18,7 +18,6 @@ from typing import Any
 
 from telegram import (
     BotCommand,
-    ChatMemberUpdated,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
@@ -26,7 +25,7 @@ from telegram import (
     ReplyParameters,
     Update,
 )
-from telegram.constants import ChatAction, ChatMemberStatus, ChatType
+from telegram.constants import ChatAction, ChatType
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationHandlerStop
 
@@ -60,18 +59,12 @@ APOLOGY = "عذرًا، حدث خطأ غير متوقع أثناء معالجة 
 OFFER_ADD = "هذا رابط وليس سؤالًا. لإضافة المقالة إلى ما أجيب منه أرسل: ‎/add {url}"
 NO_MORE = "لا توجد نتائج أخرى تجيب عن السؤال بثقة كافية."
 ALREADY_SHOWN = "عُرضت النتائج الأخرى في رسالة أسفل الإجابة."
-UNKNOWN_COMMAND = "لا أعرف هذا الأمر. اكتب ‎/help لعرض الأوامر المتاحة."
-TEXT_ONLY = "أجيب عن الأسئلة المكتوبة فقط: اكتب سؤالك نصًّا."
-GROUP_GREETING = (
-    "مرحبًا! أجيب عن الأسئلة من المقالات الإخبارية التي قرأتها. للسؤال هنا اذكرني {mention} "
-    "أو رُدّ على إحدى رسائلي أو اكتب ‎/ask سؤالك."
-)
 
 
 # --------------------------------------------------------------------------- small helpers
 
 
-async def _reply(update: Update, text: str, **kwargs: Any) -> None:
+async def reply_line(update: Update, text: str, **kwargs: Any) -> None:
     """Reply with one short, escaped line of our own text."""
     if update.effective_message:
         await update.effective_message.reply_text(render.plain_html(text), **kwargs)
@@ -147,14 +140,14 @@ async def _answer(update: Update, context: BotContext, raw: str) -> None:
     wait = data.limiter.hit(who)
     if wait:  # said once; a flood gets no more replies than that
         if data.limiter.tell(who, wait):
-            await _reply(update, RATE_LIMITED.format(seconds=math.ceil(wait)))
+            await reply_line(update, RATE_LIMITED.format(seconds=math.ceil(wait)))
         return
     if is_link(raw) and is_admin(_user_id(update), data):
-        await _reply(update, OFFER_ADD.format(url=raw.split()[0]))
+        await reply_line(update, OFFER_ADD.format(url=raw.split()[0]))
         return
     question = prepare_question(raw, data.settings.max_question_chars)
     if not question.has_words:
-        await _reply(update, NO_WORDS.format(example=EXAMPLES[0]))
+        await reply_line(update, NO_WORDS.format(example=EXAMPLES[0]))
         return
     note = CUT_NOTE.format(limit=question.cut_at) if question.cut_at else None
     with contextlib.suppress(TelegramError):  # the typing hint is nice to have, no more
@@ -217,7 +210,7 @@ async def ask_command(update: Update, context: BotContext) -> None:
     """Answer `/ask QUESTION`, the way to ask in a group."""
     question = " ".join(context.args or [])
     if not question:
-        await _reply(update, ASK_USAGE.format(example=EXAMPLES[0]))
+        await reply_line(update, ASK_USAGE.format(example=EXAMPLES[0]))
         return
     await _answer(update, context, question)
 
@@ -283,13 +276,13 @@ async def reindex(update: Update, context: BotContext) -> None:
     """Rebuild the index (admins only, one build at a time) and report what changed."""
     user, data = update.effective_user, context.bot_data
     if user is None or user.id not in data.settings.admin_ids:
-        await _reply(update, ADMINS_ONLY)
+        await reply_line(update, ADMINS_ONLY)
         return
     if data.reindexing.locked():
-        await _reply(update, ALREADY_REINDEXING)
+        await reply_line(update, ALREADY_REINDEXING)
         return
     async with data.reindexing:
-        await _reply(update, REINDEXING)
+        await reply_line(update, REINDEXING)
         try:
             report = await asyncio.to_thread(
                 indexer.build_index,
@@ -298,7 +291,7 @@ async def reindex(update: Update, context: BotContext) -> None:
                 lock_timeout=data.timeouts.reindex_lock,
             )
         except QabotError as exc:
-            await _reply(update, REINDEX_FAILED.format(error=exc))
+            await reply_line(update, REINDEX_FAILED.format(error=exc))
             return
         await asyncio.to_thread(data.retriever.refresh)
     assert update.effective_message is not None
@@ -317,38 +310,6 @@ async def on_error(update: object, context: BotContext) -> None:
     if update.effective_chat:
         with contextlib.suppress(TelegramError):
             await context.bot.send_message(update.effective_chat.id, render.plain_html(APOLOGY))
-
-
-async def unknown_command(update: Update, context: BotContext) -> None:
-    """A command the bot does not have: point to /help (in groups, only if it was ours)."""
-    message = update.effective_message
-    if message is None or not message.text:
-        return
-    command = message.text.split()[0]
-    target = command.partition("@")[2].lower()
-    ours = target == (context.bot.username or "").lower()
-    if message.chat.type == ChatType.PRIVATE or ours:
-        await _reply(update, UNKNOWN_COMMAND)
-
-
-async def not_text(update: Update, context: BotContext) -> None:
-    """A sticker, voice note, location…: one short note in private chats, silence in groups."""
-    message = update.effective_message
-    if message is not None and message.chat.type == ChatType.PRIVATE:
-        await _reply(update, TEXT_ONLY)
-
-
-async def joined(update: Update, context: BotContext) -> None:
-    """Added to a group: one greeting that says how to ask there."""
-    change: ChatMemberUpdated | None = update.my_chat_member
-    if change is None or change.chat.type == ChatType.PRIVATE:
-        return
-    outside = (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED)
-    inside = (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR)
-    if change.old_chat_member.status in outside and change.new_chat_member.status in inside:
-        mention = render.isolate(f"@{context.bot.username}")
-        text = render.plain_html(GROUP_GREETING.format(mention=mention))
-        await context.bot.send_message(change.chat.id, text)
 
 
 async def publish_commands(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
