@@ -86,7 +86,7 @@ class CountingRetriever:
     def articles(self) -> list[ArticleInfo]:
         return self.retriever.articles()
 
-    def ask(self, question: str, k: int = 3) -> Answer:
+    def ask(self, question: str, k: int = 3, history: Any = None) -> Answer:
         self.asked += 1
         return self.retriever.ask(question, k=k)
 

@@ -37,7 +37,9 @@ from aiohttp import web
 TOKEN = "123456789:AAHk1XyZtestTOKENsecret_part-0123456789"
 BOT_USERNAME = "qabot_test_bot"
 MAX_POLL = 2.0  # seconds a getUpdates may hang, whatever the client asks: tests stay quick
-_TEXT_KEYS = {"text", "caption", "parse_mode", "action", "callback_query_id", "url", "data"}
+_TEXT_KEYS = {
+    "text", "caption", "parse_mode", "action", "callback_query_id", "url", "data", "file_id"
+}  # fmt: skip
 
 
 @dataclass
@@ -197,6 +199,7 @@ class BotAPI:
         self._chaos: dict[str, tuple[float, float, int, float]] = {}
         self.lost: list[Call] = []  # calls that took effect but whose response was lost
         self._random = random.Random(0)
+        self.files: dict[str, bytes] = {}  # file_id -> content, for getFile and downloads
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -204,6 +207,7 @@ class BotAPI:
         """Serve on a free port, or on the same port again after ``go_down``."""
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=5)
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -344,6 +348,51 @@ class BotAPI:
         self._push({"message": message})
         return message
 
+    def push_update(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Queue any other update (``edited_message``, ``my_chat_member``…) as given."""
+        self._push({kind: payload})
+        return payload
+
+    def new_message(
+        self, *, chat_id: int = 1001, user_id: int | None = None, chat_type: str | None = None
+    ) -> dict[str, Any]:
+        """A user's message without content yet: add ``text``, ``caption``, ``sticker``…"""
+        kind = chat_type or ("private" if chat_id > 0 else "supergroup")
+        return {
+            "message_id": next(self._message_ids),
+            "from": self.user(user_id if user_id is not None else abs(chat_id)),
+            "chat": self.chat(chat_id, kind),
+            "date": int(time.time()),
+        }
+
+    def push_document(
+        self,
+        name: str,
+        data: bytes,
+        *,
+        chat_id: int = 1001,
+        user_id: int | None = None,
+        caption: str | None = None,
+        mime_type: str = "text/plain",
+    ) -> dict[str, Any]:
+        """Queue a user's document (its bytes served by getFile and the file URL)."""
+        file_id = f"doc{len(self.files) + 1}"
+        self.files[file_id] = data
+        message = self.new_message(chat_id=chat_id, user_id=user_id)
+        message["document"] = {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_name": name,
+            "mime_type": mime_type,
+            "file_size": len(data),
+        }
+        if caption is not None:
+            message["caption"] = caption
+            if entities := _entities(caption):
+                message["caption_entities"] = entities
+        self._push({"message": message})
+        return message
+
     def push_callback(
         self, data: str, *, message: dict[str, Any], user_id: int | None = None
     ) -> str:
@@ -438,6 +487,16 @@ class BotAPI:
         except _BadRequest as exc:
             return await self._record(method, params, 400, None, f"Bad Request: {exc}")
         return await self._record(method, params, 200, result)
+
+    async def _download(self, request: web.Request) -> web.Response:
+        """A file's bytes at ``/file/bot<token>/<file_path>``, as Telegram serves them."""
+        path = request.match_info["path"]
+        self.calls.append(Call("download", {"file_path": path}, time.monotonic(), 200))
+        self._notify()
+        data = self.files.get(path.rpartition("/")[2])
+        if request.match_info["token"] != self.token or data is None:
+            return web.Response(status=404)
+        return web.Response(body=data, content_type="application/octet-stream")
 
     async def _record(
         self, method: str, params: dict[str, Any], status: int, result: Any, error: str = ""
@@ -541,6 +600,16 @@ class BotAPI:
             edited["message_id"] = params.get("message_id")
             edited["edit_date"] = int(time.time())
             return edited
+        if method == "getFile":
+            file_id = str(params.get("file_id"))
+            if file_id not in self.files:
+                raise _BadRequest("invalid file_id")
+            return {
+                "file_id": file_id,
+                "file_unique_id": f"u{file_id}",
+                "file_size": len(self.files[file_id]),
+                "file_path": f"documents/{file_id}",
+            }
         if method == "setMyCommands":
             self.commands = params.get("commands", [])
             return True

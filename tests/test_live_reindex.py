@@ -117,8 +117,8 @@ async def test_added_article_is_answered_after_reindex_and_gone_after_delete(
         api.push_message("/reindex", chat_id=ADMIN)
         done = await api.wait_for("sendMessage", chat_id=ADMIN, since=mark, count=2, timeout=60)
         summary = visible(done)
-        assert "added: 4" in summary and "embedded: 4" in summary
-        assert "generation: gen-000002" in summary
+        assert "أُضيف: 4" in summary and "حُسبت متجهات 4 فقرة" in summary
+        assert current_name(corpus.index_dir) == "gen-000002"
 
         found = await ask(api, QUESTION, chat_id=1001)
         assert ARCHITECT in found and "مكتبة الأطلس" in found and "الفقرة 3" in found

@@ -15,12 +15,14 @@ from functools import lru_cache
 
 import Stemmer
 
-ANALYSIS_VERSION = 3  # bump when terms(), index_keys() or the BM25 parameters change
+ANALYSIS_VERSION = 4  # bump when terms(), index_keys() or the BM25 parameters change
 """Bump whenever :func:`terms` changes output: stored lexical indexes must be rebuilt."""
 
 __all__ = [
     "ANALYSIS_VERSION",
+    "INVISIBLE",
     "index_keys",
+    "is_arabic_token",
     "STOPWORDS",
     "is_mostly_arabic",
     "normalize",
@@ -39,6 +41,15 @@ def _char_range(first: int, last: int) -> list[int]:
     return list(range(first, last + 1))
 
 
+#: Invisible characters pasted from web pages and phones inside words: soft hyphen,
+#: combining grapheme joiner, Mongolian vowel separator, zero-width space, ZWNJ, ZWJ,
+#: word joiner and the invisible operators, BOM. Removed from questions and article
+#: text alike (:func:`sanitize`) and from every matching key (:func:`normalize`).
+INVISIBLE: tuple[int, ...] = (
+    0x00AD, 0x034F, 0x180E, 0x200B, 0x200C, 0x200D, 0x2060, 0x2061, 0x2062, 0x2063, 0x2064,
+    0xFEFF,
+)  # fmt: skip
+
 # Characters that carry no identity for matching: harakat and other Arabic combining
 # marks, superscript alef, Quranic annotation marks, tatweel, bidi controls, zero-width
 # characters (ZWNJ/ZWJ inside Arabic words are typographic only).
@@ -53,8 +64,7 @@ _DELETE: list[int] = [
     0x200F,  # LRM, RLM
     *_char_range(0x202A, 0x202E),  # embeddings and overrides
     *_char_range(0x2066, 0x2069),  # isolates
-    *_char_range(0x200B, 0x200D),  # zero-width space, ZWNJ, ZWJ
-    0xFEFF,  # BOM / zero-width no-break space
+    *INVISIBLE,
 ]
 
 _MAP: dict[str, str] = {
@@ -327,6 +337,11 @@ def _is_arabic_letter(ch: str) -> bool:
     )
 
 
+def is_arabic_token(token: str) -> bool:
+    """Whether a token has an Arabic letter (a word the Arabic legs can match)."""
+    return any(_is_arabic_letter(ch) and ch.isalpha() for ch in token)
+
+
 def is_mostly_arabic(text: str) -> bool:
     """Whether at least half of the letters in ``text`` are Arabic.
 
@@ -344,12 +359,14 @@ _SANITIZE_TABLE: dict[int, None] = {
     cp: None
     for cp in [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), *_char_range(0x202A, 0x202E)]
     + _char_range(0x2066, 0x2069)
+    + list(INVISIBLE)
     if cp not in (0x09, 0x0A)
 }
 
 
 def sanitize(text: str) -> str:
-    """Remove control characters (but not newline/tab) and bidi overrides/isolates.
+    """Remove control characters (but not newline/tab), bidi overrides/isolates and the
+    :data:`INVISIBLE` characters.
 
     User input is echoed back in replies; an unbalanced RLO or isolate would reorder the
     rest of the message, and raw control characters can break terminals and logs.

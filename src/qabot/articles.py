@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .arabic import sanitize
 from .errors import ArticleError
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,9 @@ def parse_article(path: Path, article_id: str | None = None) -> Article:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ArticleError(f"{path}: not valid UTF-8 (byte {exc.start})") from exc
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    # Invisible characters inside words (soft hyphens, zero-width joiners from web pages)
+    # go, as they go from questions: the dense leg then sees the same words in both.
+    text = sanitize(text.replace("\r\n", "\n").replace("\r", "\n"))
     meta, body = split_front_matter(text)
     if not body.strip():
         raise ArticleError(f"{path}: empty article")

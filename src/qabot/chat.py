@@ -35,7 +35,7 @@ def terminal_question(raw: str, limit: int) -> str:
 def chat(retriever: Retriever, settings: Settings, k: int = 3) -> int:
     """Read questions until EOF or /exit; answer each from the freshest index."""
     from .questions import record_answer
-    from .render import terminal_answer
+    from .render import NOT_FOUND, terminal_answer
 
     color = sys.stdout.isatty()
     # One user: the follow-up context is the last few questions, as in the bot.
@@ -59,6 +59,9 @@ def chat(retriever: Retriever, settings: Settings, k: int = 3) -> int:
             continue
         retriever.refresh()
         question = terminal_question(question, settings.max_question_chars)
+        if not question:  # only a link or markup: nothing to look up
+            print(NOT_FOUND)
+            continue
         answer = retriever.ask(question, k=k, history=memory.history("me"))
         memory.remember("me", turn_of(answer))
         record_answer(settings, answer)

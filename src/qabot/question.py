@@ -1,9 +1,10 @@
 """One preparation step for every question, whichever front end it came from.
 
 The bot, ``qabot ask`` and ``qabot chat`` all clean a question the same way before it
-reaches :meth:`qabot.Retriever.ask`: control and bidi characters out (they reorder echoed
-replies), whitespace folded, and an over-long question cut, with a note saying so, rather
-than refused.
+reaches :meth:`qabot.Retriever.ask`: control, bidi and invisible characters out (they
+reorder echoed replies and split words), links and markup out (they are not words of a
+question, see :mod:`qabot.gate`), whitespace folded, and an over-long question cut, with
+a note saying so, rather than refused.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .arabic import sanitize
+from .gate import strip_noise
 
 
 @dataclass(frozen=True)
@@ -22,13 +24,13 @@ class Question:
 
     @property
     def has_words(self) -> bool:
-        """False for input with no letter or digit at all (punctuation, emoji, blanks)."""
-        return any(ch.isalnum() for ch in self.text)
+        """False for input with no letter at all (numbers, punctuation, emoji, links)."""
+        return any(ch.isalpha() for ch in self.text)
 
 
 def prepare_question(raw: str, limit: int) -> Question:
-    """Sanitise, fold whitespace and keep at most ``limit`` characters."""
-    text = " ".join(sanitize(raw).split())
+    """Sanitise, drop links and markup, fold whitespace, keep at most ``limit`` characters."""
+    text = strip_noise(sanitize(raw))
     if len(text) <= limit:
         return Question(text)
     return Question(text[:limit].rstrip(), cut_at=limit)

@@ -15,7 +15,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from itertools import groupby
-from typing import Any
 
 from .arabic import sanitize
 from .results import Answer, ArticleInfo, Passage
@@ -32,7 +31,6 @@ __all__ = [
     "not_found_html",
     "pack",
     "plain_html",
-    "reindex_html",
     "sources_html",
     "telegram_length",
     "terminal_answer",
@@ -225,9 +223,16 @@ def _highlighted(passage: Passage) -> Line:
     return tuple(s for s in (Span(text[:start]), Span(sentence, "b"), Span(text[end:])) if s.text)
 
 
+def isolate(text: str) -> str:
+    """``text`` as a bidi isolate (FSI…PDI): echoed English keeps its own order in an
+    Arabic line instead of being reordered by its neighbours (``«?How …» :سؤالك``)."""
+    return f"\u2068{text}\u2069"
+
+
 def _quote(question: str) -> str:
     question = " ".join(question.split())
-    return question if len(question) <= _QUESTION_ECHO else question[:_QUESTION_ECHO] + "…"
+    short = question if len(question) <= _QUESTION_ECHO else question[:_QUESTION_ECHO] + "…"
+    return isolate(short)
 
 
 # --------------------------------------------------------------------------- Telegram
@@ -286,39 +291,30 @@ def welcome_html(articles: Sequence[ArticleInfo], examples: Sequence[str]) -> li
         [(Span(f"المقالات التي قرأتها ({len(articles)})، منها:" if articles else
                 "لم تُفهرس أي مقالة بعد."),),
          *((Span("• "), Span(a.title or a.id, "i")) for a in articles[:5])],
-        [(Span("جرّب أن تسأل مثلًا:"),), *((Span(f"• {q}"),) for q in examples)],
+        [(Span("جرّب أن تسأل مثلًا:"),), *((Span(f"• {isolate(q)}"),) for q in examples)],
         [(Span("الأوامر: ‎/help"),)],
     ]  # fmt: skip
     return pack(blocks)
 
 
-def help_html() -> str:
-    """The /help text: how to ask and the commands."""
+def help_html(username: str | None = None, extra: Sequence[tuple[str, str]] = ()) -> str:
+    """The /help text: how to ask (naming the bot for groups), the commands, ``extra`` ones
+    (the admins' commands, shown to admins)."""
+    mention = isolate(f"@{username}") if username else "‎@"
     lines: Block = [
         (Span("كيف أستخدم البوت؟", "b"),),
         (Span("اكتب سؤالك بالعربية أو بالإنجليزية، وسأرد بالفقرة الأنسب من المقالات مع "
               "إبراز الجملة التي تجيب عنه وذكر المصدر. زر «نتائج أخرى» يعرض فقرات إضافية."),),
-        (Span("في المجموعات: اذكرني ‎@ أو رُدّ على رسالتي أو استخدم ‎/ask سؤالك."),),
+        (Span(f"في المجموعات: اذكرني {mention} أو رُدّ على رسالتي أو استخدم ‎/ask سؤالك."),),
         (Span(""),),
     ]  # fmt: skip
-    lines += [(Span(f"/{name}"), Span(f" — {text}")) for name, text in COMMANDS]
+    lines += [(Span(f"/{name}"), Span(f" — {text}")) for name, text in (*COMMANDS, *extra)]
     return pack([lines])[0]
 
 
 def plain_html(text: str) -> str:
     """One line of the bot's own text (refusals, limits, notes), escaped all the same."""
     return pack([[(Span(text),)]])[0]
-
-
-def reindex_html(report: Any) -> list[str]:
-    """The /reindex reply: the build report's fields, one per line."""
-    fields = report.model_dump() if hasattr(report, "model_dump") else {"": str(report)}
-    lines: Block = [(Span("تم تحديث الفهرس.", "b"),)]
-    for key, value in fields.items():
-        if value in (None, [], ""):
-            continue
-        lines.append((Span(f"{key}: ", "i"), Span(str(value))) if key else (Span(str(value)),))
-    return pack([lines])
 
 
 # --------------------------------------------------------------------------- terminal

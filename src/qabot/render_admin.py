@@ -1,4 +1,4 @@
-"""Replies to the admins' commands (/add, an uploaded document, /stats) and `qabot stats`.
+"""Replies to the admins' commands (/add, an upload, /stats, /reindex) and `qabot stats`.
 
 Built from `render`'s blocks, so escaping, right-to-left marks and the 4096-character
 split are the same as for answers.
@@ -6,11 +6,19 @@ split are the same as for answers.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .ingest import AddReport
 from .questions import QuestionStats
 from .render import Block, Span, arabic_date, pack
 
 _QUESTION_ECHO = 120
+#: The admins' commands: listed in /help for admins, not in everyone's command menu.
+ADMIN_COMMANDS = (
+    ("add", "إضافة مقالة من رابط (أو أرسل ملف المقالة)"),
+    ("stats", "أسئلة القرّاء وما لم تُجب عنه المقالات: ‎/stats 30"),
+    ("reindex", "إعادة بناء الفهرس من ملفات المقالات"),
+)
 
 
 def _short(text: str) -> str:
@@ -64,6 +72,38 @@ def stats_html(stats: QuestionStats) -> list[str]:
     elif stats.questions:
         blocks.append([(Span("أُجيب عن كل الأسئلة."),)])
     return pack([block for block in blocks if block])
+
+
+def _count(n: int, one: str, two: str, few: str, many: str) -> str:
+    """An Arabic count with the noun in the right number: مقالة واحدة، مقالتان، 3 مقالات."""
+    if n == 1:
+        return one
+    if n == 2:
+        return two
+    return f"{n} {few if 3 <= n % 100 <= 10 else many}"
+
+
+def reindex_html(report: Any) -> list[str]:
+    """The /reindex reply in plain Arabic: what the index holds now and what changed."""
+    f = report.model_dump() if hasattr(report, "model_dump") else {}
+    articles = _count(f.get("articles", 0), "مقالة واحدة", "مقالتان", "مقالات", "مقالة")
+    passages = _count(f.get("passages", 0), "فقرة واحدة", "فقرتان", "فقرات", "فقرة")
+    lines: Block = [
+        (Span("تم تحديث الفهرس.", "b"),),
+        (Span(f"في الفهرس الآن {articles}، {passages}."),),
+    ]
+    changes = [
+        f"{label}: {f[key]}"
+        for key, label in (("added", "أُضيف"), ("updated", "حُدّث"), ("removed", "حُذف"))
+        if f.get(key)
+    ]
+    done = "فقرات " + "، ".join(changes) + "." if changes else "لا تغيير في المقالات."
+    lines.append((Span(done),))
+    if f.get("embedded"):
+        lines.append((Span(f"حُسبت متجهات {f['embedded']} فقرة في {f.get('seconds', 0):.0f} ث."),))
+    if f.get("skipped"):
+        lines.append((Span(f"تُخطّيت ملفات غير صالحة: {len(f['skipped'])}"),))
+    return pack([lines])
 
 
 def terminal_stats(stats: QuestionStats) -> str:

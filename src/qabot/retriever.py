@@ -25,6 +25,7 @@ from .fusion import (
     fuse,
     zscore,
 )
+from .gate import is_question
 from .index.files import FileStore
 from .index.snapshot import Snapshot
 from .index.store import SnapshotStore, open_store
@@ -327,7 +328,13 @@ class Retriever:
         """Search, then decide honestly whether the articles answer the question at all.
 
         ``history`` as for :meth:`search`; the answer says whether it used the context.
+        Text that is no question about the articles (gibberish, see :mod:`qabot.gate`) is
+        not searched: the dense leg would find *something* for it.
         """
+        if not question.strip():
+            raise QuestionError("the question is empty")
+        if not is_question(question, self._snapshot.lexical.knows):
+            return Answer(question=question, passages=[], found=False)
         passages, used = self._search(question, k, mode, None, history)
         found = bool(passages) and passages[0].confidence >= self.settings.min_confidence
         return Answer(

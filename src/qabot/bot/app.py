@@ -16,7 +16,9 @@ from telegram.constants import ParseMode
 from telegram.error import InvalidToken
 from telegram.ext import (
     Application,
+    BaseHandler,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     ContextTypes,
     Defaults,
@@ -33,8 +35,9 @@ from ..errors import QabotError
 from ..index import build as indexer
 from ..index import open_store
 from ..memory import Conversations
+from ..questions import QuestionLog
 from ..retriever import Retriever
-from . import handlers, memory, transport
+from . import admin, handlers, manners, memory, transport
 from .state import Answerer, BotContext, BotData, MoreResults, SlidingWindow
 from .transport import RETRY, TIMEOUTS, TOKEN_RE, RetryPolicy, Timeouts
 
@@ -79,21 +82,44 @@ def build_application(
         Conversations(settings.context_turns, settings.context_minutes * 60)
     )
     data.timeouts = timeouts
+    data.qlog = QuestionLog.of(settings)
 
-    new_text = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
+    handled: list[str] = []
+
+    def on(kinds: tuple[str, ...], handler: BaseHandler[Update, BotContext, Any]) -> None:
+        """Add ``handler``, noting the update types it needs polling to deliver."""
+        application.add_handler(handler)
+        handled.extend(k for k in kinds if k not in handled)
+
+    message, edited = Update.MESSAGE, Update.EDITED_MESSAGE
+    new = filters.UpdateType.MESSAGE
+    words = (filters.TEXT | filters.CAPTION) & ~filters.COMMAND & ~filters.Document.ALL
+    not_text = (
+        filters.Sticker.ALL | filters.VOICE | filters.AUDIO | filters.VIDEO | filters.VIDEO_NOTE
+        | filters.ANIMATION | filters.LOCATION | filters.VENUE | filters.CONTACT | filters.POLL
+        | filters.Dice.ALL | filters.PHOTO
+    ) & ~filters.CAPTION  # fmt: skip
     application.add_handler(TypeHandler(Update, handlers.guard), group=-1)
-    application.add_handler(CommandHandler("start", handlers.start))
-    application.add_handler(CommandHandler("help", handlers.help_command))
-    application.add_handler(CommandHandler("sources", handlers.sources))
-    application.add_handler(CommandHandler("ask", handlers.ask_command))
-    application.add_handler(CommandHandler("new", memory.new_conversation))
+    on((message,), CommandHandler("start", handlers.start))
+    on((message,), CommandHandler("help", handlers.help_command))
+    on((message,), CommandHandler("sources", handlers.sources))
+    on((message,), CommandHandler("ask", handlers.ask_command))
+    on((message,), CommandHandler("new", memory.new_conversation))
     # Not blocking: questions go on being answered (from the old index) while it builds.
-    application.add_handler(CommandHandler("reindex", handlers.reindex, block=False))
-    application.add_handler(MessageHandler(new_text, handlers.text_message))
-    application.add_handler(CallbackQueryHandler(handlers.more_results, pattern=MoreResults))
+    on((message,), CommandHandler("reindex", handlers.reindex, block=False))
+    on((message,), CommandHandler("add", admin.add_command, block=False))
+    on((message,), CommandHandler("stats", admin.stats_command))
+    on((message, edited), MessageHandler(words, handlers.text_message))
+    on((message,), MessageHandler(new & filters.Document.ALL, admin.document, block=False))
+    on((message,), MessageHandler(new & not_text, manners.not_text))
+    on((message,), MessageHandler(new & filters.COMMAND, manners.unknown_command))
+    on((Update.MY_CHAT_MEMBER,), ChatMemberHandler(manners.joined))
+    on((Update.CALLBACK_QUERY,), CallbackQueryHandler(handlers.more_results, pattern=MoreResults))
     # Anything else pressed is PTB's InvalidCallbackData: a button it no longer knows.
-    application.add_handler(CallbackQueryHandler(handlers.stale_button))
+    on((Update.CALLBACK_QUERY,), CallbackQueryHandler(handlers.stale_button))
+    data.update_types = tuple(handled)
     application.add_error_handler(handlers.on_error)
+    admin.schedule_feeds(application)
     return application
 
 
@@ -150,7 +176,7 @@ def run_bot(settings: Settings, encoder: Encoder | None = None) -> int:
         retriever = _load_retriever(settings, encoder)
         application = build_application(settings, retriever, encoder=encoder)
         application.run_polling(
-            allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY], bootstrap_retries=-1
+            allowed_updates=list(application.bot_data.update_types), bootstrap_retries=-1
         )
     except QabotError as exc:
         print(f"qabot: {exc}", file=sys.stderr)

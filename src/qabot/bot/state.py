@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -21,6 +21,7 @@ from telegram.ext import CallbackContext, ExtBot
 from ..config import Settings
 from ..conversation import Turn
 from ..encoder import Encoder
+from ..questions import QuestionLog
 from ..results import Answer, ArticleInfo
 from .memory import Memory
 from .transport import Timeouts
@@ -73,6 +74,26 @@ class SlidingWindow:
         return True
 
 
+class Recent:
+    """The last ``size`` (chat id, message id) → message id pairs: a bounded memory."""
+
+    def __init__(self, size: int = 2_000) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[int, int], int] = OrderedDict()
+
+    def put(self, key: tuple[int, int], value: int) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def get(self, key: tuple[int, int]) -> int | None:
+        return self._items.get(key)
+
+    def __contains__(self, key: tuple[int, int]) -> bool:
+        return key in self._items
+
+
 @dataclass(frozen=True)
 class MoreResults:
     """The "more results" button's data: PTB keeps it and sends Telegram a short key."""
@@ -95,11 +116,24 @@ class BotData:
     memory: Memory = field(init=False)
     #: The encoder /reindex embeds with: the retriever's, so the model is loaded once.
     encoder: Encoder | None = None
+    #: Where answered and unanswered questions are recorded (None: recording is off).
+    qlog: QuestionLog | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
     #: Chats outside ``allowed_chat_ids`` already told so (they are told once).
     refused: set[int] = field(default_factory=set)
     #: Held while /reindex builds: one build at a time.
     reindexing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: What polling subscribes to: exactly the update types the handlers take.
+    update_types: tuple[str, ...] = ()
+    #: A question's message → the answer sent for it, so an edited question edits it.
+    answers: Recent = field(default_factory=Recent)
+    #: Answers whose "more results" were already sent (→ the first extra message).
+    expanded: Recent = field(default_factory=Recent)
+
+
+def is_admin(user_id: int | None, data: BotData) -> bool:
+    """Whether ``user_id`` may use the admins' commands (``QABOT_ADMIN_IDS``)."""
+    return user_id is not None and user_id in data.settings.admin_ids
 
 
 #: The ``context`` every handler receives.

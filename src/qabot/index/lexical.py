@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..arabic import ANALYSIS_VERSION, index_keys, term_groups
+from ..arabic import ANALYSIS_VERSION, index_keys, is_arabic_token, term_groups
 from ..errors import REBUILD_HINT, IndexError_
 
 __all__ = ["LexicalIndex", "LexicalQuery"]
@@ -251,6 +251,10 @@ class LexicalIndex:
         rows = rows[np.lexsort((rows, -scores[rows]))]
         return [(int(self._ids[r]), float(scores[r])) for r in rows]
 
+    def knows(self, word: str) -> bool:
+        """Whether some passage has ``word`` (in one of its stem forms)."""
+        return any(t in self._key_id for group in term_groups(word) for t in group)
+
     def query(self, query: str, k: int) -> LexicalQuery:
         """The top ``k`` hits, scores and coverage from one analysis of ``query``."""
         all_scores = self._all_scores(index_keys(query))
@@ -291,6 +295,10 @@ class LexicalIndex:
         out = []
         for group in dict.fromkeys(term_groups(query)):
             key_ids = [self._key_id[t] for t in group if t in self._key_id]
+            if not key_ids and not is_arabic_token(group[0]) and group[0].isalpha():
+                # A Latin name or acronym the articles never use ("OIC" in an Arabic
+                # question) says nothing against them: only the ones they contain count.
+                continue
             df = max((int(self._df[k]) for k in key_ids), default=0)
             out.append((group, math.log1p((n - df + 0.5) / (df + 0.5))))
         return out
