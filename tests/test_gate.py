@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_retrieval_seed import ARABIC, ENGLISH
+from test_retrieval_seed import ARABIC, ENGLISH, REFUSED
 
 from qabot.arabic import INVISIBLE, normalize, sanitize, terms, tokenize
 from qabot.articles import parse_article
@@ -136,6 +136,8 @@ def test_random_strings_are_refused_on_the_seed_index(seed_retriever: Any) -> No
     assert refused_latin >= 0.95, refused_latin
     assert refused_arabic >= 0.95, refused_arabic
     for question, _ in ARABIC + ENGLISH:
+        if question in REFUSED:  # a known, strict-xfail refusal in test_retrieval_seed
+            continue
         assert seed_retriever.ask(prepare_question(question, 1000).text).found, question
 
 
