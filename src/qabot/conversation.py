@@ -5,7 +5,7 @@ People ask the way they talk: «من هو الأمين العام لمنظمة �
 question with history twice, alone and in context (the earlier questions' content words at
 a lower BM25 weight, a query vector mixed with theirs, the earlier answer's article as a
 prior), and :func:`depends` picks one. Which signals decide was measured on the dev part of
-benchmarks/data/followups.json (benchmarks/followups.py; see docs/conversation.md).
+benchmarks/data/followups.json (benchmarks/followups.py; see README, "Follow-up questions").
 """
 
 from __future__ import annotations
