@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     min_confidence: float = 0.23
     max_question_chars: int = 1000
     #: Follow-up questions: the earlier questions of a conversation kept (0: none), and the
-    #: minutes of silence after which it is forgotten (in memory; see README, "Follow-up questions").
+    #: minutes of silence after which it is forgotten (in memory; README "Follow-up questions").
     context_turns: int = Field(default=3, ge=0)
     context_minutes: float = Field(default=10.0, gt=0)
 
