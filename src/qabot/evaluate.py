@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from pydantic import BaseModel
@@ -22,6 +23,8 @@ from .errors import QabotError
 from .fusion import Mode
 from .index import FileStore, index_chunks
 from .retriever import Retriever
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class EvalQuestion(BaseModel):
@@ -66,12 +69,17 @@ class EvalReport(BaseModel):
     refused_unanswerable: float | None = None
 
 
+def read_model(path: Path, model: type[M], what: str) -> M:
+    """A JSON file as ``model``; a missing or malformed file is one clear `QabotError` line."""
+    try:
+        return model.model_validate_json(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise QabotError(f"cannot read {what} {path}: {str(exc).splitlines()[0]}") from exc
+
+
 def load_eval_set(path: Path) -> EvalSet:
     """Read and check an eval file: every question's gold paragraph must be in it."""
-    try:
-        data = EvalSet.model_validate_json(path.read_bytes())
-    except (OSError, ValueError) as exc:
-        raise QabotError(f"cannot read eval file {path}: {str(exc).splitlines()[0]}") from exc
+    data = read_model(path, EvalSet, "eval file")
     known = {p.id for a in data.articles for p in a.paragraphs}
     missing = [q.id for q in data.questions if q.paragraph_id not in known]
     if not data.questions or missing:

@@ -21,7 +21,7 @@ from .config import Settings
 from .conversation import Turn, turn_of
 from .encoder import Encoder
 from .errors import QabotError
-from .evaluate import EvalArticle, EvalSet, index_eval_set, paragraph_of
+from .evaluate import EvalArticle, EvalSet, index_eval_set, paragraph_of, read_model
 from .results import Answer
 from .retriever import Retriever
 
@@ -77,10 +77,7 @@ class FollowupReport(BaseModel):
 
 def load_followups(path: Path) -> FollowupSet:
     """Read and check a follow-up file: every gold paragraph must be in it."""
-    try:
-        data = FollowupSet.model_validate_json(path.read_bytes())
-    except (OSError, ValueError) as exc:
-        raise QabotError(f"cannot read follow-up file {path}: {str(exc).splitlines()[0]}") from exc
+    data = read_model(path, FollowupSet, "follow-up file")
     known = {p.id for a in data.articles for p in a.paragraphs}
     missing = [p.id for p in data.pairs if p.paragraph_id and p.paragraph_id not in known]
     if not data.pairs or missing:
