@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import random
 import shutil
-import string
 import sys
 import tempfile
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from test_gate import random_arabic, random_latin  # noqa: E402
 from test_retrieval_seed import ARABIC, ENGLISH  # noqa: E402
 
 from qabot.arabic import terms  # noqa: E402
@@ -30,25 +30,6 @@ from qabot.index import build_index  # noqa: E402
 from qabot.model import load_encoder  # noqa: E402
 from qabot.question import prepare_question  # noqa: E402
 from qabot.retriever import Retriever  # noqa: E402
-
-LETTERS = "ابتثجحخدذرزسشصضطظعغفقكلمنهوي"
-
-
-def latin(rng: random.Random) -> str:
-    alphabet = string.ascii_letters + string.digits + string.punctuation
-    return " ".join(
-        "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 10)))
-        for _ in range(rng.randint(1, 6))
-    )
-
-
-def arabic(rng: random.Random, known: set[str]) -> str:
-    words: list[str] = []
-    while len(words) < rng.randint(1, 6):
-        word = "".join(rng.choice(LETTERS) for _ in range(rng.randint(3, 7)))
-        if not set(terms(word)) & known:
-            words.append(word)
-    return " ".join(words) + rng.choice(["", "؟"])
 
 
 def main() -> int:
@@ -71,8 +52,8 @@ def main() -> int:
         known = {t for chunk in retriever.snapshot.chunks for t in terms(chunk.text)}
         rng = random.Random(16)
         print(f"model {encoder.model_id}, threshold {settings.min_confidence}")
-        for name, make in (("random Latin", latin), ("random Arabic", None)):
-            texts = [make(rng) if make else arabic(rng, known) for _ in range(args.n)]
+        for name, make in (("random Latin", random_latin), ("random Arabic", None)):
+            texts = [make(rng) if make else random_arabic(rng, known) for _ in range(args.n)]
             refused = sum(not answered(t) for t in texts)
             print(f"{name:>14}: {refused}/{args.n} refused ({refused / args.n:.1%})")
         seed = [q for q, _ in ARABIC + ENGLISH]

@@ -102,7 +102,8 @@ def test_replies_that_ask_nothing(text: str, asks: bool) -> None:
 # --------------------------------------------------------------------------- on the seed index
 
 
-def _random_latin(rng: random.Random) -> str:
+def random_latin(rng: random.Random) -> str:
+    """Random Latin/digit/punctuation "words": never a question (also benchmarks/refusals.py)."""
     alphabet = string.ascii_letters + string.digits + string.punctuation
     words = rng.randint(1, 6)
     return " ".join(
@@ -110,7 +111,8 @@ def _random_latin(rng: random.Random) -> str:
     )
 
 
-def _random_arabic(rng: random.Random, known: set[str]) -> str:
+def random_arabic(rng: random.Random, known: set[str]) -> str:
+    """Random Arabic words none of whose terms are in ``known`` (the articles' terms)."""
     words: list[str] = []
     while len(words) < rng.randint(1, 6):
         word = "".join(rng.choice(ARABIC_LETTERS) for _ in range(rng.randint(3, 7)))
@@ -129,8 +131,8 @@ def test_random_strings_are_refused_on_the_seed_index(seed_retriever: Any) -> No
     rng = random.Random(16)
     article = seed_retriever.snapshot.chunks
     known = {t for chunk in article for t in terms(chunk.text)}
-    latin = [_random_latin(rng) for _ in range(200)]
-    arabic = [_random_arabic(rng, known) for _ in range(200)]
+    latin = [random_latin(rng) for _ in range(200)]
+    arabic = [random_arabic(rng, known) for _ in range(200)]
     refused_latin = sum(_refused(seed_retriever, q) for q in latin) / len(latin)
     refused_arabic = sum(_refused(seed_retriever, q) for q in arabic) / len(arabic)
     assert refused_latin >= 0.95, refused_latin
