@@ -241,7 +241,10 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
         lambda g: (g / "sentences.faiss").write_bytes(b"\x00garbage" * 50),
         "sentences.faiss",
     ),
-    "truncated passages.jsonl": (lambda g: _truncate(g / "passages.jsonl"), "passage metadata"),
+    "truncated passage texts": (
+        lambda g: _truncate(g / "passages" / "text.npy"),
+        "passage metadata",
+    ),
     "empty manifest": (lambda g: (g / "manifest.json").write_text(""), "manifest"),
     "CURRENT names nothing": (
         lambda g: (g.parent / "CURRENT").write_text("gen-999999\n"),

@@ -23,7 +23,6 @@ from qabot.config import Settings
 from qabot.errors import IndexError_, QabotError
 from qabot.index import BuildReport, FaissIndex, FileStore, build_index
 from qabot.index.files import CURRENT, current_name
-from qabot.index.snapshot import sentence_key
 from qabot.retriever import Retriever
 from qabot.watch import DEBOUNCE_MS, watch
 
@@ -180,13 +179,12 @@ def assert_same_as_full_build(settings: Settings, enc: HashEncoder) -> None:
     keys = np.array([c.key for c in full.chunks], np.int64)
     assert sorted(inc.passages.ids().tolist()) == sorted(keys.tolist())
     np.testing.assert_allclose(inc.passages.get(keys), full.passages.get(keys), atol=1e-6)
-    s_keys = np.array(
-        [sentence_key(c.id, j) for c in full.chunks for j in range(len(full.sentences[c.key]))],
-        np.int64,
-    )
-    assert sorted(inc.sentence_vectors.ids().tolist()) == sorted(s_keys.tolist())
+    # One vector per distinct sentence text, numbered the same way in both.
+    np.testing.assert_array_equal(inc.sentence_ids, full.sentence_ids)
+    assert len(inc.sentence_vectors) == len(full.sentence_vectors) == inc.sentence_ids.max() + 1
+    s_ids = np.arange(len(full.sentence_vectors), dtype=np.int64)
     np.testing.assert_allclose(
-        inc.sentence_vectors.get(s_keys), full.sentence_vectors.get(s_keys), atol=1e-6
+        inc.sentence_vectors.get(s_ids), full.sentence_vectors.get(s_ids), atol=1e-6
     )
     assert sorted(inc.lexical.ids.tolist()) == sorted(keys.tolist())
     assert all(inc.lexical.terms_of(k) == full.lexical.terms_of(k) for k in keys.tolist())

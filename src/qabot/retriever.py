@@ -262,10 +262,8 @@ class Retriever:
             if extra is not None:
                 for key, _ in snapshot.passages.search(extra, n):
                     pool[key] = None
-            owner = snapshot.sentence_owner
-            for skey, _ in snapshot.sentence_vectors.search(vector, n * 2):
-                if skey in owner:
-                    pool[owner[skey]] = None
+            for key in snapshot.sentence_passages(vector, n * 2):
+                pool[key] = None
         lexical = snapshot.lexical.query(question, n if mode != "dense" else 0)
         earlier = snapshot.lexical.query(context, n if mode != "dense" else 0) if context else None
         for key, _ in lexical.hits + (earlier.hits if earlier else []):
@@ -279,9 +277,9 @@ class Retriever:
         if vector is not None:
             cos_p = snapshot.passages.get(keys) @ vector
             # Every chunk has at least one sentence: score them all in one product.
-            rows = [snapshot.sentence_rows[key] for key in keys.tolist()]
+            rows = snapshot.sentence_rows(keys.tolist())
             lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
-            flat = snapshot.sentence_matrix[np.concatenate(rows)] @ vector
+            flat = snapshot.sentence_vectors.get(np.concatenate(rows)) @ vector
             starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
             cos_s = np.maximum.reduceat(flat, starts)
             sims = np.split(flat, starts[1:])

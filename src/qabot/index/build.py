@@ -19,7 +19,7 @@ from ..config import Settings
 from ..encoder import Encoder
 from ..errors import IndexError_
 from .lexical import LexicalIndex
-from .snapshot import Snapshot, sentence_entries
+from .snapshot import Snapshot, sentence_layout
 from .store import SnapshotStore, open_store
 from .vectors import VectorIndex
 
@@ -176,6 +176,40 @@ def _sync(
     return changed, len(todo)
 
 
+def _sentence_vectors(
+    base: Snapshot,
+    texts: list[str],
+    store: SnapshotStore,
+    embed: Callable[[list[str]], np.ndarray],
+) -> tuple[VectorIndex, int]:
+    """Vectors for the distinct sentence ``texts`` (id = position), reusing ``base``'s; return
+    them and how many texts were embedded."""
+    old = base.sentence_ids_by_text()
+    reused = [i for i, t in enumerate(texts) if t in old]
+    todo = [i for i, t in enumerate(texts) if t not in old]
+    vectors = np.empty((len(texts), base.dim), dtype=np.float32)
+    if reused:
+        ids = np.fromiter((old[texts[i]] for i in reused), np.int64, len(reused))
+        vectors[reused] = base.sentence_vectors.get(ids)
+    if todo:
+        vectors[todo] = embed([texts[i] for i in todo])
+    index = store.new_vectors(base.dim)
+    index.add(np.arange(len(texts), dtype=np.int64), vectors)
+    return index, len(todo)
+
+
+def split_all(chunks: list[Chunk]) -> dict[int, list[str]]:
+    """Every passage's sentences; a text repeated across passages is split once."""
+    memo: dict[str, list[str]] = {}
+    out = {}
+    for c in chunks:
+        found = memo.get(c.text)
+        if found is None:
+            found = memo[c.text] = split_sentences(c.text)
+        out[c.key] = list(found)
+    return out
+
+
 def index_chunks(
     chunks: list[Chunk],
     store: SnapshotStore,
@@ -198,7 +232,7 @@ def index_chunks(
         lexical=LexicalIndex.build([], []),
     )
     # Sentences are split afresh: a newer splitter must reach the index even if no text changed.
-    sentences = {c.key: split_sentences(c.text) for c in chunks}
+    sentences = split_all(chunks)
     old_passages = {c.key: c.hash for c in base.chunks}
     new_passages = {c.key: (c.hash, c.match_text) for c in chunks}
     changed: list[int] = []
@@ -210,21 +244,17 @@ def index_chunks(
     ):
         embedded, embedded_sentences, name = 0, 0, old.name
     else:
-        reuse, reuse_sentences = base.vectors_by_hash()
 
         def embed(what: str) -> Callable[[list[str]], np.ndarray]:
             return lambda texts: _embed(encoder, texts, batch, progress, what)
 
         changed, embedded = _sync(
-            base.passages, old_passages, new_passages, reuse, embed("passages")
+            base.passages, old_passages, new_passages, base.vectors_by_hash(), embed("passages")
         )
         # Sentences, the same way: they carry the highlight and 0.4 of the dense score.
-        _, embedded_sentences = _sync(
-            base.sentence_vectors,
-            {k: h for k, (h, _) in sentence_entries(base.chunks, base.sentences).items()},
-            sentence_entries(chunks, sentences),
-            reuse_sentences,
-            embed("sentences"),
+        texts, sentence_ids = sentence_layout(chunks, sentences)
+        sentence_vectors, embedded_sentences = _sentence_vectors(
+            base, texts, store, embed("sentences")
         )
         snapshot = Snapshot(
             model=encoder.model_id,
@@ -232,7 +262,7 @@ def index_chunks(
             chunks=chunks,
             sentences=sentences,
             passages=base.passages,
-            sentence_vectors=base.sentence_vectors,
+            sentence_vectors=sentence_vectors,
             lexical=base.lexical.updated(
                 remove=old_passages.keys() - new_passages.keys(),
                 add_ids=changed,
@@ -243,6 +273,7 @@ def index_chunks(
                 "passage": getattr(encoder, "passage_prompt", ""),
             },
             built=datetime.now(UTC).isoformat(timespec="seconds"),
+            sentence_ids=sentence_ids,
         )
         name = store.commit(snapshot)
     updated = sum(1 for k in changed if k in old_passages)

@@ -17,19 +17,24 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from filelock import FileLock, Timeout
 
 from .. import __version__
-from ..chunking import Chunk
 from ..errors import REBUILD_HINT, IndexError_, QabotError
 from ..fsio import publish_dir, write_atomic
+from .halfvectors import HalfIndex
 from .lexical import LexicalIndex
+from .passages import PassageTable
 from .snapshot import Snapshot
 from .vectors import FaissIndex, VectorIndex
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+#: 2: sentence vectors once per distinct text, float16 (``sentences.faiss``, memory-mapped);
+#: passages column-wise in ``passages/`` (was ``passages.jsonl``); sentence ids in
+#: ``sentence_ids.npy``. Format 1 indexes are rebuilt by the next `qabot index`.
+FORMAT = 2
 CURRENT = "CURRENT"
 _GEN_NAME = re.compile(r"gen-(\d{6,})")
 
@@ -123,13 +128,10 @@ class FileStore:
         tmp = self.folder / f"{name}.tmp"
         tmp.mkdir()
         _faiss(snapshot.passages).save(tmp / "passages.faiss")
-        _faiss(snapshot.sentence_vectors).save(tmp / "sentences.faiss")
+        HalfIndex.save(snapshot.sentence_vectors, tmp / "sentences.faiss")
         snapshot.lexical.save(tmp / "lexical")
-        with open(tmp / "passages.jsonl", "w", encoding="utf-8") as fh:
-            for chunk in snapshot.chunks:
-                record = chunk.model_dump(mode="json")
-                record["sentences"] = snapshot.sentences.get(chunk.key, [])
-                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        PassageTable.of(snapshot.chunks, snapshot.sentences).save(tmp / "passages")
+        np.save(tmp / "sentence_ids.npy", snapshot.sentence_ids.astype(np.int32))
         manifest = {
             "format": FORMAT,
             "qabot_version": __version__,
@@ -139,6 +141,7 @@ class FileStore:
             "built": snapshot.built,
             "passages": len(snapshot.chunks),
             "sentences": snapshot.sentence_count(),
+            "sentence_vectors": len(snapshot.sentence_vectors),
         }
         # Written last: marks the folder complete.
         (tmp / "manifest.json").write_text(
@@ -172,9 +175,18 @@ class FileStore:
             manifest = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise IndexError_(f"index manifest {path} is missing or corrupt", REBUILD_HINT) from exc
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        if not isinstance(manifest, dict):
+            raise IndexError_(f"index manifest {path} is missing or corrupt", REBUILD_HINT)
+        if isinstance(manifest.get("format"), int) and manifest["format"] < FORMAT:
+            raise IndexError_(
+                f"index {path.parent} was written by an older qabot (format "
+                f"{manifest['format']}; this one reads format {FORMAT})",
+                REBUILD_HINT,
+            )
+        if manifest.get("format") != FORMAT:
             raise IndexError_(f"index {path.parent} has an unknown format", REBUILD_HINT)
-        if not all(isinstance(manifest.get(field), int) for field in ("dim", "passages")):
+        fields = ("dim", "passages", "sentences", "sentence_vectors")
+        if not all(isinstance(manifest.get(field), int) for field in fields):
             raise IndexError_(f"index manifest {path} is incomplete", REBUILD_HINT)
         return name, manifest
 
@@ -183,22 +195,19 @@ class FileStore:
         name, manifest = self._manifest()
         folder = self.folder / name
         dim = int(manifest["dim"])
-        chunks: list[Chunk] = []
-        sentences: dict[int, list[str]] = {}
         try:
-            with open(folder / "passages.jsonl", encoding="utf-8") as fh:
-                for line in fh:
-                    record = json.loads(line)
-                    sents = record.pop("sentences", [])
-                    chunk = Chunk.model_validate(record)
-                    chunks.append(chunk)
-                    sentences[chunk.key] = sents
-        except (OSError, ValueError) as exc:
+            table = PassageTable.load(folder / "passages")
+            sentence_ids = np.load(folder / "sentence_ids.npy", mmap_mode="r")
+            if sentence_ids.ndim != 1 or sentence_ids.dtype.kind != "i":
+                raise ValueError("sentence ids are not a list of integers")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexError_(
                 f"passage metadata in {folder} is missing or corrupt", REBUILD_HINT
             ) from exc
         passages = FaissIndex.load(folder / "passages.faiss", dim)
-        sentence_vectors = FaissIndex.load(folder / "sentences.faiss", dim)
+        sentence_vectors = HalfIndex.load(
+            folder / "sentences.faiss", dim, int(manifest["sentence_vectors"])
+        )
         stale = False
         try:
             lexical = LexicalIndex.load(folder / "lexical")
@@ -206,12 +215,12 @@ class FileStore:
             stale = True
             # BM25 is derived from the passages alone: rebuild it rather than re-embed anything.
             log.warning("rebuilding the BM25 index of %s (%s)", folder, exc.message)
-            lexical = LexicalIndex.build([c.key for c in chunks], [c.match_text for c in chunks])
+            lexical = LexicalIndex.build(table.keys.tolist(), [c.match_text for c in table])
         snapshot = Snapshot(
             model=str(manifest.get("model")),
             dim=dim,
-            chunks=chunks,
-            sentences=sentences,
+            chunks=table,
+            sentences=table.sentences,
             passages=passages,
             sentence_vectors=sentence_vectors,
             lexical=lexical,
@@ -219,6 +228,7 @@ class FileStore:
             built=str(manifest.get("built", "")),
             name=name,
             stale=stale,
+            sentence_ids=np.asarray(sentence_ids, dtype=np.int64),
         )
         snapshot.check(str(folder), manifest["passages"], manifest.get("sentences"))
         return snapshot

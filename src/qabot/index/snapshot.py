@@ -2,39 +2,38 @@
 
 A snapshot is what a build leaves and what a retriever searches; a store
 (:class:`qabot.index.store.SnapshotStore`) keeps it. Passages are :class:`~qabot.chunking.Chunk`
-objects keyed by ``chunk.key``; each passage's sentences have vectors of their own, keyed by
-:func:`sentence_key`, the one place that scheme is defined.
+objects keyed by ``chunk.key``. Sentence vectors are kept once per distinct sentence text
+(news repeats boilerplate, archives repeat whole paragraphs): :func:`sentence_layout` is the
+one place that says which vector each sentence uses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 
-from ..chunking import Chunk, content_hash, stable_key
+from ..chunking import Chunk
 from ..encoder import Encoder
 from ..errors import REBUILD_HINT, IndexError_
 from .lexical import LexicalIndex
+from .passages import PassageTable
 from .vectors import VectorIndex
 
 
-def sentence_key(passage_id: str, number: int) -> int:
-    """The vector id of sentence ``number`` (0-based) of a passage: stable across builds."""
-    return stable_key(f"{passage_id}/s{number}")
+def sentence_layout(
+    chunks: Sequence[Chunk], sentences: Mapping[int, list[str]]
+) -> tuple[list[str], np.ndarray]:
+    """The sentence-id scheme: a sentence's vector id is the number of its text among the
+    distinct sentence texts, numbered in order of first appearance, passage after passage.
 
-
-def sentence_entries(
-    chunks: Iterable[Chunk], sentences: dict[int, list[str]]
-) -> dict[int, tuple[str, str]]:
-    """Every sentence's vector id → (content hash, text), in passage order."""
-    return {
-        sentence_key(chunk.id, j): (content_hash(text), text)
-        for chunk in chunks
-        for j, text in enumerate(sentences.get(chunk.key, []))
-    }
+    Returns those texts (id order) and the vector id of every sentence, passage after passage.
+    """
+    number: dict[str, int] = {}
+    ids = [number.setdefault(s, len(number)) for c in chunks for s in sentences.get(c.key, [])]
+    return list(number), np.asarray(ids, dtype=np.int64)
 
 
 @dataclass(eq=False)
@@ -43,38 +42,50 @@ class Snapshot:
 
     model: str  # the encoder's model_id: vectors of another model cannot be compared
     dim: int
-    chunks: list[Chunk]
-    sentences: dict[int, list[str]]  # passage key → its sentences, in order
+    chunks: Sequence[Chunk]  # a list, or a store's PassageTable (passages built on access)
+    sentences: Mapping[int, list[str]]  # passage key → its sentences, in order
     passages: VectorIndex  # one vector per passage, under chunk.key
-    sentence_vectors: VectorIndex  # one vector per sentence, under sentence_key
+    sentence_vectors: VectorIndex  # one vector per distinct sentence text, under its id
     lexical: LexicalIndex
     prompts: dict[str, str] = field(default_factory=dict)  # the encoder's, for the record
     built: str = ""  # ISO time of the build, for the record
     name: str = ""  # the store's name for it, e.g. "gen-000003"; "" until committed
     #: A derived part (BM25) had to be rebuilt on load: worth committing a new snapshot.
     stale: bool = False
+    #: Every sentence's vector id, passage after passage (:func:`sentence_layout`); a store
+    #: that kept them passes them in, else they are computed.
+    sentence_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    def __post_init__(self) -> None:
+        if len(self.sentence_ids) == 0 and self.chunks:
+            self.sentence_ids = sentence_layout(self.chunks, self.sentences)[1]
 
     def built_with(self, encoder: Encoder) -> bool:
         """Whether ``encoder``'s vectors are comparable with the stored ones."""
         return self.model == encoder.model_id and self.dim == encoder.dim
 
     @cached_property
-    def by_key(self) -> dict[int, Chunk]:
+    def by_key(self) -> Mapping[int, Chunk]:
+        if isinstance(self.chunks, PassageTable):
+            return _ByKey(self.chunks)
         return {chunk.key: chunk for chunk in self.chunks}
 
     def sentence_count(self) -> int:
-        return sum(len(s) for s in self.sentences.values())
+        return len(self.sentence_ids)
 
     def check(self, where: str, passages: int | None = None, sentences: int | None = None) -> None:
         """Raise `IndexError_` unless every part holds the same passages and sentences (and
         as many as a store's own record says, if given)."""
-        n_sentences = self.sentence_count()
+        n_sentences = int(self._counts.sum())
+        distinct = int(self.sentence_ids.max()) + 1 if len(self.sentence_ids) else 0
         if (
             len(self.passages) != len(self.chunks)
             or len(self.lexical) != len(self.chunks)
             or passages not in (None, len(self.chunks))
-            or len(self.sentence_vectors) != n_sentences
+            or len(self.sentence_ids) != n_sentences
             or sentences not in (None, n_sentences)
+            or len(self.sentence_vectors) != distinct
+            or (len(self.sentence_ids) and int(self.sentence_ids.min()) < 0)
         ):
             raise IndexError_(
                 f"index {where} is inconsistent ({len(self.passages)} vectors, "
@@ -83,47 +94,103 @@ class Snapshot:
                 REBUILD_HINT,
             )
 
-    def vectors_by_hash(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """The stored passage and sentence vectors, keyed by the hash of the text they embed,
-        so a build can reuse them wherever that text stands now."""
+    def vectors_by_hash(self) -> dict[str, np.ndarray]:
+        """The stored passage vectors, keyed by the hash of the text they embed, so a build
+        can reuse them wherever that text stands now."""
         keys = np.array([c.key for c in self.chunks], dtype=np.int64)
         passage_vecs = self.passages.get(keys)
-        by_hash = {c.hash: passage_vecs[i] for i, c in enumerate(self.chunks)}
-        entries = sentence_entries(self.chunks, self.sentences)
-        sent_vecs = self.sentence_vectors.get(np.fromiter(entries, np.int64, len(entries)))
-        sent_by_hash = {h: sent_vecs[i] for i, (h, _) in enumerate(entries.values())}
-        return by_hash, sent_by_hash
+        return {c.hash: passage_vecs[i] for i, c in enumerate(self.chunks)}
 
-    # The retriever scores all sentences of its candidates in one product: it needs them as
-    # the rows of one matrix, computed once per snapshot.
+    def sentence_ids_by_text(self) -> dict[str, int]:
+        """Sentence text → the id of its stored vector, so a build can reuse it."""
+        texts = (s for key in self._keys.tolist() for s in self.sentences.get(key, []))
+        return dict(zip(texts, self.sentence_ids.tolist(), strict=True))
+
+    # The retriever scores all sentences of its candidates in one product, and turns the
+    # best sentences of the whole index into candidate passages: both need the layout as
+    # arrays, computed once per snapshot.
 
     def prepare_search(self) -> Snapshot:
-        """Compute the sentence matrix now (on load), not during the first question."""
-        _ = self.sentence_matrix, self.sentence_owner
+        """Compute the sentence layout now (on load), not during the first question."""
+        _ = self._starts, self._owners, self.by_key
+        if isinstance(self.chunks, PassageTable):
+            self.chunks.position(0)
         return self
 
     @cached_property
-    def _sentence_layout(self) -> tuple[dict[int, list[int]], list[int]]:
-        rows: dict[int, list[int]] = {}
-        keys: list[int] = []
-        for chunk in self.chunks:
-            for j in range(len(self.sentences.get(chunk.key, []))):
-                rows.setdefault(chunk.key, []).append(len(keys))
-                keys.append(sentence_key(chunk.id, j))
-        return rows, keys
-
-    @property
-    def sentence_rows(self) -> dict[int, list[int]]:
-        """Passage key → the rows of :attr:`sentence_matrix` holding its sentences."""
-        return self._sentence_layout[0]
+    def _counts(self) -> np.ndarray:
+        if isinstance(self.chunks, PassageTable):
+            return self.chunks.sentence_counts()
+        counts = (len(self.sentences.get(c.key, [])) for c in self.chunks)
+        return np.fromiter(counts, dtype=np.int64, count=len(self.chunks))
 
     @cached_property
-    def sentence_matrix(self) -> np.ndarray:
-        """Every sentence vector, in passage order (one row per sentence)."""
-        return self.sentence_vectors.get(np.array(self._sentence_layout[1], dtype=np.int64))
+    def _starts(self) -> np.ndarray:
+        return np.concatenate(([0], np.cumsum(self._counts))).astype(np.int64)
 
     @cached_property
-    def sentence_owner(self) -> dict[int, int]:
-        """Sentence vector id → the key of its passage."""
-        rows, keys = self._sentence_layout
-        return {keys[r]: passage for passage, rs in rows.items() for r in rs}
+    def _position(self) -> dict[int, int]:
+        return {c.key: i for i, c in enumerate(self.chunks)}
+
+    def _index_of(self, key: int) -> int:
+        if isinstance(self.chunks, PassageTable):
+            i = self.chunks.position(key)
+            if i is None:
+                raise KeyError(key)
+            return i
+        return self._position[key]
+
+    def sentence_rows(self, keys: Sequence[int]) -> list[np.ndarray]:
+        """The vector ids of each passage's sentences (rows of :attr:`sentence_vectors`)."""
+        starts, ids = self._starts, self.sentence_ids
+        out = []
+        for key in keys:
+            i = self._index_of(int(key))
+            out.append(ids[starts[i] : starts[i + 1]])
+        return out
+
+    @cached_property
+    def _owners(self) -> tuple[np.ndarray, np.ndarray]:
+        """Sentence id → the passages (keys, in passage order) that contain that text, as
+        (keys, offsets) in CSR form."""
+        passage = np.repeat(np.arange(len(self.chunks), dtype=np.int64), self._counts)
+        order = np.argsort(self.sentence_ids, kind="stable")
+        keys = self._keys[passage[order]]
+        ends = np.cumsum(np.bincount(self.sentence_ids, minlength=len(self.sentence_vectors)))
+        return keys, np.concatenate(([0], ends)).astype(np.int64)
+
+    @cached_property
+    def _keys(self) -> np.ndarray:
+        if isinstance(self.chunks, PassageTable):
+            return np.asarray(self.chunks.keys)
+        return np.fromiter((c.key for c in self.chunks), dtype=np.int64, count=len(self.chunks))
+
+    def sentence_passages(self, vector: np.ndarray, k: int) -> list[int]:
+        """The passages of the ``k`` sentences most similar to ``vector``, best first (a text
+        that several passages share counts once for each of them)."""
+        keys, offsets = self._owners
+        out: list[int] = []
+        for sid, _ in self.sentence_vectors.search(vector, k):
+            out.extend(keys[offsets[sid] : offsets[sid + 1]][: k - len(out)].tolist())
+            if len(out) >= k:
+                break
+        return out
+
+
+class _ByKey(Mapping[int, Chunk]):
+    """Passage key → passage, built from a table on access."""
+
+    def __init__(self, table: PassageTable) -> None:
+        self._table = table
+
+    def __getitem__(self, key: int) -> Chunk:
+        i = self._table.position(key)
+        if i is None:
+            raise KeyError(key)
+        return self._table[i]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._table.keys.tolist())
+
+    def __len__(self) -> int:
+        return len(self._table)

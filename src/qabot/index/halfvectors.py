@@ -1,0 +1,83 @@
+"""Vectors in half precision in a memory-mapped file: how a FileStore keeps sentence vectors.
+
+Sentence vectors outnumber passage vectors three to one and only add 0.4 of a cosine to a
+score: float16 halves them on disk, and FAISS maps the file instead of reading it, so a
+snapshot loads in no time whatever its size. Search stays exact (up to float16 rounding).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from ..errors import REBUILD_HINT, IndexError_
+from .vectors import VectorIndex
+
+#: Rows converted at a time when writing, so a million sentences need no float32 copy.
+_STEP = 65_536
+
+
+class HalfIndex:
+    """A read-only :class:`VectorIndex` whose ids are the row numbers 0..n-1."""
+
+    def __init__(self, dim: int, index: Any) -> None:
+        self.dim = dim
+        self._index = index
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def ids(self) -> np.ndarray:
+        return np.arange(len(self), dtype=np.int64)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        raise TypeError("a stored HalfIndex is read-only: a build writes a new one")
+
+    def remove(self, ids: np.ndarray) -> int:
+        raise TypeError("a stored HalfIndex is read-only: a build writes a new one")
+
+    def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        k = min(k, len(self))
+        if k <= 0:
+            return []
+        query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, self.dim)
+        scores, ids = self._index.search(query, k)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
+
+    def get(self, ids: np.ndarray) -> np.ndarray:
+        if len(ids) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        if ids.min() < 0 or ids.max() >= len(self):
+            raise KeyError("vector id out of range")
+        return self._index.reconstruct_batch(ids)
+
+    @staticmethod
+    def save(vectors: VectorIndex, path: Path) -> None:
+        """Write rows 0..n-1 of ``vectors`` (ids must be exactly those) in float16."""
+        index = faiss.IndexScalarQuantizer(
+            vectors.dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
+        )
+        n = len(vectors)
+        for start in range(0, n, _STEP):
+            rows = np.arange(start, min(n, start + _STEP), dtype=np.int64)
+            index.add(np.ascontiguousarray(vectors.get(rows), dtype=np.float32))
+        faiss.write_index(index, str(path))
+
+    @classmethod
+    def load(cls, path: Path, dim: int, rows: int) -> HalfIndex:
+        """Map the file written by :meth:`save`; `IndexError_` unless it holds ``rows`` rows."""
+        try:
+            index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
+        except Exception as exc:  # faiss raises RuntimeError with C++ text
+            raise IndexError_(f"index file {path} is missing or corrupt", REBUILD_HINT) from exc
+        if index.d != dim or index.ntotal != rows:
+            raise IndexError_(
+                f"index file {path} holds {index.ntotal} vectors of dimension {index.d}, "
+                f"expected {rows} of dimension {dim}",
+                REBUILD_HINT,
+            )
+        return cls(dim, index)
