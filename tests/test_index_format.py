@@ -1,0 +1,111 @@
+"""The index on disk (format 2): sentence vectors once per distinct text in float16, passages
+column-wise and memory-mapped, and what happens to an index of the previous format."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fakes import HashEncoder
+from test_index import PARK, SEED, write
+
+from qabot.config import Settings
+from qabot.errors import IndexError_
+from qabot.index import FileStore, build_index, collect_chunks
+from qabot.index.files import FORMAT, current_name
+from qabot.index.halfvectors import HalfIndex
+from qabot.index.passages import PassageTable
+from qabot.retriever import Retriever
+
+DIM = 64
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Settings:
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    shutil.copy(SEED, articles / SEED.name)
+    write(articles / "park.txt", PARK)
+    write(articles / "park-copy.txt", PARK)  # the same four paragraphs in a second article
+    return Settings(articles_dir=articles, index_dir=tmp_path / "index")
+
+
+def test_a_repeated_sentence_has_one_vector_in_float16(corpus: Settings) -> None:
+    report = build_index(corpus, encoder=HashEncoder(dim=DIM))
+    snapshot = FileStore(corpus.index_dir).load()
+    occurrences = [s for c in snapshot.chunks for s in snapshot.sentences[c.key]]
+    assert report.passages == 24 and len(occurrences) > len(set(occurrences))
+    assert len(snapshot.sentence_vectors) == len(set(occurrences))
+    assert report.embedded_sentences == len(set(occurrences))
+    assert isinstance(snapshot.sentence_vectors, HalfIndex)
+    gen = corpus.index_dir / current_name(corpus.index_dir)
+    stored = (gen / "sentences.faiss").stat().st_size
+    assert len(set(occurrences)) * DIM * 2 <= stored < len(set(occurrences)) * DIM * 3
+    # Every occurrence reads back its own text's vector, within float16 rounding.
+    expected = HashEncoder(dim=DIM).encode_passages(occurrences)
+    keys = [c.key for c in snapshot.chunks]
+    got = snapshot.sentence_vectors.get(np.concatenate(snapshot.sentence_rows(keys)))
+    np.testing.assert_allclose(got, expected, atol=1e-3)
+
+
+def test_a_shared_sentence_finds_every_passage_that_has_it(corpus: Settings) -> None:
+    enc = HashEncoder(dim=DIM)
+    build_index(corpus, encoder=enc)
+    snapshot = FileStore(corpus.index_dir).load().prepare_search()
+    vector = enc.encode_queries([PARK[1]])[0]
+    owners = {snapshot.by_key[k].article for k in snapshot.sentence_passages(vector, 2)}
+    assert owners == {"park", "park-copy"}
+    assert len(snapshot.sentence_passages(vector, 1)) == 1  # k counts passages, not texts
+    found = Retriever.load(settings=corpus, encoder=enc).search(PARK[1], k=2)
+    assert {p.article for p in found} == {"park", "park-copy"}
+    assert all(p.sentence == PARK[1] for p in found)
+
+
+def test_loaded_passages_are_the_built_ones(corpus: Settings) -> None:
+    enc = HashEncoder(dim=DIM)
+    build_index(corpus, encoder=enc)
+    chunks, _, _ = collect_chunks(corpus.articles_dir, corpus.max_chunk_tokens, enc.count_tokens)
+    snapshot = FileStore(corpus.index_dir).load()
+    assert isinstance(snapshot.chunks, PassageTable)
+    assert list(snapshot.chunks) == chunks and snapshot.chunks == chunks
+    assert snapshot.chunks[-1] == chunks[-1] and snapshot.chunks[1:3] == chunks[1:3]
+    assert [snapshot.by_key[c.key] for c in chunks] == chunks
+    assert all("".join(snapshot.sentences[c.key]).replace(" ", "") == c.text.replace(" ", "")
+               for c in chunks)  # fmt: skip
+    with pytest.raises(KeyError):
+        snapshot.by_key[12345]
+
+
+def test_an_index_of_the_previous_format_is_refused_then_rebuilt(corpus: Settings) -> None:
+    enc = HashEncoder(dim=DIM)
+    build_index(corpus, encoder=enc)
+    manifest = corpus.index_dir / current_name(corpus.index_dir) / "manifest.json"
+    record = json.loads(manifest.read_text(encoding="utf-8"))
+    manifest.write_text(json.dumps(record | {"format": FORMAT - 1}), encoding="utf-8")
+    with pytest.raises(IndexError_, match=f"older qabot \\(format {FORMAT - 1}") as err:
+        Retriever.load(settings=corpus, encoder=enc)
+    assert "qabot index --full" in str(err.value)
+    report = build_index(corpus, encoder=enc)
+    assert report.full and "older qabot" in (report.reason or "")
+    assert len(Retriever.load(settings=corpus, encoder=enc)) == 24
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda g: (g / "sentence_ids.npy").write_bytes(b"\x93NUMPY garbage"),
+        lambda g: (g / "passages" / "tables.json").write_text("{", encoding="utf-8"),
+        lambda g: np.save(g / "passages" / "text_ends.npy", np.zeros(3, np.int64)),
+        lambda g: np.save(g / "sentence_ids.npy", np.zeros(5, np.int32)),
+    ],
+    ids=["garbage ids", "broken tables", "texts disagree", "too few sentence ids"],
+)
+def test_damaged_passage_files_are_a_clear_error(corpus: Settings, damage) -> None:  # type: ignore[no-untyped-def]
+    enc = HashEncoder(dim=DIM)
+    build_index(corpus, encoder=enc)
+    damage(corpus.index_dir / current_name(corpus.index_dir))
+    with pytest.raises(IndexError_, match="corrupt|inconsistent") as err:
+        Retriever.load(settings=corpus, encoder=enc)
+    assert "qabot index --full" in str(err.value)
+    assert build_index(corpus, encoder=enc).full  # the next build repairs it
