@@ -21,8 +21,8 @@ from ..chunking import Chunk
 
 #: The per-article fields, stored once per distinct combination and referenced by number.
 _META = ("article", "title", "source", "url", "published", "lang")
-_ARRAYS = ("keys", "ids", "id_ends", "meta", "paragraphs", "sections", "text", "text_ends",
-           "hashes", "hash_ends", "spans", "span_ends")  # fmt: skip
+_ARRAYS = ("keys", "ids", "id_ends", "meta", "paragraphs", "sections", "text_ix", "text",
+           "text_ends", "hashes", "hash_ends", "spans", "span_ends")  # fmt: skip
 
 
 def _blob(strings: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -63,16 +63,18 @@ class PassageTable(Sequence[Chunk]):
             return chunks
         meta_of: dict[tuple[Any, ...], int] = {}
         section_of: dict[str | None, int] = {}
-        meta_ix, section_ix, spans, counts = [], [], [], []
+        text_of: dict[str, int] = {}  # archives repeat paragraphs: each text is kept once
+        meta_ix, section_ix, text_ix, spans, counts = [], [], [], [], []
         for chunk in chunks:
             fields = tuple(getattr(chunk, f) for f in _META)
             meta_ix.append(meta_of.setdefault(fields, len(meta_of)))
             section_ix.append(section_of.setdefault(chunk.section, len(section_of)))
+            text_ix.append(text_of.setdefault(chunk.text, len(text_of)))
             own = _spans(chunk.text, sentences.get(chunk.key, []))
             spans.extend(own)
             counts.append(len(own))
         ids, id_ends = _blob([c.id for c in chunks])
-        text, text_ends = _blob([c.text for c in chunks])
+        text, text_ends = _blob(list(text_of))
         hashes, hash_ends = _blob([c.hash for c in chunks])
         arrays = {
             "keys": np.fromiter((c.key for c in chunks), np.int64, len(chunks)),
@@ -81,6 +83,7 @@ class PassageTable(Sequence[Chunk]):
             "meta": np.asarray(meta_ix, dtype=np.int32),
             "paragraphs": np.fromiter((c.paragraph for c in chunks), np.int32, len(chunks)),
             "sections": np.asarray(section_ix, dtype=np.int32),
+            "text_ix": np.asarray(text_ix, dtype=np.int32),
             "text": text,
             "text_ends": text_ends,
             "hashes": hashes,
@@ -118,7 +121,7 @@ class PassageTable(Sequence[Chunk]):
         """Check that the columns agree with each other (a damaged file raises ValueError)."""
         a, n = self._a, len(self._a["keys"])
         lengths = {a[c].shape[0] for c in ("id_ends", "meta", "paragraphs", "sections",
-                                           "text_ends", "hash_ends", "span_ends")}  # fmt: skip
+                                           "text_ix", "hash_ends", "span_ends")}  # fmt: skip
         ok = (
             lengths <= {n}
             and (n == 0 or (a["id_ends"][-1] == len(a["ids"])
@@ -126,6 +129,8 @@ class PassageTable(Sequence[Chunk]):
                             and a["hash_ends"][-1] == len(a["hashes"])
                             and a["span_ends"][-1] == len(a["spans"])))
             and (n == 0 or int(a["meta"].max()) < len(self._meta))
+            and (n == 0 or 0 <= int(a["text_ix"].min()) <= int(a["text_ix"].max())
+                 < len(a["text_ends"]))
             and (n == 0 or int(a["sections"].max()) < len(self._sections))
         )  # fmt: skip
         if not ok:
@@ -155,7 +160,7 @@ class PassageTable(Sequence[Chunk]):
             key=int(self.keys[i]),
             paragraph=int(a["paragraphs"][i]),
             section=self._sections[int(a["sections"][i])],
-            text=_cut(a["text"], a["text_ends"], i),
+            text=_cut(a["text"], a["text_ends"], int(a["text_ix"][i])),
             hash=_cut(a["hashes"], a["hash_ends"], i),
         )
 
@@ -184,7 +189,7 @@ class PassageTable(Sequence[Chunk]):
     def sentences_at(self, i: int) -> list[str]:
         """The sentences of passage ``i``, in order."""
         a = self._a
-        text = _cut(a["text"], a["text_ends"], i)
+        text = _cut(a["text"], a["text_ends"], int(a["text_ix"][i]))
         first = int(a["span_ends"][i - 1]) if i else 0
         return [text[s:e] for s, e in a["spans"][first : int(a["span_ends"][i])].tolist()]
 
