@@ -83,16 +83,18 @@ def _timed(owner: Any, name: str, totals: dict[str, float], label: str) -> None:
     real = getattr(owner, name)
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         try:
             return real(*args, **kwargs)
         finally:
             totals[label] = totals.get(label, 0.0) + time.perf_counter() - started
+            cpu_label = f"{label}_cpu"
+            totals[cpu_label] = totals.get(cpu_label, 0.0) + time.process_time() - cpu
 
     setattr(owner, name, wrapper)
 
 
-def worker(articles: Path, index: Path) -> dict[str, Any]:
+def worker(articles: Path, index: Path, scale: int = 0) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT / "tests"))
     from fakes import HashEncoder
 
@@ -146,9 +148,13 @@ def worker(articles: Path, index: Path) -> dict[str, Any]:
         FileStore(index).load().prepare_search()
         loads.append(time.perf_counter() - started)
         lexical_loads.append(totals.pop("load_bm25"))
+        totals.pop("load_bm25_cpu", None)
     budget = report.passages * DIM * 4 + 3 * text_bytes
-    stages = {k: round(v, 3) for k, v in totals.items() if k != "encode"}
+    stages = {k: round(v, 3) for k, v in totals.items() if not k.endswith("_cpu")}
+    stages.pop("encode", None)
     stages["other"] = round(work - sum(stages.values()), 3)
+    stages_cpu = {k: round(v, 3) for k, v in totals.items() if k.endswith("_cpu")}
+    stages_cpu["other_cpu"] = round(work_cpu - sum(stages_cpu.values()), 3)
     return {
         "articles": report.articles,
         "passages": report.passages,
@@ -163,6 +169,7 @@ def worker(articles: Path, index: Path) -> dict[str, Any]:
         "non_embedding_cpu_s": round(work_cpu, 3),
         "non_embedding_mb_per_cpu_s": round(text_bytes / 1e6 / work_cpu, 3),
         "stages_s": stages,
+        "stages_cpu_s": stages_cpu,
         "index_bytes": sum(parts.values()),
         "index_parts_bytes": dict(sorted(parts.items())),
         "budget_bytes": budget,
@@ -170,7 +177,7 @@ def worker(articles: Path, index: Path) -> dict[str, Any]:
         "load_s": round(min(loads), 3),
         "load_bm25_s": round(lexical_loads[loads.index(min(loads))], 3),
         "tokenizer": encoder.tokenizer is not None,
-    }
+    } | ({"scale_load": scale_load(index, scale)} if scale else {})
 
 
 def _tokenizer() -> Any:
@@ -188,13 +195,54 @@ def _tokenizer() -> Any:
         return None
 
 
+def scale_load(index: Path, passages: int) -> dict[str, Any]:
+    """Load time of the passage table and sentence layout at ``passages`` passages: ARCD's
+    table tiled (new keys; texts and sentence vectors shared, so files stay small: memory-
+    mapped parts load in the same time whatever their size). Passage vectors and BM25 are
+    not part of it (another slice of issue 12 measures them at scale)."""
+    import numpy as np
+
+    from qabot.index import FileStore
+    from qabot.index.passages import PassageTable
+    from qabot.index.snapshot import Snapshot
+
+    base = FileStore(index).load()
+    table: Any = base.chunks
+    a, n0 = {k: np.asarray(v) for k, v in table._a.items()}, len(table)
+    copies = -(-passages // n0)
+    per_passage = ("id_ends", "meta", "paragraphs", "sections", "text_ix", "hash_ends")
+    tiled = {k: np.tile(a[k], copies) for k in per_passage}  # ids repeat: fine for timing
+    tiled |= {k: a[k] for k in ("ids", "text", "text_ends", "hashes")}
+    tiled["keys"] = np.arange(n0 * copies, dtype=np.int64) * 7919 + 1
+    tiled["spans"] = np.tile(a["spans"], (copies, 1))
+    tiled["span_ends"] = np.concatenate([a["span_ends"] + i * len(a["spans"])
+                                         for i in range(copies)])  # fmt: skip
+    folder = index.parent / "scale-table"
+    PassageTable(tiled, table._meta, table._sections).save(folder)
+    np.save(index.parent / "scale-ids.npy", np.tile(base.sentence_ids, copies).astype(np.int32))
+    times, cpus = [], []
+    for _ in range(3):
+        started, cpu = time.perf_counter(), time.process_time()
+        big_table = PassageTable.load(folder)
+        ids = np.asarray(np.load(index.parent / "scale-ids.npy", mmap_mode="r"), dtype=np.int64)
+        snapshot = Snapshot(
+            base.model, base.dim, big_table, big_table.sentences, base.passages,
+            base.sentence_vectors, base.lexical, sentence_ids=ids,
+        )  # fmt: skip
+        snapshot.prepare_search()
+        times.append(time.perf_counter() - started)
+        cpus.append(time.process_time() - cpu)
+    return {"passages": len(big_table), "sentences": len(ids), "load_s": round(min(times), 3),
+            "load_cpu_s": round(min(cpus), 3)}  # fmt: skip
+
+
 # --------------------------------------------------------------------------- driver
 
 
-def run_arm(src: Path, articles: Path, index: Path) -> dict[str, Any]:
+def run_arm(src: Path, articles: Path, index: Path, scale: int) -> dict[str, Any]:
     env = os.environ | {"PYTHONPATH": str(src), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     out = subprocess.run(
-        [sys.executable, __file__, "--worker", str(articles), str(index)],
+        [sys.executable, __file__, "--worker", str(articles), str(index), str(scale)],
         env=env, capture_output=True, text=True, check=True,
     )  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -205,11 +253,17 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--corpus", nargs="+", default=["probe", "arcd"])
     parser.add_argument("--baseline", type=Path, help="another qabot src folder to compare")
-    parser.add_argument("--worker", nargs=2, type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--scale", type=int, default=1_000_000,
+        help="also time loading the passage table and sentence layout at this many passages "
+        "(ARCD tiled; current code only; 0: skip)",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(*args.worker)))
+        articles, index, scale = args.worker
+        print(json.dumps(worker(Path(articles), Path(index), int(scale))))
         return
     arms = {"current": ROOT / "src"} | ({"baseline": args.baseline} if args.baseline else {})
     results: dict[str, Any] = {
@@ -224,7 +278,8 @@ def main() -> None:
             results["corpora"][corpus] = {}
             for arm, src in arms.items():
                 index = Path(tmp) / corpus / f"index-{arm}"
-                row = run_arm(src, articles, index)
+                scale = args.scale if corpus == "arcd" and arm == "current" else 0
+                row = run_arm(src, articles, index, scale)
                 row["load_avg"] = os.getloadavg()[0]
                 results["corpora"][corpus][arm] = row
                 print(corpus, arm, json.dumps(row), flush=True)
