@@ -253,6 +253,10 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--corpus", nargs="+", default=["probe", "arcd"])
     parser.add_argument("--baseline", type=Path, help="another qabot src folder to compare")
+    parser.add_argument(
+        "--also", nargs=2, action="append", default=[], metavar=("NAME", "SRC"),
+        help="more arms: a name and a qabot src folder",
+    )  # fmt: skip
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument(
         "--scale", type=int, default=1_000_000,
@@ -266,6 +270,7 @@ def main() -> None:
         print(json.dumps(worker(Path(articles), Path(index), int(scale))))
         return
     arms = {"current": ROOT / "src"} | ({"baseline": args.baseline} if args.baseline else {})
+    arms |= {name: Path(src) for name, src in args.also}
     results: dict[str, Any] = {
         "load_before": os.getloadavg()[0],
         "cpus": os.cpu_count(),

@@ -188,8 +188,7 @@ class LexicalIndex:
 
         key_id = dict(self._key_id)
         vocab = list(self._vocab)
-        keys_of = {t: index_keys(t) for t in dict.fromkeys(add_texts)}  # repeats: analysed once
-        new_lists = [keys_of[t] for t in add_texts]
+        new_lists = [index_keys(t) for t in add_texts]
         for key in itertools.chain.from_iterable(new_lists):
             if key not in key_id:
                 key_id[key] = len(vocab)
