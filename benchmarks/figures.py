@@ -145,8 +145,27 @@ def load() -> str:
     return "\n".join(["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in lines)])
 
 
+def build() -> str:
+    t = _load("build_throughput.json")
+    rows = [
+        "| corpus | code | passages | non-embedding CPU s | MB / CPU s | MB / s (wall) "
+        "| index MB | budget MB | load s (BM25 part) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for corpus, arms in t["corpora"].items():
+        for arm, r in arms.items():
+            rows.append(
+                f"| {corpus} | {arm} | {r['passages']:,} | {r['non_embedding_cpu_s']:.2f} "
+                f"| {r['non_embedding_mb_per_cpu_s']:.2f} | {r['non_embedding_mb_per_s']:.3f} "
+                f"| {r['index_bytes'] / 1e6:.1f} | {r['budget_bytes'] / 1e6:.1f} "
+                f"| {r['load_s']:.2f} ({r.get('load_bm25_s', float('nan')):.2f}) |"
+            )
+    return "\n".join(rows)
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "arcd": arcd, "crossval": crossval, "english": english, "lexical": lexical, "load": load,
+    "build": build,
 }  # fmt: skip
 
 

@@ -186,6 +186,15 @@ class PassageTable(Sequence[Chunk]):
             return int(order[at])
         return None
 
+    def positions(self, keys: np.ndarray) -> np.ndarray:
+        """The rows of the passages with ``keys`` (all of which must be known), in one go."""
+        order = self._order
+        at = np.minimum(np.searchsorted(self.keys, keys, sorter=order), len(order) - 1)
+        rows = order[at]
+        if len(keys) and not np.array_equal(self.keys[rows], keys):
+            raise KeyError("unknown passage key")
+        return rows
+
     def sentences_at(self, i: int) -> list[str]:
         """The sentences of passage ``i``, in order."""
         a = self._a

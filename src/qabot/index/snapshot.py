@@ -132,22 +132,14 @@ class Snapshot:
     def _position(self) -> dict[int, int]:
         return {c.key: i for i, c in enumerate(self.chunks)}
 
-    def _index_of(self, key: int) -> int:
-        if isinstance(self.chunks, PassageTable):
-            i = self.chunks.position(key)
-            if i is None:
-                raise KeyError(key)
-            return i
-        return self._position[key]
-
     def sentence_rows(self, keys: Sequence[int]) -> list[np.ndarray]:
         """The vector ids of each passage's sentences (rows of :attr:`sentence_vectors`)."""
         starts, ids = self._starts, self.sentence_ids
-        out = []
-        for key in keys:
-            i = self._index_of(int(key))
-            out.append(ids[starts[i] : starts[i + 1]])
-        return out
+        if isinstance(self.chunks, PassageTable):
+            rows = self.chunks.positions(np.asarray(keys, dtype=np.int64)).tolist()
+        else:
+            rows = [self._position[int(key)] for key in keys]
+        return [ids[starts[i] : starts[i + 1]] for i in rows]
 
     @cached_property
     def _owners(self) -> tuple[np.ndarray, np.ndarray]:
