@@ -1,5 +1,5 @@
 """The index on disk (format 2): sentence vectors once per distinct text in float16, passages
-column-wise and memory-mapped, and what happens to an index of the previous format."""
+column-wise and memory-mapped; an index of the previous format is read and rewritten."""
 
 import json
 import shutil
@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fakes import HashEncoder
-from test_index import PARK, SEED, write
+from test_index import PARK, SEED, assert_same_as_full_build, write
 
+from qabot.chunking import stable_key
 from qabot.config import Settings
 from qabot.errors import IndexError_
-from qabot.index import FileStore, build_index, collect_chunks
+from qabot.index import FaissIndex, FileStore, build_index, collect_chunks
 from qabot.index.files import FORMAT, current_name
 from qabot.index.halfvectors import HalfIndex
 from qabot.index.passages import PassageTable
@@ -77,18 +78,54 @@ def test_loaded_passages_are_the_built_ones(corpus: Settings) -> None:
         snapshot.by_key[12345]
 
 
-def test_an_index_of_the_previous_format_is_refused_then_rebuilt(corpus: Settings) -> None:
+def write_format1(settings: Settings, enc: HashEncoder) -> None:
+    """Replace the current generation by what qabot before issue 12 wrote for it: JSON lines
+    with the sentences as strings, one float32 vector per sentence occurrence."""
+    snapshot = FileStore(settings.index_dir).load()
+    gen = settings.index_dir / current_name(settings.index_dir)
+    for path in ("passages", "sentence_ids.npy", "sentences.faiss"):
+        shutil.rmtree(gen / path) if (gen / path).is_dir() else (gen / path).unlink()
+    vectors = FaissIndex(DIM)
+    with open(gen / "passages.jsonl", "w", encoding="utf-8") as fh:
+        for chunk in snapshot.chunks:
+            own = snapshot.sentences[chunk.key]
+            fh.write(json.dumps(chunk.model_dump(mode="json") | {"sentences": own}) + "\n")
+            keys = [stable_key(f"{chunk.id}/s{j}") for j in range(len(own))]
+            vectors.add(np.array(keys, np.int64), enc.encode_passages(own))
+    vectors.save(gen / "sentences.faiss")
+    record = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
+    del record["sentence_vectors"]
+    (gen / "manifest.json").write_text(json.dumps(record | {"format": 1}), encoding="utf-8")
+
+
+def test_an_index_of_the_previous_format_is_read_then_rewritten_without_embedding(
+    corpus: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    enc = HashEncoder(dim=DIM)
+    build_index(corpus, encoder=enc)
+    write_format1(corpus, enc)
+    retriever = Retriever.load(settings=corpus, encoder=enc)
+    assert "previous format (1)" in caplog.text
+    assert {p.article for p in retriever.search(PARK[1], k=2)} == {"park", "park-copy"}
+    report = build_index(corpus, encoder=enc)  # nothing changed but the format
+    assert (report.embedded, report.embedded_sentences) == (0, 0)
+    assert report.generation == "gen-000002" and not report.full
+    manifest = corpus.index_dir / "gen-000002" / "manifest.json"
+    assert json.loads(manifest.read_text(encoding="utf-8"))["format"] == FORMAT
+    assert_same_as_full_build(corpus, enc)
+
+
+def test_an_index_of_an_unknown_format_is_refused_then_rebuilt(corpus: Settings) -> None:
     enc = HashEncoder(dim=DIM)
     build_index(corpus, encoder=enc)
     manifest = corpus.index_dir / current_name(corpus.index_dir) / "manifest.json"
     record = json.loads(manifest.read_text(encoding="utf-8"))
-    manifest.write_text(json.dumps(record | {"format": FORMAT - 1}), encoding="utf-8")
-    with pytest.raises(IndexError_, match=f"older qabot \\(format {FORMAT - 1}") as err:
+    manifest.write_text(json.dumps(record | {"format": FORMAT + 1}), encoding="utf-8")
+    with pytest.raises(IndexError_, match="unknown format") as err:
         Retriever.load(settings=corpus, encoder=enc)
     assert "qabot index --full" in str(err.value)
     report = build_index(corpus, encoder=enc)
-    assert report.full and "older qabot" in (report.reason or "")
-    assert len(Retriever.load(settings=corpus, encoder=enc)) == 24
+    assert report.full and "unknown format" in (report.reason or "")
 
 
 @pytest.mark.parametrize(

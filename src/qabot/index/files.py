@@ -23,6 +23,7 @@ from filelock import FileLock, Timeout
 from .. import __version__
 from ..errors import REBUILD_HINT, IndexError_, QabotError
 from ..fsio import publish_dir, write_atomic
+from .format1 import load_format1
 from .halfvectors import HalfIndex
 from .lexical import LexicalIndex
 from .passages import PassageTable
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 
 #: 2: sentence vectors once per distinct text, float16 (``sentences.faiss``, memory-mapped);
 #: passages column-wise in ``passages/`` (was ``passages.jsonl``); sentence ids in
-#: ``sentence_ids.npy``. Format 1 indexes are rebuilt by the next `qabot index`.
+#: ``sentence_ids.npy``. Format 1 is still read (:mod:`.format1`); a build rewrites it.
 FORMAT = 2
 CURRENT = "CURRENT"
 _GEN_NAME = re.compile(r"gen-(\d{6,})")
@@ -177,15 +178,11 @@ class FileStore:
             raise IndexError_(f"index manifest {path} is missing or corrupt", REBUILD_HINT) from exc
         if not isinstance(manifest, dict):
             raise IndexError_(f"index manifest {path} is missing or corrupt", REBUILD_HINT)
-        if isinstance(manifest.get("format"), int) and manifest["format"] < FORMAT:
-            raise IndexError_(
-                f"index {path.parent} was written by an older qabot (format "
-                f"{manifest['format']}; this one reads format {FORMAT})",
-                REBUILD_HINT,
-            )
-        if manifest.get("format") != FORMAT:
+        if manifest.get("format") not in (1, FORMAT):
             raise IndexError_(f"index {path.parent} has an unknown format", REBUILD_HINT)
-        fields = ("dim", "passages", "sentences", "sentence_vectors")
+        fields = ("dim", "passages") + (
+            ("sentences", "sentence_vectors") if manifest["format"] > 1 else ()
+        )
         if not all(isinstance(manifest.get(field), int) for field in fields):
             raise IndexError_(f"index manifest {path} is incomplete", REBUILD_HINT)
         return name, manifest
@@ -194,6 +191,8 @@ class FileStore:
         """The current generation, failing with a clear `IndexError_` on any damage."""
         name, manifest = self._manifest()
         folder = self.folder / name
+        if manifest["format"] == 1:
+            return load_format1(folder, manifest, name)
         dim = int(manifest["dim"])
         try:
             table = PassageTable.load(folder / "passages")
