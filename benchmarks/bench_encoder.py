@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -63,6 +64,10 @@ def embed_longest_first(encoder: Encoder, texts: list[str], step: int) -> None:
         encoder.encode_passages(ordered[i : i + step])
 
 
+def say(what: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {what}", file=sys.stderr, flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("file", nargs="?", default=str(ARCD))
@@ -75,6 +80,7 @@ def main() -> None:
     batch = settings.batch_size
     torch_enc = load_encoder(settings.model_copy(update={"backend": "torch"}))
     onnx_enc = load_encoder(settings.model_copy(update={"backend": "onnx"}))
+    say("encoders loaded")
     data = load_eval_set(Path(args.file))
     chunks = eval_chunks(data, settings.max_chunk_tokens, onnx_enc.count_tokens)
     if args.limit:
@@ -86,6 +92,7 @@ def main() -> None:
         enc.encode_queries(["warm up"])
         enc.encode_passages(passages[:batch])
     load_before = os.getloadavg()
+    say(f"{len(passages)} passages, {len(sentences)} sentences: building on each backend")
 
     with tempfile.TemporaryDirectory() as tmp:
         build: dict[str, float] = {}
@@ -93,6 +100,7 @@ def main() -> None:
         for name, enc in (("torch", torch_enc), ("onnx", onnx_enc)):
             store = stores[name] = FileStore(Path(tmp) / name)
             build[name] = timed(lambda e=enc, s=store: index_chunks(chunks, s, e, batch=batch))
+        say("embedding alone, four ways")
         embed = {
             "torch, file order (before)": timed(
                 lambda: embed_file_order(torch_enc, texts, batch * 8)
@@ -108,6 +116,7 @@ def main() -> None:
         )
         onnx_enc.batch_size = batch
 
+        say("questions")
         retriever = Retriever(stores["onnx"], onnx_enc, settings)
         retriever.search("warm up", k=3)
         questions = [q.question for q in data.questions[: args.queries]]
