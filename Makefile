@@ -38,6 +38,7 @@ figures: setup
 	.venv/bin/python benchmarks/lexical_ablation.py $(ARCD) --b 0.75 --json $(RESULTS)/lexical_ablation-b0.75.json
 	.venv/bin/python benchmarks/load_test.py --json $(RESULTS)/load_test.json
 	.venv/bin/python benchmarks/build_throughput.py --out $(RESULTS)/build_throughput.json
+	.venv/bin/python benchmarks/bench_encoder.py --json $(RESULTS)/bench_encoder.json
 	.venv/bin/python benchmarks/figures.py
 
 # Targeted mutants of render, arabic, the language gate and index files (scripts/mutants.py).

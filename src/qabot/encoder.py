@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 if TYPE_CHECKING:
+    from onnxruntime import InferenceSession
     from sentence_transformers import SentenceTransformer
+    from tokenizers import Tokenizer
 
 
 class Encoder(Protocol):
@@ -59,3 +61,69 @@ class SentenceTransformerEncoder:
 
     def count_tokens(self, text: str) -> int:
         return len(self.model.tokenizer(text, add_special_tokens=True, verbose=False)["input_ids"])
+
+
+class OnnxEncoder:
+    """The bundled model run by ONNX Runtime (``QABOT_BACKEND=onnx``), without torch.
+
+    It does what ``SentenceTransformer.encode`` does for this model — prompt prefix, the same
+    tokenizer.json, truncation to ``max_length``, mean pooling over the attention mask, L2
+    norm — in numpy. Texts are sorted by token length before batching, so a batch pads little.
+    """
+
+    def __init__(
+        self,
+        session: InferenceSession,
+        tokenizer: Tokenizer,
+        model_id: str,
+        *,
+        dim: int,
+        prompts: dict[str, str],
+        max_length: int,
+        batch_size: int = 16,
+    ) -> None:
+        self.session = session
+        self.tokenizer = tokenizer
+        self.model_id = model_id
+        self.dim = dim
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.query_prompt: str = prompts.get("query", "") or ""
+        self.passage_prompt: str = prompts.get("passage", prompts.get("document", "")) or ""
+        self._pad = tokenizer.token_to_id("<pad>") or 0
+        self._eos = tokenizer.token_to_id("</s>") or 0
+
+    def _ids(self, texts: list[str]) -> list[list[int]]:
+        """Token ids with specials, cut as transformers cuts: the text's end, then ``</s>``."""
+        ids = [e.ids for e in self.tokenizer.encode_batch(texts)]
+        cut = self.max_length - 1
+        return [t if len(t) <= self.max_length else [*t[:cut], self._eos] for t in ids]
+
+    def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        ids = self._ids([prompt + t for t in texts])
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            width = max(len(ids[i]) for i in rows)
+            input_ids = np.full((len(rows), width), self._pad, dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for r, i in enumerate(rows):
+                input_ids[r, : len(ids[i])] = ids[i]
+                mask[r, : len(ids[i])] = 1
+            feeds = {"input_ids": input_ids, "attention_mask": mask}
+            hidden = self.session.run(None, feeds)[0]
+            weights = mask[..., None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+            norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+            out[rows] = pooled / norms
+        return out
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, self.query_prompt)
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, self.passage_prompt)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text).ids)

@@ -147,12 +147,15 @@ def _previous(
 
 def _embed(encoder: Encoder, texts: list[str], batch: int, progress: bool, what: str) -> np.ndarray:
     out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
+    # Longest first over all texts, not just within each step: batches pad little, and the
+    # bar's ETA starts pessimistic rather than optimistic.
+    order = np.argsort([-len(t) for t in texts], kind="stable")
     with tqdm(total=len(texts), desc=f"embedding {what}", unit=what, disable=not progress) as bar:
-        # Hand the model a few batches at a time: it sorts them by length, so less padding.
         step = batch * 8
         for start in range(0, len(texts), step):
-            out[start : start + step] = encoder.encode_passages(texts[start : start + step])
-            bar.update(len(texts[start : start + step]))
+            rows = order[start : start + step]
+            out[rows] = encoder.encode_passages([texts[i] for i in rows])
+            bar.update(len(rows))
     return out
 
 

