@@ -3,8 +3,9 @@
 Answers go out as HTML built by :mod:`qabot.render`. A question shows the best passage;
 its "نتائج أخرى" button sends the other passages that pass the confidence threshold as
 *one* new message replying to the answer, and is then removed (later presses get a short
-toast). An edited question edits its answer. The retriever runs in a worker thread so
-the event loop stays free.
+toast). An edited question edits its answer. The question is encoded in a batch with
+the others waiting (:mod:`qabot.batching`) and searched in a worker thread, so the event
+loop stays free; when too many wait, the asker is told to try again shortly.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import math
 import re
 from typing import Any
 
+import numpy as np
 from telegram import (
     BotCommand,
     InlineKeyboardButton,
@@ -30,6 +32,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationHandlerStop
 
 from .. import render, render_admin
+from ..batching import Busy
 from ..conversation import Turn
 from ..errors import QabotError
 from ..gate import is_link, sounds_like_question
@@ -59,6 +62,9 @@ ALREADY_REINDEXING = "تحديث الفهرس جارٍ بالفعل، انتظر
 REINDEX_FAILED = "تعذّر تحديث الفهرس: {error}"
 APOLOGY = "عذرًا، حدث خطأ غير متوقع أثناء معالجة رسالتك. حاول مرة أخرى بعد قليل."
 OFFER_ADD = "هذا رابط وليس سؤالًا. لإضافة المقالة إلى ما أجيب منه أرسل: ‎/add {url}"
+BUSY = "عذرًا، تصلني أسئلة كثيرة الآن. أعد إرسال سؤالك بعد قليل."
+#: How long an answer that is ready waits for its "typing…" hint to reach Telegram first.
+TYPING_GRACE = 0.2
 NO_MORE = "لا توجد نتائج أخرى تجيب عن السؤال بثقة كافية."
 ALREADY_SHOWN = "عُرضت النتائج الأخرى في رسالة أسفل الإجابة."
 
@@ -79,10 +85,12 @@ async def _articles(context: BotContext) -> list[ArticleInfo]:
     return retriever.articles()
 
 
-def _ask(data: BotData, question: str, history: list[Turn]) -> Answer:
+def _ask(
+    data: BotData, question: str, history: list[Turn], vector: np.ndarray | None
+) -> Answer:
     """Pick up a rebuilt index, answer, record the question; runs in a worker thread."""
     data.retriever.refresh()
-    answer = data.retriever.ask(question, k=data.settings.top_k, history=history)
+    answer = data.retriever.ask(question, k=data.settings.top_k, history=history, vector=vector)
     if data.qlog is not None:
         data.qlog.record_answer(answer)
     return answer
@@ -152,10 +160,20 @@ async def _answer(update: Update, context: BotContext, raw: str) -> None:
         await reply_line(update, NO_WORDS.format(example=EXAMPLES[0]))
         return
     note = CUT_NOTE.format(limit=question.cut_at) if question.cut_at else None
-    with contextlib.suppress(TelegramError):  # the typing hint is nice to have, no more
-        await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
+    # The "typing…" hint goes out while the answer is being found, not before.
+    typing = asyncio.create_task(_typing(context, message.chat_id))
     history = data.memory.history(message, who)
-    answer = await asyncio.to_thread(_ask, data, question.text, history)
+    answer: Answer | None = None
+    try:
+        vector = await data.batcher.encode(question.text) if data.batcher else None
+        answer = await asyncio.to_thread(_ask, data, question.text, history, vector)
+    except Busy:
+        pass  # told below, once the typing hint is settled
+    finally:
+        await _settle(typing)
+    if answer is None:
+        await reply_line(update, BUSY)
+        return
     note = " ".join(filter(None, (note, context_note(answer, history)))) or None
     markup = None
     if answer.found and _more(answer, data.settings.min_confidence):
@@ -168,6 +186,19 @@ async def _answer(update: Update, context: BotContext, raw: str) -> None:
     sent = await _send_answer(message, context, render.answer_html(answer, note=note), markup)
     if sent is not None:
         data.memory.sent(message.chat_id, sent.message_id, turn)
+
+
+async def _typing(context: BotContext, chat_id: int) -> None:
+    with contextlib.suppress(TelegramError):  # the typing hint is nice to have, no more
+        await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
+
+
+async def _settle(typing: asyncio.Task[None]) -> None:
+    """Let the typing hint arrive before the reply it announces, if it is quick; else drop
+    it (a hint arriving after the reply would show "typing…" with nothing to come)."""
+    if not typing.done():
+        await asyncio.wait({typing}, timeout=TYPING_GRACE)
+        typing.cancel()
 
 
 def _more(answer: Answer, threshold: float) -> Answer | None:

@@ -16,8 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
 from telegram.ext import CallbackContext, ExtBot
 
+from ..batching import QueryBatcher
 from ..config import Settings
 from ..conversation import Turn
 from ..encoder import Encoder
@@ -35,7 +37,12 @@ class Answerer(Protocol):
     def articles(self) -> list[ArticleInfo]: ...
 
     def ask(
-        self, question: str, k: int = 3, *, history: list[Turn] | None = None
+        self,
+        question: str,
+        k: int = 3,
+        *,
+        history: list[Turn] | None = None,
+        vector: np.ndarray | None = None,
     ) -> Answer: ...
 
 
@@ -116,6 +123,8 @@ class BotData:
     memory: Memory = field(init=False)
     #: The encoder /reindex embeds with: the retriever's, so the model is loaded once.
     encoder: Encoder | None = None
+    #: Encodes the questions that arrive together in one call (None: the retriever encodes).
+    batcher: QueryBatcher | None = None
     #: Where answered and unanswered questions are recorded (None: recording is off).
     qlog: QuestionLog | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
