@@ -30,7 +30,7 @@ from telegram.ext import (
 )
 
 from .. import model
-from ..batching import QueryBatcher
+from ..batching import Batcher, QueryBatcher
 from ..config import Settings
 from ..encoder import Encoder
 from ..errors import QabotError
@@ -38,6 +38,7 @@ from ..index import build as indexer
 from ..index import open_store
 from ..memory import Conversations
 from ..questions import QuestionLog
+from ..results import Answer
 from ..retriever import Retriever
 from . import admin, handlers, manners, memory, transport
 from .concurrency import CAPACITY, Capacity, ChatOrder, UpdateQueue
@@ -96,6 +97,7 @@ def build_application(
     )
     data.timeouts = timeouts
     data.qlog = QuestionLog.of(settings)
+    data.recorder = _recorder(data.qlog) if data.qlog is not None else None
 
     handled: list[str] = []
 
@@ -134,6 +136,16 @@ def build_application(
     application.add_error_handler(handlers.on_error)
     admin.schedule_feeds(application)
     return application
+
+
+def _recorder(qlog: QuestionLog) -> Batcher[Answer, None]:
+    """Answers recorded in batches: one SQLite commit costs about what a hundred rows do."""
+
+    def record(answers: list[Answer]) -> list[None]:
+        qlog.record_answers(answers)
+        return [None] * len(answers)
+
+    return Batcher(record, max_batch=256, max_waiting=10_000, name="question-log")
 
 
 def _load_retriever(settings: Settings, encoder: Encoder) -> Retriever:

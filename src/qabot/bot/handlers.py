@@ -15,6 +15,7 @@ import contextlib
 import logging
 import math
 import re
+import sqlite3
 from typing import Any
 
 import numpy as np
@@ -88,12 +89,9 @@ async def _articles(context: BotContext) -> list[ArticleInfo]:
 def _ask(
     data: BotData, question: str, history: list[Turn], vector: np.ndarray | None
 ) -> Answer:
-    """Pick up a rebuilt index, answer, record the question; runs in a worker thread."""
+    """Pick up a rebuilt index and answer; runs in a worker thread."""
     data.retriever.refresh()
-    answer = data.retriever.ask(question, k=data.settings.top_k, history=history, vector=vector)
-    if data.qlog is not None:
-        data.qlog.record_answer(answer)
-    return answer
+    return data.retriever.ask(question, k=data.settings.top_k, history=history, vector=vector)
 
 
 def _addressed_text(update: Update, context: BotContext) -> str | None:
@@ -186,6 +184,18 @@ async def _answer(update: Update, context: BotContext, raw: str) -> None:
     sent = await _send_answer(message, context, render.answer_html(answer, note=note), markup)
     if sent is not None:
         data.memory.sent(message.chat_id, sent.message_id, turn)
+    await _record(data, answer)
+
+
+async def _record(data: BotData, answer: Answer) -> None:
+    """Record the question for /stats once its answer is out (the chat's next update waits
+    for it, so /stats sees it); a record lost to a full disk or a flood fails nothing."""
+    if data.recorder is None:
+        return
+    try:
+        await data.recorder(answer)
+    except (sqlite3.Error, OSError, Busy) as exc:
+        log.warning("could not record the question (%s)", exc)
 
 
 async def _typing(context: BotContext, chat_id: int) -> None:

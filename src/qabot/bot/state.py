@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 from telegram.ext import CallbackContext, ExtBot
 
-from ..batching import QueryBatcher
+from ..batching import Batcher, QueryBatcher
 from ..config import Settings
 from ..conversation import Turn
 from ..encoder import Encoder
@@ -127,6 +127,8 @@ class BotData:
     batcher: QueryBatcher | None = None
     #: Where answered and unanswered questions are recorded (None: recording is off).
     qlog: QuestionLog | None = None
+    #: Records answers into ``qlog``, those that come together in one transaction.
+    recorder: Batcher[Answer, None] | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
     #: Chats outside ``allowed_chat_ids`` already told so (they are told once).
     refused: set[int] = field(default_factory=set)
