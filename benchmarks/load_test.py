@@ -24,7 +24,7 @@ reply, any update handed out twice or left unconfirmed, or handled other than on
 ``--lost`` makes the stand-in lose that share of sendMessage responses after delivering the
 message: then exactly one duplicate per lost response is the expected (documented) outcome.
 
-    .venv/bin/python benchmarks/load_test.py [--chats 50] [--questions 20] [--burst 4] [--json PATH]
+    .venv/bin/python benchmarks/load_test.py [--chats 50] [--questions 20] [--burst 1] [--json PATH]
 """
 
 from __future__ import annotations
@@ -254,7 +254,7 @@ def main() -> int:
     parser.add_argument("--chats", type=int, default=50)
     parser.add_argument("--questions", type=int, default=20, help="per chat")
     parser.add_argument(
-        "--burst", type=int, default=4, help="questions a chat sends at once (default 4)"
+        "--burst", type=int, default=1, help="questions a chat sends at once (default 1)"
     )
     parser.add_argument(
         "--send-rate", type=float, default=0.0,

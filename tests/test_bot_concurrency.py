@@ -25,7 +25,7 @@ from test_telegram_bot import FakeRetriever, make_settings, visible
 from qabot import render
 from qabot.batching import Busy, QueryBatcher
 from qabot.bot.concurrency import Capacity
-from qabot.bot.handlers import BUSY
+from qabot.bot.handlers import BUSY, TYPING_UNTIL
 from qabot.bot.transport import RetryPolicy
 from qabot.config import Settings
 from qabot.encoder import Encoder
@@ -337,3 +337,26 @@ async def test_chats_asking_at_once_get_the_real_models_answers(
             assert alone.passages[0].text in shown.replace(render.RLM, "")
         else:
             assert render.NOT_FOUND in shown
+
+
+async def test_the_typing_hint_is_left_out_when_many_updates_are_in_hand(
+    api: BotAPI, hash_index: Settings
+) -> None:
+    counting = CountingEncoder(HashEncoder())
+    retriever = retriever_with(hash_index, counting)
+    async with running(make_settings(api), retriever, retry=UNLIMITED) as app:
+        counting.gate.clear()
+        try:
+            mark = api.mark()
+            for chat in range(8000, 8012):
+                api.push_message(QUESTIONS[0], chat_id=chat)
+            assert await asyncio.to_thread(counting.entered.wait, 10)
+            await asyncio.sleep(0.5)
+        finally:
+            counting.gate.set()
+        await settled(api, app)
+    typing = api.calls_to("sendChatAction", since=mark)
+    # The first TYPING_UNTIL questions got the hint; with more in hand, it would only
+    # spend Telegram's 30 messages/s.
+    assert sorted(c.chat_id for c in typing) == list(range(8000, 8000 + TYPING_UNTIL))
+    assert len(api.calls_to("sendMessage", since=mark)) == 12

@@ -66,6 +66,8 @@ OFFER_ADD = "هذا رابط وليس سؤالًا. لإضافة المقالة 
 BUSY = "عذرًا، تصلني أسئلة كثيرة الآن. أعد إرسال سؤالك بعد قليل."
 #: How long an answer that is ready waits for its "typing…" hint to reach Telegram first.
 TYPING_GRACE = 0.2
+#: Updates in hand (all chats) up to which questions get the "typing…" hint.
+TYPING_UNTIL = 8
 NO_MORE = "لا توجد نتائج أخرى تجيب عن السؤال بثقة كافية."
 ALREADY_SHOWN = "عُرضت النتائج الأخرى في رسالة أسفل الإجابة."
 
@@ -158,8 +160,10 @@ async def _answer(update: Update, context: BotContext, raw: str) -> None:
         await reply_line(update, NO_WORDS.format(example=EXAMPLES[0]))
         return
     note = CUT_NOTE.format(limit=question.cut_at) if question.cut_at else None
-    # The "typing…" hint goes out while the answer is being found, not before.
-    typing = asyncio.create_task(_typing(context, message.chat_id))
+    # The "typing…" hint goes out while the answer is being found, not before; when many
+    # updates are in hand it is left out: it would spend Telegram's 30 messages/s.
+    many = context.application.update_processor.current_concurrent_updates > TYPING_UNTIL
+    typing = None if many else asyncio.create_task(_typing(context, message.chat_id))
     history = data.memory.history(message, who)
     answer: Answer | None = None
     try:
@@ -203,10 +207,10 @@ async def _typing(context: BotContext, chat_id: int) -> None:
         await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
 
 
-async def _settle(typing: asyncio.Task[None]) -> None:
+async def _settle(typing: asyncio.Task[None] | None) -> None:
     """Let the typing hint arrive before the reply it announces, if it is quick; else drop
     it (a hint arriving after the reply would show "typing…" with nothing to come)."""
-    if not typing.done():
+    if typing is not None and not typing.done():
         await asyncio.wait({typing}, timeout=TYPING_GRACE)
         typing.cancel()
 
