@@ -5,14 +5,15 @@ Encoding a batch of questions costs far less per question than encoding them one
 many rows in one SQLite transaction costs about what one row does. A :class:`Batcher`
 gives each caller ``await batcher(item)``: the first item starts a call at once (a lone
 item waits for nothing: no timer, no window), and the items that arrive while that call
-runs go together into the next. Calls run in a worker thread, one at a time, so the event
-loop stays free; at most ``max_waiting`` items wait, beyond that :class:`Busy`.
+runs go together into the next. Calls run in a thread of the batcher's own, one at a time,
+so the event loop stays free; at most ``max_waiting`` items wait, beyond that :class:`Busy`.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
 
 import numpy as np
@@ -44,6 +45,9 @@ class Batcher(Generic[T, R]):
         self.name = name
         self._waiting: list[tuple[T, asyncio.Future[R]]] = []
         self._worker: asyncio.Task[None] | None = None
+        # One thread of its own: calls are one at a time anyway, and torch keeps its
+        # thread team warm for a thread it has seen (a pool's threads each need their own).
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix=name)
 
     @property
     def waiting(self) -> int:
@@ -68,7 +72,10 @@ class Batcher(Generic[T, R]):
             if not batch:
                 continue
             try:
-                results = await asyncio.to_thread(self.work, [item for item, _ in batch])
+                items = [item for item, _ in batch]
+                results = await asyncio.get_running_loop().run_in_executor(
+                    self._thread, self.work, items
+                )
             except asyncio.CancelledError:  # shutting down: nobody is left waiting forever
                 for _, future in batch + self._waiting:
                     future.cancel()
