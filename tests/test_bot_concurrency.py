@@ -25,7 +25,8 @@ from test_telegram_bot import FakeRetriever, make_settings, visible
 from qabot import render
 from qabot.batching import Busy, QueryBatcher
 from qabot.bot.concurrency import Capacity
-from qabot.bot.handlers import BUSY, TYPING_UNTIL
+from qabot.bot.handlers import BUSY
+from qabot.bot.hints import TYPING_UNTIL
 from qabot.bot.transport import RetryPolicy
 from qabot.config import Settings
 from qabot.encoder import Encoder

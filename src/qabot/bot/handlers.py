@@ -15,7 +15,6 @@ import contextlib
 import logging
 import math
 import re
-import sqlite3
 from typing import Any
 
 import numpy as np
@@ -28,7 +27,7 @@ from telegram import (
     ReplyParameters,
     Update,
 )
-from telegram.constants import ChatAction, ChatType
+from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationHandlerStop
 
@@ -40,6 +39,7 @@ from ..gate import is_link, sounds_like_question
 from ..index import build as indexer
 from ..question import prepare_question
 from ..results import Answer, ArticleInfo
+from . import hints
 from .memory import context_note
 from .state import BotContext, BotData, MoreResults, is_admin
 
@@ -64,10 +64,6 @@ REINDEX_FAILED = "تعذّر تحديث الفهرس: {error}"
 APOLOGY = "عذرًا، حدث خطأ غير متوقع أثناء معالجة رسالتك. حاول مرة أخرى بعد قليل."
 OFFER_ADD = "هذا رابط وليس سؤالًا. لإضافة المقالة إلى ما أجيب منه أرسل: ‎/add {url}"
 BUSY = "عذرًا، تصلني أسئلة كثيرة الآن. أعد إرسال سؤالك بعد قليل."
-#: How long an answer that is ready waits for its "typing…" hint to reach Telegram first.
-TYPING_GRACE = 0.2
-#: Updates in hand (all chats) up to which questions get the "typing…" hint.
-TYPING_UNTIL = 8
 NO_MORE = "لا توجد نتائج أخرى تجيب عن السؤال بثقة كافية."
 ALREADY_SHOWN = "عُرضت النتائج الأخرى في رسالة أسفل الإجابة."
 
@@ -160,10 +156,7 @@ async def _answer(update: Update, context: BotContext, raw: str) -> None:
         await reply_line(update, NO_WORDS.format(example=EXAMPLES[0]))
         return
     note = CUT_NOTE.format(limit=question.cut_at) if question.cut_at else None
-    # The "typing…" hint goes out while the answer is being found, not before; when many
-    # updates are in hand it is left out: it would spend Telegram's 30 messages/s.
-    many = context.application.update_processor.current_concurrent_updates > TYPING_UNTIL
-    typing = None if many else asyncio.create_task(_typing(context, message.chat_id))
+    typing = hints.start_typing(context, message.chat_id)
     history = data.memory.history(message, who)
     answer: Answer | None = None
     try:
@@ -172,7 +165,7 @@ async def _answer(update: Update, context: BotContext, raw: str) -> None:
     except Busy:
         pass  # told below, once the typing hint is settled
     finally:
-        await _settle(typing)
+        await hints.settle(typing)
     if answer is None:
         await reply_line(update, BUSY)
         return
@@ -188,31 +181,8 @@ async def _answer(update: Update, context: BotContext, raw: str) -> None:
     sent = await _send_answer(message, context, render.answer_html(answer, note=note), markup)
     if sent is not None:
         data.memory.sent(message.chat_id, sent.message_id, turn)
-    await _record(data, answer)
+    await data.record(answer)
 
-
-async def _record(data: BotData, answer: Answer) -> None:
-    """Record the question for /stats once its answer is out (the chat's next update waits
-    for it, so /stats sees it); a record lost to a full disk or a flood fails nothing."""
-    if data.recorder is None:
-        return
-    try:
-        await data.recorder(answer)
-    except (sqlite3.Error, OSError, Busy) as exc:
-        log.warning("could not record the question (%s)", exc)
-
-
-async def _typing(context: BotContext, chat_id: int) -> None:
-    with contextlib.suppress(TelegramError):  # the typing hint is nice to have, no more
-        await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
-
-
-async def _settle(typing: asyncio.Task[None] | None) -> None:
-    """Let the typing hint arrive before the reply it announces, if it is quick; else drop
-    it (a hint arriving after the reply would show "typing…" with nothing to come)."""
-    if typing is not None and not typing.done():
-        await asyncio.wait({typing}, timeout=TYPING_GRACE)
-        typing.cancel()
 
 
 def _more(answer: Answer, threshold: float) -> Answer | None:

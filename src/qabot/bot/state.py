@@ -9,7 +9,9 @@ mypy instead of being a string key.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
+import sqlite3
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -19,7 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 from telegram.ext import CallbackContext, ExtBot
 
-from ..batching import Batcher, QueryBatcher
+from ..batching import Batcher, Busy, QueryBatcher
 from ..config import Settings
 from ..conversation import Turn
 from ..encoder import Encoder
@@ -27,6 +29,8 @@ from ..questions import QuestionLog
 from ..results import Answer, ArticleInfo
 from .memory import Memory
 from .transport import Timeouts
+
+log = logging.getLogger(__name__)
 
 
 class Answerer(Protocol):
@@ -140,6 +144,17 @@ class BotData:
     answers: Recent = field(default_factory=Recent)
     #: Answers whose "more results" were already sent (→ the first extra message).
     expanded: Recent = field(default_factory=Recent)
+
+
+    async def record(self, answer: Answer) -> None:
+        """Record the question for /stats (several in one transaction, once the answer is
+        out); a record lost to a full disk or a flood fails nothing."""
+        if self.recorder is None:
+            return
+        try:
+            await self.recorder(answer)
+        except (sqlite3.Error, OSError, Busy) as exc:
+            log.warning("could not record the question (%s)", exc)
 
 
 def is_admin(user_id: int | None, data: BotData) -> bool:
