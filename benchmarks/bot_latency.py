@@ -2,20 +2,21 @@
 
 Runs the real Application over real HTTP on 127.0.0.1 with the real retriever (the
 index in ``QABOT_INDEX_DIR``, built from ``QABOT_ARTICLES_DIR`` first if missing), and
-times bare ``Retriever.search`` on the same questions in the same run, so the table
-shows what the bot adds on top of retrieval.
+times bare ``Retriever.search`` on the same questions in the same run (the arms take
+turns, question by question), so the table shows what the bot adds on top of retrieval.
 
-    .venv/bin/python benchmarks/bot_latency.py [-n 100]
+    .venv/bin/python benchmarks/bot_latency.py [-n 100] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import statistics
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -67,10 +68,14 @@ def percentiles(seconds: list[float]) -> tuple[float, float, float]:
     return cuts[49] * 1000, cuts[94] * 1000, statistics.fmean(seconds) * 1000
 
 
-async def through_bot(
+async def interleaved(
     settings: Settings, retriever: Retriever, questions: list[str]
-) -> list[float]:
-    """Seconds from pushing each update to the bot's recorded sendMessage, one at a time."""
+) -> dict[str, list[float]]:
+    """Each question through the bot (update pushed → the bot's recorded sendMessage, one at
+    a time), then the same question by bare ``Retriever.search`` in a worker thread and in
+    the main thread: the arms take turns, so the machine's load weighs on each alike."""
+    times: dict[str, list[float]] = {"bot": [], "worker": [], "main": []}
+    k = settings.top_k
     async with BotAPI() as api:
         settings = settings.model_copy(
             update={
@@ -84,22 +89,26 @@ async def through_bot(
         async with app:
             await app.start()
             await app.updater.start_polling(poll_interval=0, timeout=1)
-            latencies = []
             for question in questions:
                 mark, started = api.mark(), time.monotonic()
                 api.push_message(question, chat_id=1001)
                 reply = await api.wait_for("sendMessage", chat_id=1001, since=mark, timeout=60)
-                latencies.append(reply.at - started)
+                times["bot"].append(reply.at - started)
+                times["worker"] += await asyncio.to_thread(bare_search, retriever, [question], k)
+                times["main"] += bare_search(retriever, [question], k)
             await app.updater.stop()
             await app.stop()
-    return latencies
+    return times
 
 
 def bare_search(retriever: Retriever, questions: list[str], k: int) -> list[float]:
+    """Seconds to encode each question and search with its vector: what `search` does for a
+    question it has not seen (it keeps recent query vectors, so a repeat would skip encoding)."""
     latencies = []
     for question in questions:
         started = time.perf_counter()
-        retriever.search(question, k=k)
+        vector = retriever.encoder.encode_queries([question])[0]
+        retriever.search(question, k=k, vector=vector)
         latencies.append(time.perf_counter() - started)
     return latencies
 
@@ -107,29 +116,39 @@ def bare_search(retriever: Retriever, questions: list[str], k: int) -> list[floa
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=100, help="questions to time (default 100)")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     settings = Settings()
     retriever = load_retriever(settings)
     questions = [QUESTIONS[i % len(QUESTIONS)] for i in range(args.n)]
     bare_search(retriever, QUESTIONS[:3], settings.top_k)  # warm the model up
-    bot = asyncio.run(through_bot(settings, retriever, questions))
-    # The bot searches in a worker thread; torch's speed can differ between the main
-    # thread and others (its intra-op thread pool), so both are shown.
-    with ThreadPoolExecutor(1) as pool:
-        in_thread = pool.submit(bare_search, retriever, questions, settings.top_k).result()
-    in_main = bare_search(retriever, questions, settings.top_k)
+    times = asyncio.run(interleaved(settings, retriever, questions))
+    backend = getattr(retriever.encoder, "backend", "torch")
 
-    print(f"{len(questions)} questions, top_k={settings.top_k}, index {retriever.index_dir}")
+    print(f"{len(questions)} questions, top_k={settings.top_k}, index {retriever.index_dir}, "
+          f"{backend} backend, load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     print(f"{'':<34}{'p50 ms':>10}{'p95 ms':>10}{'mean ms':>10}")
-    rows = [
-        ("bot, end to end", percentiles(bot)),
-        ("Retriever.search, worker thread", percentiles(in_thread)),
-        ("Retriever.search, main thread", percentiles(in_main)),
-    ]
-    (b50, b95, bmean), (s50, s95, smean) = rows[0][1], rows[1][1]
-    rows.append(("bot overhead (vs worker thread)", (b50 - s50, b95 - s95, bmean - smean)))
-    for name, (p50, p95, mean) in rows:
-        print(f"{name:<34}{p50:>10.1f}{p95:>10.1f}{mean:>10.1f}")
+    names = {
+        "bot": "bot, end to end",
+        "worker": "Retriever.search, worker thread",
+        "main": "Retriever.search, main thread",
+    }
+    rows = {arm: percentiles(seconds) for arm, seconds in times.items()}
+    for arm, (p50, p95, mean) in rows.items():
+        print(f"{names[arm]:<34}{p50:>10.1f}{p95:>10.1f}{mean:>10.1f}")
+    ratio = rows["bot"][0] / rows["main"][0]
+    print(f"bot p50 / bare search p50 (main thread): {ratio:.2f}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        record = {
+            "questions": len(questions),
+            "backend": backend,
+            "load average": round(os.getloadavg()[0], 1),
+            **{arm: dict(zip(("p50 ms", "p95 ms", "mean ms"), map(lambda v: round(v, 1), row),
+                             strict=True)) for arm, row in rows.items()},
+            "bot / search p50": round(ratio, 2),
+        }  # fmt: skip
+        args.json.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     return 0
 
 

@@ -120,29 +120,75 @@ def lexical() -> str:
 
 
 def load() -> str:
-    t = _load("load_test.json")
-    o, r = t["options"], t["result"]
-    faults = ", ".join(f"{k}: {v}" for k, v in r["faults"].items())
-    lines = [
-        ("chats × questions", f"{o['chats']} × {o['questions']}"),
-        ("faults asked for", f"{o['errors']:.0%} 5xx, {o['limits']:.0%} 429, "
-         f"{o['lost']:.0%} responses lost after delivery"),  # fmt: skip
-        ("asked / answered / not found / rate limited",
-         f"{r['asked']} / {r['answered']} / {r['not found']} / {r['rate limited']}"),
-        ("lost / duplicated / unmatched / apologies",
-         f"{r['lost']} / {r['duplicated']} / {r['unmatched']} / {r['apologies']}"),
-        ("responses lost after delivery", r["responses lost after delivery"]),
-        ("updates handled (retriever calls)", r["handled"]),
-        ("updates handed out twice / left unconfirmed",
-         f"{r['updates handed out twice']} / {r['updates left unconfirmed']}"),
-        ("faults injected (method status: count)", faults),
-        ("wall time", f"{r['elapsed']} s"),
-        ("latency p50 / p95 / max",
-         f"{r.get('latency p50 s')} s / {r.get('latency p95 s')} s / {r.get('latency max s')} s"),
-        ("RSS after loading model and index / at the end",
-         f"{r['RSS after loading MB']} MB / {r['RSS at the end MB']} MB"),
-    ]  # fmt: skip
-    return "\n".join(["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in lines)])
+    """One column per run: the headline (each chat waits for each answer) and, if measured,
+    the run whose chats send several questions at once (the per-chat order check)."""
+    runs = [_load(name) for name in ("load_test.json", "load_test-burst4.json")
+            if (RESULTS / name).exists()]  # fmt: skip
+
+    def cells(t: dict[str, Any]) -> list[Any]:
+        o, r = t["options"], t["result"]
+        faults = ", ".join(f"{k}: {v}" for k, v in r["faults"].items())
+        return [
+            f"{o['chats']} × {o['questions']} ({o.get('burst', 1)})",
+            o.get("send_rate", 30),
+            f"{o['errors']:.0%} 5xx, {o['limits']:.0%} 429, "
+            f"{o['lost']:.0%} responses lost after delivery",
+            f"{r['asked']} / {r['answered']} / {r['not found']} / {r['rate limited']}",
+            f"{r['lost']} / {r['duplicated']} / {r['unmatched']} / {r['apologies']}",
+            f"{r.get('busy', 0)} / {r.get('out of order', 0)}",
+            r["responses lost after delivery"],
+            r["handled"],
+            f"{r['updates handed out twice']} / {r['updates left unconfirmed']}",
+            faults,
+            f"{r['elapsed']} s / {r.get('questions per second', '')}",
+            f"{r.get('latency p50 s')} s / {r.get('latency p95 s')} s / "
+            f"{r.get('latency max s')} s",
+            f"{r['RSS after loading MB']} MB / {r['RSS at the end MB']} MB / "
+            f"{r.get('peak RSS MB', '')} MB",
+            r.get("load average", ""),
+        ]
+
+    names = [
+        "chats × questions (sent in bursts of)",
+        "messages/s allowed (0: no limit)",
+        "faults asked for",
+        "asked / answered / not found / rate limited",
+        "lost / duplicated / unmatched / apologies",
+        "busy / out of order",
+        "responses lost after delivery",
+        "updates handled (retriever calls)",
+        "updates handed out twice / left unconfirmed",
+        "faults injected (method status: count)",
+        "wall time / questions per second",
+        "latency p50 / p95 / max",
+        "RSS after loading model and index / at the end / peak",
+        "load average (1 min) at the end",
+    ]
+    columns = [cells(t) for t in runs]
+    rows = ["| |" + " |" * len(runs), "|---|" + "---|" * len(runs)]
+    for i, name in enumerate(names):
+        rows.append(f"| {name} | " + " | ".join(str(c[i]) for c in columns) + " |")
+    return "\n".join(rows)
+
+
+def bot_latency() -> str:
+    t = _load("bot_latency.json")
+    names = {
+        "bot": "bot, end to end (update → reply)",
+        "worker": "encode + `Retriever.search`, worker thread",
+        "main": "encode + `Retriever.search`, main thread",
+    }
+    rows = ["| | p50 ms | p95 ms | mean ms |", "|---|---:|---:|---:|"]
+    for arm, name in names.items():
+        r = t[arm]
+        rows.append(f"| {name} | {r['p50 ms']} | {r['p95 ms']} | {r['mean ms']} |")
+    rows.append("")
+    rows.append(
+        f"{t['questions']} questions, {t['backend']} backend, the arms taking turns; bot p50 / "
+        f"search p50 (main thread) = {t['bot / search p50']}; load average "
+        f"{t['load average']} at the end."
+    )
+    return "\n".join(rows)
 
 
 def build() -> str:
@@ -185,8 +231,7 @@ def encoder() -> str:
 
 TABLES: dict[str, Callable[[], str]] = {
     "arcd": arcd, "crossval": crossval, "english": english, "lexical": lexical, "load": load,
-    "build": build,
-    "encoder": encoder,
+    "bot-latency": bot_latency, "build": build, "encoder": encoder,
 }  # fmt: skip
 
 

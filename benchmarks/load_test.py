@@ -4,7 +4,11 @@ The real Application and the real Retriever (the bundled model over an index of 
 article, built in a temp folder) run against the stand-in (``tests/botapi.py``) over real
 HTTP on 127.0.0.1. The stand-in fails 5% of sendMessage and getUpdates calls with a 5xx
 and 1% with a 429 (retry_after=1). Each chat asks its next question once the previous one
-was answered, as a person would, so up to ``--chats`` questions wait at once.
+was answered, as a person would, so up to ``--chats`` questions wait at once; with
+``--burst N`` each chat sends N questions at once and then waits for their N replies, which
+must come in the order asked (a reply out of order is counted and fails the run).
+The stand-in has no flood limit, so by default the bot sends as fast as it can
+(``--send-rate 30`` applies Telegram's 30 messages/s, which caps any bot's answers at that).
 
 It checks the promise "every question gets exactly one answer", matching every reply to
 its question by text (the reply the real retriever's answer renders to, computed before the
@@ -15,12 +19,12 @@ duplicate, so a lost reply and a duplicate cannot cancel out. It also checks tha
 update was handed out once, confirmed and handled once, and reports latency (update pushed
 → reply recorded by the stand-in) and the process's RSS once model and index are loaded
 (the index is built in a separate process, so its peak is not counted) and at the end.
-The exit status is 1 on any lost, duplicated, unmatched or apologetic reply, any update
-handed out twice or left unconfirmed, or handled other than once. ``--lost`` makes the
-stand-in lose that share of sendMessage responses after delivering the message: then
-exactly one duplicate per lost response is the expected (documented) outcome.
+The exit status is 1 on any lost, duplicated, unmatched, apologetic, busy or out-of-order
+reply, any update handed out twice or left unconfirmed, or handled other than once.
+``--lost`` makes the stand-in lose that share of sendMessage responses after delivering the
+message: then exactly one duplicate per lost response is the expected (documented) outcome.
 
-    .venv/bin/python benchmarks/load_test.py [--chats 50] [--questions 20] [--json PATH]
+    .venv/bin/python benchmarks/load_test.py [--chats 50] [--questions 20] [--burst 1] [--json PATH]
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import resource
 import shutil
 import statistics
@@ -48,7 +53,8 @@ from botapi import BotAPI, Call  # noqa: E402
 
 from qabot import render  # noqa: E402
 from qabot.bot import build_application  # noqa: E402
-from qabot.bot.handlers import APOLOGY, RATE_LIMITED  # noqa: E402
+from qabot.bot.handlers import APOLOGY, BUSY, RATE_LIMITED  # noqa: E402
+from qabot.bot.transport import RetryPolicy  # noqa: E402
 from qabot.config import Settings  # noqa: E402
 from qabot.model import load_encoder  # noqa: E402
 from qabot.results import Answer, ArticleInfo  # noqa: E402
@@ -78,6 +84,7 @@ class CountingRetriever:
 
     def __init__(self, retriever: Retriever) -> None:
         self.retriever = retriever
+        self.encoder = retriever.encoder  # the bot batch-encodes questions with it
         self.asked = 0
 
     def refresh(self) -> bool:
@@ -86,9 +93,9 @@ class CountingRetriever:
     def articles(self) -> list[ArticleInfo]:
         return self.retriever.articles()
 
-    def ask(self, question: str, k: int = 3, history: Any = None) -> Answer:
+    def ask(self, question: str, k: int = 3, history: Any = None, vector: Any = None) -> Answer:
         self.asked += 1
-        return self.retriever.ask(question, k=k)
+        return self.retriever.ask(question, k=k, vector=vector)  # no history: replies as expected
 
 
 def rss_mb() -> float:
@@ -113,36 +120,53 @@ def kind_of(text: str) -> str:
         return "apology"
     if text.startswith(render.plain_html(RATE_LIMITED.split("{")[0])):
         return "rate limited"
+    if text == render.plain_html(BUSY):
+        return "busy"
     return "other"
 
 
 async def chat(
-    api: LoadAPI, chat_id: int, questions: list[str], wait: float, expected: dict[str, Any]
+    api: LoadAPI,
+    chat_id: int,
+    questions: list[str],
+    wait: float,
+    expected: dict[str, Any],
+    burst: int,
 ) -> tuple[Counter[str], list[float], list[str]]:
-    """Ask one question after another; what became of each, the latencies, every reply."""
+    """Ask ``burst`` questions at once, wait for their replies, and so on; what became of
+    each question (and how many replies came out of order), the latencies, every reply."""
     inbox = api.inbox.setdefault(chat_id, asyncio.Queue())
     outcome: Counter[str] = Counter()
     latencies, received = [], []
-    for question in questions:
-        text, found = expected[question]
-        pushed = time.monotonic()
-        api.push_message(question, chat_id=chat_id)
-        deadline = pushed + wait
-        while True:
+    for start in range(0, len(questions), burst):
+        group = questions[start : start + burst]
+        pushed = []
+        for question in group:
+            pushed.append(time.monotonic())
+            api.push_message(question, chat_id=chat_id)
+        texts = [expected[q][0] for q in group]
+        done = [False] * len(group)
+        deadline = pushed[-1] + wait
+        while not all(done):
             try:
                 reply = await asyncio.wait_for(inbox.get(), max(deadline - time.monotonic(), 0))
             except TimeoutError:
-                outcome["lost"] += 1
+                outcome["lost"] += done.count(False)
                 break
             received.append(reply.text)
-            if reply.text == text:
-                outcome["answered" if found else "not found"] += 1
-                latencies.append(reply.at - pushed)
-                break
-            if kind_of(reply.text) != "other":  # this question's reply, but not an answer
+            first = done.index(False)
+            same = [i for i in range(len(group)) if not done[i] and texts[i] == reply.text]
+            if same:
+                i = same[0]
+                if i != first:
+                    outcome["out of order"] += 1
+                done[i] = True
+                outcome["answered" if expected[group[i]][1] else "not found"] += 1
+                latencies.append(reply.at - pushed[i])
+            elif kind_of(reply.text) != "other":  # the next question's reply, not an answer
+                done[first] = True
                 outcome[kind_of(reply.text)] += 1
-                break
-            # Someone else's text: a late copy of an earlier reply. Keep waiting for this one.
+            # Else someone else's text: a late copy of an earlier reply. Keep waiting.
     return outcome, latencies, received
 
 
@@ -169,14 +193,17 @@ async def run(args: argparse.Namespace, settings: Settings, retriever: Retriever
         settings = settings.model_copy(
             update={"telegram_bot_token": api.token, "telegram_api_base_url": api.base_url}
         )
-        app = build_application(settings, counting)
+        retry = RetryPolicy(per_second=args.send_rate)
+        app = build_application(settings, counting, retry=retry)
         started = time.monotonic()
         async with app:
             await app.post_init(app)  # type: ignore[misc]
             await app.start()
             await app.updater.start_polling(poll_interval=0, timeout=10)  # type: ignore[union-attr]
             tasks = [
-                asyncio.create_task(chat(api, 1001 + c, plan, args.per_question, expected))
+                asyncio.create_task(
+                    chat(api, 1001 + c, plan, args.per_question, expected, args.burst)
+                )
                 for c, plan in enumerate(plans)
             ]
             done, pending = await asyncio.wait(tasks, timeout=args.timeout)
@@ -206,6 +233,8 @@ async def run(args: argparse.Namespace, settings: Settings, retriever: Retriever
             "not found": outcome["not found"],
             "rate limited": outcome["rate limited"],
             "apologies": outcome["apology"],
+            "busy": outcome["busy"],
+            "out of order": outcome["out of order"],
             "lost": outcome["lost"] + sum(len(p) for p in plans) - sum(outcome.values()),
             **tally(received, expected, outcome["answered"] + outcome["not found"]),
             "responses lost after delivery": len(api.lost),
@@ -215,6 +244,7 @@ async def run(args: argparse.Namespace, settings: Settings, retriever: Retriever
             "faults": {f"{m} {s}": k for (m, s), k in sorted(faults.items())},
             "latencies": latencies,
             "elapsed": elapsed,
+            "questions per second": (outcome["answered"] + outcome["not found"]) / elapsed,
             "timed out": bool(pending),
         }
 
@@ -223,6 +253,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chats", type=int, default=50)
     parser.add_argument("--questions", type=int, default=20, help="per chat")
+    parser.add_argument(
+        "--burst", type=int, default=1, help="questions a chat sends at once (default 1)"
+    )
+    parser.add_argument(
+        "--send-rate", type=float, default=0.0,
+        help="messages/s to all chats together (0: no limit, the default; Telegram's is 30)",
+    )  # fmt: skip
     parser.add_argument("--errors", type=float, default=0.05, help="share of 5xx answers")
     parser.add_argument("--limits", type=float, default=0.01, help="share of 429 answers")
     parser.add_argument(
@@ -257,7 +294,10 @@ def main() -> int:
         result["latency p50 s"], result["latency p95 s"] = round(cuts[49], 2), round(cuts[94], 2)
         result["latency max s"] = round(latencies[-1], 2)
     result["elapsed"] = round(result["elapsed"], 1)
-    print(f"{args.chats} chats x {args.questions} questions, {args.errors:.0%} 5xx and "
+    result["questions per second"] = round(result["questions per second"], 1)
+    result["load average"] = round(os.getloadavg()[0], 1)
+    print(f"{args.chats} chats x {args.questions} questions (bursts of {args.burst}), "
+          f"{args.errors:.0%} 5xx and "
           f"{args.limits:.0%} 429 on {' and '.join(FAULTY)}, "
           f"{args.lost:.0%} sendMessage responses lost after delivery")  # fmt: skip
     for key, value in result.items():
@@ -270,6 +310,7 @@ def main() -> int:
     duplicates_expected = result["responses lost after delivery"]
     ok = (
         result["lost"] == result["unmatched"] == result["apologies"] == 0
+        and result["busy"] == result["out of order"] == 0
         and result["duplicated"] == duplicates_expected
         and result["updates handed out twice"] == result["updates left unconfirmed"] == 0
         and result["handled"] == result["asked"]

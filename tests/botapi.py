@@ -652,3 +652,17 @@ async def running(settings: Any, retriever: Any, **options: Any) -> Any:
         finally:
             await app.updater.stop()
             await app.stop()
+
+
+async def settled(api: BotAPI, app: Any, timeout: float = 15.0) -> None:
+    """Wait until the bot has fetched and handled every update pushed so far.
+
+    Chats are handled concurrently (each one's updates in order), so a reply in one chat no
+    longer means an update of another chat was handled: this asks the application. An
+    update is confirmed (below ``offset``) once polling put it on the update queue, and the
+    queue counts it as handed out until its handlers are done.
+    """
+    queue = app.update_queue
+    async with asyncio.timeout(timeout):
+        while api.pending() or queue.qsize() or queue.handed:
+            await asyncio.sleep(0.01)

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from botapi import BOT_USERNAME, BotAPI, running
+from botapi import BOT_USERNAME, BotAPI, running, settled
 from test_telegram_bot import FakeRetriever, ask, button, make_settings, visible
 
 from qabot import render
@@ -29,15 +29,21 @@ async def api() -> AsyncIterator[BotAPI]:
         yield server
 
 
+#: The application serving each stand-in, for `_settled`.
+_APPS: dict[int, Any] = {}
+
+
 @pytest.fixture
 async def bot(api: BotAPI) -> AsyncIterator[BotAPI]:
-    async with running(make_settings(api, admin_ids=[42]), FakeRetriever()):
+    async with running(make_settings(api, admin_ids=[42]), FakeRetriever()) as app:
+        _APPS[id(api)] = app
         yield api
+        del _APPS[id(api)]
 
 
-async def _settled(api: BotAPI, chat_id: int = 3003) -> None:
-    """Updates are handled in order: once /help in another chat is answered, all are."""
-    await ask(api, "/help", chat_id=chat_id)
+async def _settled(api: BotAPI) -> None:
+    """Wait until every update pushed so far was handled (chats are handled concurrently)."""
+    await settled(api, _APPS[id(api)])
 
 
 async def test_ten_presses_give_one_message_and_toasts(bot: BotAPI) -> None:
@@ -58,10 +64,10 @@ async def test_ten_presses_give_one_message_and_toasts(bot: BotAPI) -> None:
 async def test_a_press_after_a_restart_removes_the_button(api: BotAPI) -> None:
     async with running(make_settings(api), FakeRetriever()):
         answer = await ask(api, QUESTION)
-    async with running(make_settings(api), FakeRetriever()):
+    async with running(make_settings(api), FakeRetriever()) as app:
         mark = api.mark()
         api.push_callback(button(answer)["callback_data"], message=answer.result)
-        await _settled(api)
+        await settled(api, app)
     [toast] = api.calls_to("answerCallbackQuery", since=mark)
     [removed] = api.calls_to("editMessageReplyMarkup", since=mark)
     assert toast.params["text"] == handlers.STALE

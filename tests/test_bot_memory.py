@@ -34,7 +34,7 @@ class Recorder:
     def articles(self) -> list[Any]:
         return []
 
-    def ask(self, question: str, k: int = 3, history: Any = None) -> Answer:
+    def ask(self, question: str, k: int = 3, history: Any = None, vector: Any = None) -> Answer:
         history = list(history or [])
         self.calls.append((question, history))
         passage = Passage(

@@ -94,7 +94,7 @@ class GatedRetriever(FakeRetriever):
         super().__init__()
         self.gate = threading.Event()
 
-    def ask(self, question: str, k: int = 3, history: Any = None) -> Any:
+    def ask(self, question: str, k: int = 3, history: Any = None, vector: Any = None) -> Any:
         self.gate.wait(10)
         return super().ask(question, k, history)
 

@@ -78,7 +78,7 @@ class FakeRetriever:
         scored.sort(key=lambda pair: -pair[0])
         return [self._passage(i, score) for score, i in scored[:k] if score]
 
-    def ask(self, question: str, k: int = 3, history: Any = None) -> Answer:
+    def ask(self, question: str, k: int = 3, history: Any = None, vector: Any = None) -> Answer:
         self.questions.append(question)
         if self.error:
             raise self.error

@@ -126,6 +126,10 @@ class QueryVectors:
             self._kept.popitem(last=False)
         return vector
 
+    def keep(self, text: str, vector: np.ndarray) -> None:
+        """Keep ``vector`` as the vector of ``text`` (encoded elsewhere, e.g. in a batch)."""
+        self._keep(text, vector)
+
     def one(self, text: str, encoder: Encoder) -> np.ndarray:
         """The vector of ``text``, encoded now unless it was kept."""
         vector = self._kept.get(text)

@@ -100,30 +100,39 @@ class QuestionLog:
         at: datetime | None = None,
     ) -> None:
         asked = (at or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
+        row = (question, int(answered), confidence, article)
+        self._insert([(asked.isoformat(timespec="seconds"), *row)])
+
+    def _insert(self, rows: list[tuple[str, str, int, float | None, str | None]]) -> None:
+        """(asked, question, answered, confidence, article) rows, in one transaction."""
         with self._connect() as con:
-            con.execute(
+            con.executemany(
                 "INSERT INTO questions (asked, question, key, answered, confidence, article)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    asked.isoformat(timespec="seconds"),
-                    question,
-                    question_key(question),
-                    int(answered),
-                    confidence,
-                    article,
-                ),
+                [(at, q, question_key(q), ok, conf, art) for at, q, ok, conf, art in rows],
             )
 
     def record_answer(self, answer: Answer, at: datetime | None = None) -> None:
         """Record what `Retriever.ask` returned."""
-        top = answer.passages[0] if answer.passages else None
-        self.record(
-            answer.question,
-            answered=answer.found,
-            confidence=top.confidence if top else None,
-            article=top.article if top else None,
-            at=at,
-        )
+        self.record_answers([answer], at)
+
+    def record_answers(self, answers: list[Answer], at: datetime | None = None) -> None:
+        """Record several answers in one transaction (a commit costs far more than a row)."""
+        asked = (at or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
+        when = asked.isoformat(timespec="seconds")
+        rows = []
+        for answer in answers:
+            top = answer.passages[0] if answer.passages else None
+            rows.append(
+                (
+                    when,
+                    answer.question,
+                    int(answer.found),
+                    top.confidence if top else None,
+                    top.article if top else None,
+                )
+            )
+        self._insert(rows)
 
     def stats(self, days: int = 7, *, top: int = 10, now: datetime | None = None) -> QuestionStats:
         """Questions per day, the share answered, the most frequent unanswered questions."""

@@ -165,6 +165,8 @@ class Retriever:
             return [], False
         if vector is None and mode != "lexical":
             vector = self._vectors.one(question, self.encoder)
+        elif vector is not None:  # encoded by the caller (in a batch): kept for follow-ups
+            self._vectors.keep(question, vector)
         arabic = is_mostly_arabic(question)
         # BM25 over Arabic keys cannot match a question in another language: skip the leg.
         legs: Mode = "dense" if mode == "hybrid" and not arabic else mode
@@ -321,11 +323,18 @@ class Retriever:
         )
 
     def ask(
-        self, question: str, k: int = 3, mode: Mode = "hybrid", history: History | None = None
+        self,
+        question: str,
+        k: int = 3,
+        mode: Mode = "hybrid",
+        history: History | None = None,
+        vector: np.ndarray | None = None,
     ) -> Answer:
         """Search, then decide honestly whether the articles answer the question at all.
 
         ``history`` as for :meth:`search`; the answer says whether it used the context.
+        ``vector``: the question's query vector when the caller encoded it already (the bot
+        encodes the questions that arrive together in one batch, :mod:`qabot.batching`).
         Text that is no question about the articles (gibberish, see :mod:`qabot.gate`) is
         not searched: the dense leg would find *something* for it.
         """
@@ -333,7 +342,7 @@ class Retriever:
             raise QuestionError("the question is empty")
         if not is_question(question, self._snapshot.lexical.knows):
             return Answer(question=question, passages=[], found=False)
-        passages, used = self._search(question, k, mode, None, history)
+        passages, used = self._search(question, k, mode, vector, history)
         found = bool(passages) and passages[0].confidence >= self.settings.min_confidence
         return Answer(
             question=question,

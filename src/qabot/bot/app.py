@@ -1,7 +1,8 @@
 """Wiring: the Application with its handlers (`build_application`), and `run_bot`.
 
-Updates are handled one at a time (PTB's default), so questions are answered in order;
-`/reindex` is the exception: it runs beside them, so questions are answered from the old
+Updates are handled concurrently, each chat's in order (:mod:`qabot.bot.concurrency`), and
+the questions waiting are encoded in one batch (:mod:`qabot.batching`). `/reindex`, `/add`
+and uploads run beside their chat's next updates, so questions are answered from the old
 index meanwhile.
 """
 
@@ -29,6 +30,7 @@ from telegram.ext import (
 )
 
 from .. import model
+from ..batching import Batcher, QueryBatcher
 from ..config import Settings
 from ..encoder import Encoder
 from ..errors import QabotError
@@ -36,8 +38,10 @@ from ..index import build as indexer
 from ..index import open_store
 from ..memory import Conversations
 from ..questions import QuestionLog
+from ..results import Answer
 from ..retriever import Retriever
 from . import admin, handlers, manners, memory, transport
+from .concurrency import CAPACITY, Capacity, ChatOrder, UpdateQueue
 from .state import Answerer, BotContext, BotData, MoreResults, SlidingWindow
 from .transport import RETRY, TIMEOUTS, TOKEN_RE, RetryPolicy, Timeouts
 
@@ -55,10 +59,13 @@ def build_application(
     timeouts: Timeouts = TIMEOUTS,
     retry: RetryPolicy = RETRY,
     keep_answers: int = KEEP_ANSWERS,
+    capacity: Capacity = CAPACITY,
 ) -> BotApplication:
     """The bot, ready to poll: Bot API settings, shared state and handlers.
 
     ``encoder`` is what /reindex embeds with (None: it loads the configured model).
+    Questions are batch-encoded with the retriever's own encoder when it has one (a real
+    :class:`Retriever`); a stand-in without one encodes (or not) by itself.
     """
     token, base_url = settings.telegram_bot_token or "", settings.telegram_api_base_url
     application = (
@@ -72,17 +79,25 @@ def build_application(
         )
         .arbitrary_callback_data(keep_answers)
         .post_init(handlers.publish_commands)
+        .concurrent_updates(ChatOrder(capacity.updates))
+        .update_queue(UpdateQueue(capacity.updates, capacity.queued))
         .build()
     )
 
     data = application.bot_data
     data.settings, data.retriever, data.encoder = settings, retriever, encoder
+    query_encoder: Encoder | None = getattr(retriever, "encoder", None)
+    if query_encoder is not None:
+        data.batcher = QueryBatcher(
+            query_encoder, max_batch=capacity.batch, max_waiting=capacity.waiting
+        )
     data.limiter = SlidingWindow(settings.rate_limit_per_minute)
     data.memory = memory.Memory(
         Conversations(settings.context_turns, settings.context_minutes * 60)
     )
     data.timeouts = timeouts
     data.qlog = QuestionLog.of(settings)
+    data.recorder = _recorder(data.qlog) if data.qlog is not None else None
 
     handled: list[str] = []
 
@@ -121,6 +136,16 @@ def build_application(
     application.add_error_handler(handlers.on_error)
     admin.schedule_feeds(application)
     return application
+
+
+def _recorder(qlog: QuestionLog) -> Batcher[Answer, None]:
+    """Answers recorded in batches: one SQLite commit costs about what a hundred rows do."""
+
+    def record(answers: list[Answer]) -> list[None]:
+        qlog.record_answers(answers)
+        return [None] * len(answers)
+
+    return Batcher(record, max_batch=256, max_waiting=10_000, name="question-log")
 
 
 def _load_retriever(settings: Settings, encoder: Encoder) -> Retriever:

@@ -3,8 +3,9 @@
 Answers go out as HTML built by :mod:`qabot.render`. A question shows the best passage;
 its "نتائج أخرى" button sends the other passages that pass the confidence threshold as
 *one* new message replying to the answer, and is then removed (later presses get a short
-toast). An edited question edits its answer. The retriever runs in a worker thread so
-the event loop stays free.
+toast). An edited question edits its answer. The question is encoded in a batch with
+the others waiting (:mod:`qabot.batching`) and searched in a worker thread, so the event
+loop stays free; when too many wait, the asker is told to try again shortly.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import math
 import re
 from typing import Any
 
+import numpy as np
 from telegram import (
     BotCommand,
     InlineKeyboardButton,
@@ -25,17 +27,19 @@ from telegram import (
     ReplyParameters,
     Update,
 )
-from telegram.constants import ChatAction, ChatType
+from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationHandlerStop
 
 from .. import render, render_admin
+from ..batching import Busy
 from ..conversation import Turn
 from ..errors import QabotError
 from ..gate import is_link, sounds_like_question
 from ..index import build as indexer
 from ..question import prepare_question
 from ..results import Answer, ArticleInfo
+from . import hints
 from .memory import context_note
 from .state import BotContext, BotData, MoreResults, is_admin
 
@@ -59,6 +63,7 @@ ALREADY_REINDEXING = "تحديث الفهرس جارٍ بالفعل، انتظر
 REINDEX_FAILED = "تعذّر تحديث الفهرس: {error}"
 APOLOGY = "عذرًا، حدث خطأ غير متوقع أثناء معالجة رسالتك. حاول مرة أخرى بعد قليل."
 OFFER_ADD = "هذا رابط وليس سؤالًا. لإضافة المقالة إلى ما أجيب منه أرسل: ‎/add {url}"
+BUSY = "عذرًا، تصلني أسئلة كثيرة الآن. أعد إرسال سؤالك بعد قليل."
 NO_MORE = "لا توجد نتائج أخرى تجيب عن السؤال بثقة كافية."
 ALREADY_SHOWN = "عُرضت النتائج الأخرى في رسالة أسفل الإجابة."
 
@@ -79,13 +84,12 @@ async def _articles(context: BotContext) -> list[ArticleInfo]:
     return retriever.articles()
 
 
-def _ask(data: BotData, question: str, history: list[Turn]) -> Answer:
-    """Pick up a rebuilt index, answer, record the question; runs in a worker thread."""
+def _ask(
+    data: BotData, question: str, history: list[Turn], vector: np.ndarray | None
+) -> Answer:
+    """Pick up a rebuilt index and answer; runs in a worker thread."""
     data.retriever.refresh()
-    answer = data.retriever.ask(question, k=data.settings.top_k, history=history)
-    if data.qlog is not None:
-        data.qlog.record_answer(answer)
-    return answer
+    return data.retriever.ask(question, k=data.settings.top_k, history=history, vector=vector)
 
 
 def _addressed_text(update: Update, context: BotContext) -> str | None:
@@ -152,10 +156,19 @@ async def _answer(update: Update, context: BotContext, raw: str) -> None:
         await reply_line(update, NO_WORDS.format(example=EXAMPLES[0]))
         return
     note = CUT_NOTE.format(limit=question.cut_at) if question.cut_at else None
-    with contextlib.suppress(TelegramError):  # the typing hint is nice to have, no more
-        await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
+    typing = hints.start_typing(context, message.chat_id)
     history = data.memory.history(message, who)
-    answer = await asyncio.to_thread(_ask, data, question.text, history)
+    answer: Answer | None = None
+    try:
+        vector = await data.batcher.encode(question.text) if data.batcher else None
+        answer = await asyncio.to_thread(_ask, data, question.text, history, vector)
+    except Busy:
+        pass  # told below, once the typing hint is settled
+    finally:
+        await hints.settle(typing)
+    if answer is None:
+        await reply_line(update, BUSY)
+        return
     note = " ".join(filter(None, (note, context_note(answer, history)))) or None
     markup = None
     if answer.found and _more(answer, data.settings.min_confidence):
@@ -168,6 +181,8 @@ async def _answer(update: Update, context: BotContext, raw: str) -> None:
     sent = await _send_answer(message, context, render.answer_html(answer, note=note), markup)
     if sent is not None:
         data.memory.sent(message.chat_id, sent.message_id, turn)
+    await data.record(answer)
+
 
 
 def _more(answer: Answer, threshold: float) -> Answer | None:

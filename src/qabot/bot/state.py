@@ -9,15 +9,19 @@ mypy instead of being a string key.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
+import sqlite3
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
 from telegram.ext import CallbackContext, ExtBot
 
+from ..batching import Batcher, Busy, QueryBatcher
 from ..config import Settings
 from ..conversation import Turn
 from ..encoder import Encoder
@@ -25,6 +29,8 @@ from ..questions import QuestionLog
 from ..results import Answer, ArticleInfo
 from .memory import Memory
 from .transport import Timeouts
+
+log = logging.getLogger(__name__)
 
 
 class Answerer(Protocol):
@@ -35,7 +41,12 @@ class Answerer(Protocol):
     def articles(self) -> list[ArticleInfo]: ...
 
     def ask(
-        self, question: str, k: int = 3, *, history: list[Turn] | None = None
+        self,
+        question: str,
+        k: int = 3,
+        *,
+        history: list[Turn] | None = None,
+        vector: np.ndarray | None = None,
     ) -> Answer: ...
 
 
@@ -116,8 +127,12 @@ class BotData:
     memory: Memory = field(init=False)
     #: The encoder /reindex embeds with: the retriever's, so the model is loaded once.
     encoder: Encoder | None = None
+    #: Encodes the questions that arrive together in one call (None: the retriever encodes).
+    batcher: QueryBatcher | None = None
     #: Where answered and unanswered questions are recorded (None: recording is off).
     qlog: QuestionLog | None = None
+    #: Records answers into ``qlog``, those that come together in one transaction.
+    recorder: Batcher[Answer, None] | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
     #: Chats outside ``allowed_chat_ids`` already told so (they are told once).
     refused: set[int] = field(default_factory=set)
@@ -129,6 +144,17 @@ class BotData:
     answers: Recent = field(default_factory=Recent)
     #: Answers whose "more results" were already sent (→ the first extra message).
     expanded: Recent = field(default_factory=Recent)
+
+
+    async def record(self, answer: Answer) -> None:
+        """Record the question for /stats (several in one transaction, once the answer is
+        out); a record lost to a full disk or a flood fails nothing."""
+        if self.recorder is None:
+            return
+        try:
+            await self.recorder(answer)
+        except (sqlite3.Error, OSError, Busy) as exc:
+            log.warning("could not record the question (%s)", exc)
 
 
 def is_admin(user_id: int | None, data: BotData) -> bool:

@@ -44,12 +44,15 @@ TIMEOUTS = Timeouts()
 class RetryPolicy:
     """A call that fails transiently is repeated ``retries`` times, ``backoff`` s, 2×, 4× … later.
 
-    ``rate_limited`` is how often a 429 is waited out (PTB's AIORateLimiter does that part).
+    ``rate_limited`` is how often a 429 is waited out, and ``per_second`` how many calls to
+    chats may go out per second (PTB's AIORateLimiter does both).
     """
 
     retries: int = 3
     backoff: float = 0.5
     rate_limited: int = 3
+    #: Messages per second to all chats together: Telegram's flood limit (0: no limit).
+    per_second: float = 30.0
 
 
 RETRY = RetryPolicy()
@@ -121,7 +124,7 @@ class RetryingRateLimiter(AIORateLimiter):
     """
 
     def __init__(self, policy: RetryPolicy) -> None:
-        super().__init__(max_retries=policy.rate_limited)
+        super().__init__(overall_max_rate=policy.per_second, max_retries=policy.rate_limited)
         self.policy = policy
 
     async def process_request(
