@@ -1,4 +1,4 @@
-"""How the retrieval legs' scores become one ranking, a confidence and a highlighted sentence.
+"""How the retrieval legs' scores become one ranking and a confidence.
 
 Pure arithmetic on the scores the retriever gathers (:class:`Candidates`), with the weights
 in one :class:`FusionWeights` object; benchmarks/tune_retrieval.py chooses them.
@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Literal, get_args
 
 import numpy as np
 
-from .arabic import terms
+from .highlight import Cue
 
 #: How to rank: the fused legs, the dense vectors alone, or BM25 alone.
 Mode = Literal["hybrid", "dense", "lexical"]
@@ -28,6 +27,7 @@ class FusionWeights:
     lexical: float = 0.4  # fused = (1-w)·z(dense) + w·z(BM25) + c·z(coverage), Arabic only
     coverage: float = 0.2  # c: BM25 rewards repeats, coverage rewards matching more words
     sentence_lexical: float = 0.3  # weight of question-word overlap when picking the highlight
+    sentence_cue: float = 0.1  # bonus of a sentence with a number/date for كم/متى questions
     candidates: int = 50  # hits pooled from each leg (twice as many sentence hits)
     #: Logistic calibration of P(answer is in the articles), on ARCD half-corpus folds: Arabic
     #: by benchmarks/tune_retrieval.py; English (dense only) by benchmarks/english_eval.py on
@@ -66,6 +66,7 @@ class Candidates:
     bm25: np.ndarray
     coverage: np.ndarray
     groups: list[tuple[tuple[str, ...], float]]  # the question's weighted content words
+    cue: Cue | None = None  # what the question asks for (qabot.highlight.answer_cue)
 
 
 def fuse(
@@ -92,23 +93,23 @@ def confidence_of(
     return round(_sigmoid(a * dense + b * coverage + c), 4)
 
 
-@lru_cache(maxsize=65536)
-def _sentence_terms(sentence: str) -> frozenset[str]:
-    return frozenset(terms(sentence))
+#: What :func:`confidence_features` returns, in order (benchmarks/abstention_fit.py).
+FEATURES = ("dense", "coverage", "sentence", "paragraph", "bm25_agree", "dense_agree",
+            "dense_margin", "bm25_z")  # fmt: skip
 
 
-def best_sentence(
-    sentences: list[str],
-    sims: np.ndarray,
-    groups: list[tuple[tuple[str, ...], float]],
-    weights: FusionWeights = DEFAULT_WEIGHTS,
-) -> str:
-    """The sentence to highlight: dense similarity plus the IDF share of question words in it."""
-    scores = np.asarray(sims, dtype=np.float64).copy()
-    total = sum(w for _, w in groups)
-    if total > 0 and len(scores) == len(sentences):
-        for j, sentence in enumerate(sentences):
-            keys = _sentence_terms(sentence)
-            found = sum(w for group, w in groups if any(t in keys for t in group))
-            scores[j] += weights.sentence_lexical * found / total
-    return sentences[int(scores.argmax())] if len(scores) == len(sentences) else sentences[0]
+def confidence_features(found: Candidates, i: int, arabic: bool) -> list[float]:
+    """Candidate ``i``'s abstention features: its legs' scores, whether BM25 and the dense
+    leg alone would rank it first, and how far its dense score stands above the others'."""
+    others = np.delete(found.dense, i)
+    bm25 = found.bm25 if arabic else np.zeros(len(found.keys))
+    return [
+        float(found.dense[i]),
+        float(found.coverage[i]),
+        float(found.cos_s[i]),
+        float(found.cos_p[i]),
+        float(bm25.max() > 0 and int(np.argmax(bm25)) == i),
+        float(int(np.argmax(found.dense)) == i),
+        float(found.dense[i] - others.max()) if len(others) else 0.0,
+        float(zscore(bm25)[i]),
+    ]

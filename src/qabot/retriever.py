@@ -20,12 +20,12 @@ from .fusion import (
     Candidates,
     FusionWeights,
     Mode,
-    best_sentence,
     confidence_of,
     fuse,
     zscore,
 )
 from .gate import is_question
+from .highlight import answer_cue, best_sentence
 from .index.files import FileStore
 from .index.snapshot import Snapshot
 from .index.store import SnapshotStore, open_store
@@ -297,7 +297,9 @@ class Retriever:
                 coverage, earlier.coverage(keys), own_total, earlier_total, w
             )
             groups = groups + [(terms, w * weight) for terms, weight in earlier.groups]
-        return Candidates(keys, cos_p, cos_s, dense, sims, bm25, coverage, groups)
+        return Candidates(
+            keys, cos_p, cos_s, dense, sims, bm25, coverage, groups, answer_cue(question)
+        )
 
     def _passage(
         self, snapshot: Snapshot, found: Candidates, i: int, score: float, arabic: bool
@@ -306,7 +308,14 @@ class Retriever:
         chunk = snapshot.by_key[key]
         sentences = snapshot.sentences.get(key, [])
         sims = found.sentence_sims[i] if found.sentence_sims else np.zeros(len(sentences))
-        sentence = best_sentence(sentences, sims, found.groups, self.weights) if sentences else None
+        w = self.weights
+        sentence = (
+            best_sentence(
+                sentences, sims, found.groups, w.sentence_lexical, found.cue, w.sentence_cue
+            )
+            if sentences
+            else None
+        )
         confidence = confidence_of(
             float(found.dense[i]), float(found.coverage[i]), arabic, self.weights
         )
