@@ -36,6 +36,10 @@ class FusionWeights:
     #: seed questions in tests/ are not used for either: the tests check, they don't calibrate.
     conf_arabic: tuple[float, float, float] = (59.86, 3.58, -53.07)  # dense, coverage, bias
     conf_other: tuple[float, float, float] = (32.39, 0.0, -26.53)  # dense only: 0.7819 at 0.23
+    #: Further abstention features (names from :data:`FEATURES`) and their logistic weights,
+    #: fitted with the ones above by benchmarks/abstention_fit.py; empty: not used.
+    conf_more_arabic: tuple[tuple[str, float], ...] = ()
+    conf_more_other: tuple[tuple[str, float], ...] = ()
 
     def dense(self, cos_p: np.ndarray, cos_s: np.ndarray) -> np.ndarray:
         """The dense score of passages from their own and their best sentence's cosine."""
@@ -86,11 +90,22 @@ def fuse(
 
 
 def confidence_of(
-    dense: float, coverage: float, arabic: bool, weights: FusionWeights = DEFAULT_WEIGHTS
+    dense: float,
+    coverage: float,
+    arabic: bool,
+    weights: FusionWeights = DEFAULT_WEIGHTS,
+    features: dict[str, float] | None = None,
 ) -> float:
-    """Calibrated P(the articles answer this), from the top passage's dense score and coverage."""
+    """Calibrated P(the articles answer this), from the top passage's dense score and
+    coverage, and the further ``features`` (:func:`confidence_features`) the weights use."""
     a, b, c = weights.conf_arabic if arabic else weights.conf_other
-    return round(_sigmoid(a * dense + b * coverage + c), 4)
+    more = weights.conf_more_arabic if arabic else weights.conf_more_other
+    logit = a * dense + b * coverage + c
+    if more:
+        if features is None:
+            raise ValueError("these weights need the confidence features")
+        logit += sum(w * features[name] for name, w in more)
+    return round(_sigmoid(logit), 4)
 
 
 #: What :func:`confidence_features` returns, in order (benchmarks/abstention_fit.py).
@@ -113,3 +128,14 @@ def confidence_features(found: Candidates, i: int, arabic: bool) -> list[float]:
         float(found.dense[i] - others.max()) if len(others) else 0.0,
         float(zscore(bm25)[i]),
     ]
+
+
+def passage_confidence(
+    found: Candidates, i: int, arabic: bool, weights: FusionWeights = DEFAULT_WEIGHTS
+) -> float:
+    """:func:`confidence_of` candidate ``i``, with the features its weights use."""
+    more = weights.conf_more_arabic if arabic else weights.conf_more_other
+    features = dict(zip(FEATURES, confidence_features(found, i, arabic), strict=True))
+    return confidence_of(
+        float(found.dense[i]), float(found.coverage[i]), arabic, weights, features if more else None
+    )

@@ -20,8 +20,8 @@ from .fusion import (
     Candidates,
     FusionWeights,
     Mode,
-    confidence_of,
     fuse,
+    passage_confidence,
     zscore,
 )
 from .gate import is_question
@@ -316,9 +316,7 @@ class Retriever:
             if sentences
             else None
         )
-        confidence = confidence_of(
-            float(found.dense[i]), float(found.coverage[i]), arabic, self.weights
-        )
+        confidence = passage_confidence(found, i, arabic, w)
         return Passage(
             **chunk.metadata(),
             id=chunk.id,
