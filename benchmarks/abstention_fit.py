@@ -45,7 +45,12 @@ def collect(cache: Path, english: bool) -> tuple[np.ndarray, np.ndarray, np.ndar
                      if q.id in texts]  # fmt: skip
     chunks, _ = index_eval_set(data, cache, settings, encoder)
     article = article_of(data)
-    vectors = encoder.encode_queries([q.question for q in questions])
+    saved = cache / ("vectors-english.npy" if english else "vectors-arabic.npy")
+    if saved.exists():  # the same questions, already encoded by an earlier run
+        vectors = np.load(saved)
+    else:
+        vectors = encoder.encode_queries([q.question for q in questions])
+        np.save(saved, vectors)
     x, y, part = [], [], []
     for fold in (0, 1):
         retriever = index_fold(cache, chunks, fold, settings, encoder)

@@ -7,11 +7,13 @@ in one :class:`FusionWeights` object; benchmarks/tune_retrieval.py chooses them.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, get_args
 
 import numpy as np
 
+from .arabic import STOPWORDS, is_arabic_token, tokenize
 from .highlight import Cue
 
 #: How to rank: the fused legs, the dense vectors alone, or BM25 alone.
@@ -27,7 +29,7 @@ class FusionWeights:
     lexical: float = 0.4  # fused = (1-w)·z(dense) + w·z(BM25) + c·z(coverage), Arabic only
     coverage: float = 0.2  # c: BM25 rewards repeats, coverage rewards matching more words
     sentence_lexical: float = 0.3  # weight of question-word overlap when picking the highlight
-    sentence_cue: float = 0.1  # bonus of a sentence with a number/date for كم/متى questions
+    sentence_cue: float = 0.2  # bonus of a sentence with a number/date for كم/متى questions
     candidates: int = 50  # hits pooled from each leg (twice as many sentence hits)
     #: Logistic calibration of P(answer is in the articles), on ARCD half-corpus folds: Arabic
     #: by benchmarks/tune_retrieval.py; English (dense only) by benchmarks/english_eval.py on
@@ -71,6 +73,7 @@ class Candidates:
     coverage: np.ndarray
     groups: list[tuple[tuple[str, ...], float]]  # the question's weighted content words
     cue: Cue | None = None  # what the question asks for (qabot.highlight.answer_cue)
+    foreign: int = 0  # Latin words of the question the articles don't contain (foreign_words)
 
 
 def fuse(
@@ -130,12 +133,34 @@ def confidence_features(found: Candidates, i: int, arabic: bool) -> list[float]:
     ]
 
 
+def foreign_words(question: str, known: Callable[[str], bool]) -> int:
+    """How many Latin words of ``question`` the articles do not contain (``known`` says)."""
+    return sum(
+        1
+        for t in tokenize(question)
+        if t.isalpha() and not is_arabic_token(t) and t not in STOPWORDS and not known(t)
+    )
+
+
 def passage_confidence(
     found: Candidates, i: int, arabic: bool, weights: FusionWeights = DEFAULT_WEIGHTS
 ) -> float:
-    """:func:`confidence_of` candidate ``i``, with the features its weights use."""
-    more = weights.conf_more_arabic if arabic else weights.conf_more_other
-    features = dict(zip(FEATURES, confidence_features(found, i, arabic), strict=True))
-    return confidence_of(
-        float(found.dense[i]), float(found.coverage[i]), arabic, weights, features if more else None
-    )
+    """:func:`confidence_of` candidate ``i``, with the features its weights use.
+
+    A mostly Arabic question with a Latin name or acronym the articles never use («كم عدد
+    أعضاء OIC؟») leans on the cross-lingual dense leg for that word, as an English question
+    does, and has no coverage for it: it is judged by the better of the two calibrations,
+    so it fares no worse than the same question in either language alone.
+    """
+
+    def calibrated(as_arabic: bool) -> float:
+        more = weights.conf_more_arabic if as_arabic else weights.conf_more_other
+        features = dict(zip(FEATURES, confidence_features(found, i, as_arabic), strict=True))
+        return confidence_of(
+            float(found.dense[i]), float(found.coverage[i]), as_arabic, weights,
+            features if more else None,
+        )  # fmt: skip
+
+    if arabic and found.foreign:
+        return max(calibrated(True), calibrated(False))
+    return calibrated(arabic)

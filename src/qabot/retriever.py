@@ -20,6 +20,7 @@ from .fusion import (
     Candidates,
     FusionWeights,
     Mode,
+    foreign_words,
     fuse,
     passage_confidence,
     zscore,
@@ -297,8 +298,9 @@ class Retriever:
                 coverage, earlier.coverage(keys), own_total, earlier_total, w
             )
             groups = groups + [(terms, w * weight) for terms, weight in earlier.groups]
+        foreign = foreign_words(question, snapshot.lexical.knows)
         return Candidates(
-            keys, cos_p, cos_s, dense, sims, bm25, coverage, groups, answer_cue(question)
+            keys, cos_p, cos_s, dense, sims, bm25, coverage, groups, answer_cue(question), foreign
         )
 
     def _passage(
