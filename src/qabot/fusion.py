@@ -29,7 +29,7 @@ class FusionWeights:
     lexical: float = 0.4  # fused = (1-w)·z(dense) + w·z(BM25) + c·z(coverage), Arabic only
     coverage: float = 0.2  # c: BM25 rewards repeats, coverage rewards matching more words
     sentence_lexical: float = 0.3  # weight of question-word overlap when picking the highlight
-    sentence_cue: float = 0.2  # bonus of a sentence with a number/date for كم/متى questions
+    sentence_cue: float = 0.2  # number/date sentence bonus for كم/متى (highlight_eval.py)
     candidates: int = 50  # hits pooled from each leg (twice as many sentence hits)
     #: Logistic calibration of P(answer is in the articles), on ARCD half-corpus folds: Arabic
     #: by benchmarks/tune_retrieval.py; English (dense only) by benchmarks/english_eval.py on
