@@ -2,7 +2,8 @@
 
     python benchmarks/english_eval.py [--cache DIR]
 
-Takes the 62 hand-translated ARCD questions in ``benchmarks/data/arcd-english-questions.json``,
+Takes the 178 hand-written English ARCD questions in
+``benchmarks/data/arcd-english-questions.json``,
 writes two retrieval-eval files over the whole ARCD corpus (the English questions and their
 Arabic originals, same gold paragraphs) and runs ``qabot eval``'s measurement on each:
 hybrid and dense ranking, and the half-corpus abstention report. English questions take the
@@ -50,9 +51,10 @@ def write_sets(out: Path) -> dict[str, Path]:
     if missing:
         raise SystemExit(f"{ENGLISH.name}: ids not in {ARCD.name}: {sorted(missing)}")
     paths = {}
+    n = len(originals)
     for name, questions in (
-        ("arcd-62-arabic", originals),
-        ("arcd-62-english", [{**q, "question": english[q["id"]]} for q in originals]),
+        (f"arcd-{n}-arabic", originals),
+        (f"arcd-{n}-english", [{**q, "question": english[q["id"]]} for q in originals]),
     ):
         path = out / f"{name}.retrieval.json"
         data = {"name": name, "articles": arcd["articles"], "questions": questions}
@@ -167,8 +169,9 @@ def main() -> None:
                         "refused_unanswerable": r.refused_unanswerable,
                     }
                 )  # fmt: skip
-        fit = fit_english(sets["arcd-62-english"], cache, settings, encoder)
-        bm25 = english_with_bm25(sets["arcd-62-english"], cache, settings, encoder)
+        english = next(path for name, path in sets.items() if name.endswith("-english"))
+        fit = fit_english(english, cache, settings, encoder)
+        bm25 = english_with_bm25(english, cache, settings, encoder)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     result = {"rows": rows, "fit": fit, "english_with_bm25": bm25}
     args.json.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")

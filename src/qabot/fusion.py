@@ -1,4 +1,4 @@
-"""How the retrieval legs' scores become one ranking, a confidence and a highlighted sentence.
+"""How the retrieval legs' scores become one ranking and a confidence.
 
 Pure arithmetic on the scores the retriever gathers (:class:`Candidates`), with the weights
 in one :class:`FusionWeights` object; benchmarks/tune_retrieval.py chooses them.
@@ -7,13 +7,14 @@ in one :class:`FusionWeights` object; benchmarks/tune_retrieval.py chooses them.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Literal, get_args
 
 import numpy as np
 
-from .arabic import terms
+from .arabic import STOPWORDS, is_arabic_token, tokenize
+from .highlight import Cue
 
 #: How to rank: the fused legs, the dense vectors alone, or BM25 alone.
 Mode = Literal["hybrid", "dense", "lexical"]
@@ -28,6 +29,7 @@ class FusionWeights:
     lexical: float = 0.4  # fused = (1-w)·z(dense) + w·z(BM25) + c·z(coverage), Arabic only
     coverage: float = 0.2  # c: BM25 rewards repeats, coverage rewards matching more words
     sentence_lexical: float = 0.3  # weight of question-word overlap when picking the highlight
+    sentence_cue: float = 0.2  # number/date sentence bonus for كم/متى (highlight_eval.py)
     candidates: int = 50  # hits pooled from each leg (twice as many sentence hits)
     #: Logistic calibration of P(answer is in the articles), on ARCD half-corpus folds: Arabic
     #: by benchmarks/tune_retrieval.py; English (dense only) by benchmarks/english_eval.py on
@@ -36,6 +38,10 @@ class FusionWeights:
     #: seed questions in tests/ are not used for either: the tests check, they don't calibrate.
     conf_arabic: tuple[float, float, float] = (59.86, 3.58, -53.07)  # dense, coverage, bias
     conf_other: tuple[float, float, float] = (32.39, 0.0, -26.53)  # dense only: 0.7819 at 0.23
+    #: Further abstention features (names from :data:`FEATURES`) and their logistic weights,
+    #: fitted with the ones above by benchmarks/abstention_fit.py; empty: not used.
+    conf_more_arabic: tuple[tuple[str, float], ...] = ()
+    conf_more_other: tuple[tuple[str, float], ...] = ()
 
     def dense(self, cos_p: np.ndarray, cos_s: np.ndarray) -> np.ndarray:
         """The dense score of passages from their own and their best sentence's cosine."""
@@ -66,6 +72,8 @@ class Candidates:
     bm25: np.ndarray
     coverage: np.ndarray
     groups: list[tuple[tuple[str, ...], float]]  # the question's weighted content words
+    cue: Cue | None = None  # what the question asks for (qabot.highlight.answer_cue)
+    foreign: int = 0  # Latin words of the question the articles don't contain (foreign_words)
 
 
 def fuse(
@@ -85,30 +93,74 @@ def fuse(
 
 
 def confidence_of(
-    dense: float, coverage: float, arabic: bool, weights: FusionWeights = DEFAULT_WEIGHTS
-) -> float:
-    """Calibrated P(the articles answer this), from the top passage's dense score and coverage."""
-    a, b, c = weights.conf_arabic if arabic else weights.conf_other
-    return round(_sigmoid(a * dense + b * coverage + c), 4)
-
-
-@lru_cache(maxsize=65536)
-def _sentence_terms(sentence: str) -> frozenset[str]:
-    return frozenset(terms(sentence))
-
-
-def best_sentence(
-    sentences: list[str],
-    sims: np.ndarray,
-    groups: list[tuple[tuple[str, ...], float]],
+    dense: float,
+    coverage: float,
+    arabic: bool,
     weights: FusionWeights = DEFAULT_WEIGHTS,
-) -> str:
-    """The sentence to highlight: dense similarity plus the IDF share of question words in it."""
-    scores = np.asarray(sims, dtype=np.float64).copy()
-    total = sum(w for _, w in groups)
-    if total > 0 and len(scores) == len(sentences):
-        for j, sentence in enumerate(sentences):
-            keys = _sentence_terms(sentence)
-            found = sum(w for group, w in groups if any(t in keys for t in group))
-            scores[j] += weights.sentence_lexical * found / total
-    return sentences[int(scores.argmax())] if len(scores) == len(sentences) else sentences[0]
+    features: dict[str, float] | None = None,
+) -> float:
+    """Calibrated P(the articles answer this), from the top passage's dense score and
+    coverage, and the further ``features`` (:func:`confidence_features`) the weights use."""
+    a, b, c = weights.conf_arabic if arabic else weights.conf_other
+    more = weights.conf_more_arabic if arabic else weights.conf_more_other
+    logit = a * dense + b * coverage + c
+    if more:
+        if features is None:
+            raise ValueError("these weights need the confidence features")
+        logit += sum(w * features[name] for name, w in more)
+    return round(_sigmoid(logit), 4)
+
+
+#: What :func:`confidence_features` returns, in order (benchmarks/abstention_fit.py).
+FEATURES = ("dense", "coverage", "sentence", "paragraph", "bm25_agree", "dense_agree",
+            "dense_margin", "bm25_z")  # fmt: skip
+
+
+def confidence_features(found: Candidates, i: int, arabic: bool) -> list[float]:
+    """Candidate ``i``'s abstention features: its legs' scores, whether BM25 and the dense
+    leg alone would rank it first, and how far its dense score stands above the others'."""
+    others = np.delete(found.dense, i)
+    bm25 = found.bm25 if arabic else np.zeros(len(found.keys))
+    return [
+        float(found.dense[i]),
+        float(found.coverage[i]),
+        float(found.cos_s[i]),
+        float(found.cos_p[i]),
+        float(bm25.max() > 0 and int(np.argmax(bm25)) == i),
+        float(int(np.argmax(found.dense)) == i),
+        float(found.dense[i] - others.max()) if len(others) else 0.0,
+        float(zscore(bm25)[i]),
+    ]
+
+
+def foreign_words(question: str, known: Callable[[str], bool]) -> int:
+    """How many Latin words of ``question`` the articles do not contain (``known`` says)."""
+    return sum(
+        1
+        for t in tokenize(question)
+        if t.isalpha() and not is_arabic_token(t) and t not in STOPWORDS and not known(t)
+    )
+
+
+def passage_confidence(
+    found: Candidates, i: int, arabic: bool, weights: FusionWeights = DEFAULT_WEIGHTS
+) -> float:
+    """:func:`confidence_of` candidate ``i``, with the features its weights use.
+
+    A mostly Arabic question with a Latin name or acronym the articles never use («كم عدد
+    أعضاء OIC؟») leans on the cross-lingual dense leg for that word, as an English question
+    does, and has no coverage for it: it is judged by the better of the two calibrations,
+    so it fares no worse than the same question in either language alone.
+    """
+
+    def calibrated(as_arabic: bool) -> float:
+        more = weights.conf_more_arabic if as_arabic else weights.conf_more_other
+        features = dict(zip(FEATURES, confidence_features(found, i, as_arabic), strict=True))
+        return confidence_of(
+            float(found.dense[i]), float(found.coverage[i]), as_arabic, weights,
+            features if more else None,
+        )  # fmt: skip
+
+    if arabic and found.foreign:
+        return max(calibrated(True), calibrated(False))
+    return calibrated(arabic)

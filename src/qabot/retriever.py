@@ -20,12 +20,13 @@ from .fusion import (
     Candidates,
     FusionWeights,
     Mode,
-    best_sentence,
-    confidence_of,
+    foreign_words,
     fuse,
+    passage_confidence,
     zscore,
 )
 from .gate import is_question
+from .highlight import answer_cue, best_sentence
 from .index.files import FileStore
 from .index.snapshot import Snapshot
 from .index.store import SnapshotStore, open_store
@@ -297,7 +298,10 @@ class Retriever:
                 coverage, earlier.coverage(keys), own_total, earlier_total, w
             )
             groups = groups + [(terms, w * weight) for terms, weight in earlier.groups]
-        return Candidates(keys, cos_p, cos_s, dense, sims, bm25, coverage, groups)
+        foreign = foreign_words(question, snapshot.lexical.knows)
+        return Candidates(
+            keys, cos_p, cos_s, dense, sims, bm25, coverage, groups, answer_cue(question), foreign
+        )
 
     def _passage(
         self, snapshot: Snapshot, found: Candidates, i: int, score: float, arabic: bool
@@ -306,10 +310,15 @@ class Retriever:
         chunk = snapshot.by_key[key]
         sentences = snapshot.sentences.get(key, [])
         sims = found.sentence_sims[i] if found.sentence_sims else np.zeros(len(sentences))
-        sentence = best_sentence(sentences, sims, found.groups, self.weights) if sentences else None
-        confidence = confidence_of(
-            float(found.dense[i]), float(found.coverage[i]), arabic, self.weights
+        w = self.weights
+        sentence = (
+            best_sentence(
+                sentences, sims, found.groups, w.sentence_lexical, found.cue, w.sentence_cue
+            )
+            if sentences
+            else None
         )
+        confidence = passage_confidence(found, i, arabic, w)
         return Passage(
             **chunk.metadata(),
             id=chunk.id,
