@@ -37,6 +37,8 @@ figures: setup
 	.venv/bin/python benchmarks/lexical_ablation.py $(ARCD) --json $(RESULTS)/lexical_ablation.json
 	.venv/bin/python benchmarks/lexical_ablation.py $(ARCD) --b 0.75 --json $(RESULTS)/lexical_ablation-b0.75.json
 	.venv/bin/python benchmarks/load_test.py --json $(RESULTS)/load_test.json
+	.venv/bin/qabot eval --followups benchmarks/data/followups.json --cache $(CACHE)-followups --json > $(RESULTS)/followups.jsonl
+	.venv/bin/python benchmarks/followup_latency.py --cache $(CACHE)-followups
 	.venv/bin/python benchmarks/figures.py
 
 # Targeted mutants of render, arabic, the language gate and index files (scripts/mutants.py).

@@ -126,18 +126,21 @@ class QueryVectors:
             self._kept.popitem(last=False)
         return vector
 
-    def one(self, text: str, encoder: Encoder) -> np.ndarray:
-        """The vector of ``text``, encoded now unless it was kept."""
-        vector = self._kept.get(text)
-        return self._keep(text, encoder.encode_queries([text])[0] if vector is None else vector)
-
-    def mean(self, texts: list[str], encoder: Encoder) -> np.ndarray:
-        """The mean vector of ``texts``: those not kept are encoded together, in one call."""
+    def encode(self, texts: list[str], encoder: Encoder) -> list[np.ndarray]:
+        """The vectors of ``texts``: those not kept are encoded together, in one call."""
         missing = list(dict.fromkeys(t for t in texts if t not in self._kept))
         if missing:
             for text, vector in zip(missing, encoder.encode_queries(missing), strict=True):
                 self._keep(text, vector)
-        return np.mean([self.one(t, encoder) for t in texts], axis=0)
+        return [self._keep(t, self._kept[t]) for t in texts]
+
+    def one(self, text: str, encoder: Encoder) -> np.ndarray:
+        """The vector of ``text``, encoded now unless it was kept."""
+        return self.encode([text], encoder)[0]
+
+    def mean(self, texts: list[str], encoder: Encoder) -> np.ndarray:
+        """The mean vector of ``texts`` (encoded together if not kept)."""
+        return np.mean(self.encode(texts, encoder), axis=0)
 
     def forget(self, text: str) -> None:
         self._kept.pop(text, None)
