@@ -41,6 +41,8 @@ figures: setup
 	.venv/bin/python benchmarks/bench_encoder.py --json $(RESULTS)/bench_encoder.json
 	.venv/bin/python benchmarks/load_test.py --burst 4 --json $(RESULTS)/load_test-burst4.json
 	.venv/bin/python benchmarks/bot_latency.py --json $(RESULTS)/bot_latency.json
+	.venv/bin/qabot eval --followups benchmarks/data/followups.json --cache $(CACHE)-followups --json > $(RESULTS)/followups.jsonl
+	.venv/bin/python benchmarks/followup_latency.py --cache $(CACHE)-followups
 	.venv/bin/python benchmarks/figures.py
 
 # Targeted mutants of render, arabic, the language gate and index files (scripts/mutants.py).

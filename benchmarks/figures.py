@@ -229,9 +229,38 @@ def encoder() -> str:
     return "\n".join(rows)
 
 
+def followups() -> str:
+    lines = (RESULTS / "followups.jsonl").read_text(encoding="utf-8").splitlines()
+    rows = [
+        "| split | follow-ups | R@1 alone | R@1 in context | context used | switches "
+        "| handled as alone | off-topic refused |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in map(json.loads, lines):
+        split = {"dev": "dev (tuned on)"}.get(r["split"], r["split"])
+        rows.append(
+            f"| {split} | {r['followups']} | {r['r1_alone']:.3f} | {r['r1_context']:.3f} "
+            f"| {_pct(r['context_used'])} | {r['switches']} | {r['switch_handled']:.3f} "
+            f"| {r['off_topic_refused']:.3f} of {r['off_topic']} |"
+        )
+    t = _load("followup_latency.json")
+    rows.append("")
+    rows.append(
+        f"Latency ({t['pairs']} follow-ups × {t['rounds']} rounds, interleaved, load average "
+        f"{t['load_min']}–{t['load_max']} on 2 shared cores): p50 alone {t['alone_p50_ms']} ms; "
+        f"in context with the earlier question's vector kept {t['warm_p50_ms']} ms = "
+        f"**{t['warm_ratio']:.2f}×**; nothing kept (question and earlier question encoded in "
+        f"one call) {t['cold_p50_ms']} ms = **{t['cold_ratio']:.2f}×**. Bare encoding: "
+        f"{t['enc1_p50_ms']} ms for the question, {t['enc2_p50_ms']} ms for it and the earlier "
+        f"question in one call ({t['encode_pair_ratio']:.2f}×)."
+    )
+    return "\n".join(rows)
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "arcd": arcd, "crossval": crossval, "english": english, "lexical": lexical, "load": load,
     "bot-latency": bot_latency, "build": build, "encoder": encoder,
+    "followups": followups,
 }  # fmt: skip
 
 

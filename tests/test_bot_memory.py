@@ -37,9 +37,11 @@ class Recorder:
     def ask(self, question: str, k: int = 3, history: Any = None, vector: Any = None) -> Answer:
         history = list(history or [])
         self.calls.append((question, history))
+        # "طويل" (long) in the question: a passage too long for one Telegram message
+        text = f"جواب عن {question}" + (" كلمة" * 1500 if "طويل" in question else "")
         passage = Passage(
             id=f"a{len(self.calls)}#1", article=f"a{len(self.calls)}", paragraph=1,
-            text=f"جواب عن {question}", sentence=f"جواب عن {question}", confidence=0.9,
+            text=text, sentence=f"جواب عن {question}", confidence=0.9,
             published=date(2024, 1, 1),
         )  # fmt: skip
         return Answer(
@@ -126,6 +128,23 @@ async def test_reply_to_an_answer_uses_that_answer_as_context(
     await ask(bot, "س4 وما عاصمتها؟", reply_to=first.result)
     [turn] = [h for q, h in recorder.calls if q == "س4 وما عاصمتها؟"][0]
     assert turn == Turn("س1 عن قازان", article="a1", passage="a1#1")
+
+
+async def test_reply_to_any_part_of_a_long_answer_uses_that_answer(
+    bot: BotAPI, recorder: Recorder
+) -> None:
+    mark = bot.mark()
+    bot.push_message("س1 سؤال جوابه طويل", chat_id=1001)
+    await bot.wait_for("sendMessage", chat_id=1001, since=mark, count=2)
+    await ask(bot, "س2 عن موسكو")  # comes in between
+    parts = [c for c in bot.calls_to("sendMessage", chat_id=1001, since=mark) if c.status == 200]
+    parts = parts[:-1]  # the answer to س2 is not a part
+    assert len(parts) >= 2
+    for i, part in enumerate(parts):
+        question = f"س{3 + i} وما عاصمتها؟"
+        await ask(bot, question, reply_to=part.result)
+        [turn] = [h for q, h in recorder.calls if q == question][0]
+        assert turn == Turn("س1 سؤال جوابه طويل", article="a1", passage="a1#1")
 
 
 async def test_new_forgets_the_conversation(bot: BotAPI, recorder: Recorder) -> None:

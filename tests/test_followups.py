@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qabot.cli import main
@@ -99,3 +100,14 @@ def test_eval_followups_reports_alone_and_in_context(
     assert every["split"] == "all" and every["followups"] == 2 and every["switches"] == 1
     assert every["r1_context"] == 1.0 and every["switch_handled"] == 1.0
     assert every["context_used"] == 1.0
+
+
+def test_question_encoded_with_its_context_keeps_its_vector(seed_retriever: Retriever) -> None:
+    """A cold history is encoded in the question's call; padding moves the vector ~1e-7."""
+    question = "ومتى تنتهي زيارته إلى موسكو؟"
+    earlier = "من هو الأمين العام لمنظمة التعاون الإسلامي؟"
+    alone = seed_retriever.encoder.encode_queries([question])[0]
+    together = seed_retriever.encoder.encode_queries([question, earlier])
+    assert float(alone @ together[0]) > 0.99999
+    assert float(np.abs(alone - together[0]).max()) < 1e-5
+    assert float(alone @ together[1]) < 0.99  # the second row is the earlier question's

@@ -45,11 +45,13 @@ History = Sequence["str | Turn"]
 class ContextWeights:
     """How much the context counts; chosen on the dev split (benchmarks/followups.py).
 
-    Measured there: the textual cues decide (elliptic و/ف + question word: 18/23 dev
-    follow-ups, 0/9 switches; pronoun suffixes 10/23 and 0/9); the confidence gain alone
-    found nothing the cues missed, "very short" fired on a switch too, and requiring the
-    question's own words in the passage cost more follow-ups than it saved, so those three
-    are off (gain > 1, ``short`` False, ``own`` 0) but kept for other corpora to try.
+    Measured there (68 dev pairs): the textual cues decide (elliptic و/ف + question word:
+    43/53 dev follow-ups, 1/15 switches; pronoun suffixes 29/53 and 0/15); the confidence
+    gain alone found nothing the cues missed, "very short" (27/53, 2/15) cost a switch, and
+    requiring the question's own words in the passage cost more follow-ups than it saved,
+    so those three are off (gain > 1, ``short`` False, ``own`` 0) but kept for other
+    corpora to try. No other vector mix, passage prior or alone weight in the grid did
+    better on dev.
     """
 
     words: float = 0.3  # BM25 and coverage weight of the earlier questions' content words
@@ -130,18 +132,21 @@ class QueryVectors:
         """Keep ``vector`` as the vector of ``text`` (encoded elsewhere, e.g. in a batch)."""
         self._keep(text, vector)
 
-    def one(self, text: str, encoder: Encoder) -> np.ndarray:
-        """The vector of ``text``, encoded now unless it was kept."""
-        vector = self._kept.get(text)
-        return self._keep(text, encoder.encode_queries([text])[0] if vector is None else vector)
-
-    def mean(self, texts: list[str], encoder: Encoder) -> np.ndarray:
-        """The mean vector of ``texts``: those not kept are encoded together, in one call."""
+    def encode(self, texts: list[str], encoder: Encoder) -> list[np.ndarray]:
+        """The vectors of ``texts``: those not kept are encoded together, in one call."""
         missing = list(dict.fromkeys(t for t in texts if t not in self._kept))
         if missing:
             for text, vector in zip(missing, encoder.encode_queries(missing), strict=True):
                 self._keep(text, vector)
-        return np.mean([self.one(t, encoder) for t in texts], axis=0)
+        return [self._keep(t, self._kept[t]) for t in texts]
+
+    def one(self, text: str, encoder: Encoder) -> np.ndarray:
+        """The vector of ``text``, encoded now unless it was kept."""
+        return self.encode([text], encoder)[0]
+
+    def mean(self, texts: list[str], encoder: Encoder) -> np.ndarray:
+        """The mean vector of ``texts`` (encoded together if not kept)."""
+        return np.mean(self.encode(texts, encoder), axis=0)
 
     def forget(self, text: str) -> None:
         self._kept.pop(text, None)

@@ -164,8 +164,12 @@ class Retriever:
         snapshot = self._snapshot  # one snapshot for the whole question, even if a swap happens
         if not snapshot.chunks or k <= 0:
             return [], False
+        turns = conv.as_turns(history, self.context.turns)
         if vector is None and mode != "lexical":
-            vector = self._vectors.one(question, self.encoder)
+            # The question and any earlier question not kept go through the model together:
+            # one call, so a cold history costs about what the question alone does.
+            texts = [question, *(t.question for t in turns)]
+            vector = self._vectors.encode(texts, self.encoder)[0]
         elif vector is not None:  # encoded by the caller (in a batch): kept for follow-ups
             self._vectors.keep(question, vector)
         arabic = is_mostly_arabic(question)
@@ -177,7 +181,6 @@ class Retriever:
         fused = fuse(found, mode, arabic, self.weights)
         order = np.argsort(-fused, kind="stable")[:k]
         alone = [self._passage(snapshot, found, int(i), float(fused[i]), arabic) for i in order]
-        turns = conv.as_turns(history, self.context.turns)
         if not turns:
             return alone, False
         own_scores = dict(zip(found.keys.tolist(), zscore(fused).tolist(), strict=True))

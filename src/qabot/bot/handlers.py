@@ -120,8 +120,9 @@ def _user_id(update: Update) -> int | None:
 
 async def _send_answer(
     message: Message, context: BotContext, texts: list[str], markup: Any
-) -> Message | None:
-    """Reply with ``texts``; for an edited question, edit the answer it had (if one text)."""
+) -> list[int]:
+    """Reply with ``texts``; for an edited question, edit the answer it had (if one text).
+    The ids of the messages that carry the answer, every part of it."""
     data, key = context.bot_data, (message.chat_id, message.message_id)
     earlier = data.answers.get(key) if message.edit_date else None
     if earlier is not None and len(texts) == 1:
@@ -129,12 +130,13 @@ async def _send_answer(
             await context.bot.edit_message_text(
                 texts[0], message.chat_id, earlier, reply_markup=markup
             )
-            return None
-    sent = None
+            return [earlier]
+    sent: list[int] = []
     for i, text in enumerate(texts):
-        sent = await message.reply_text(text, reply_markup=markup if i == len(texts) - 1 else None)
-    if sent is not None:
-        data.answers.put(key, sent.message_id)
+        part = await message.reply_text(text, reply_markup=markup if i == len(texts) - 1 else None)
+        sent.append(part.message_id)
+    if sent:
+        data.answers.put(key, sent[-1])
     return sent
 
 
@@ -178,11 +180,9 @@ async def _answer(update: Update, context: BotContext, raw: str) -> None:
             InlineKeyboardButton(MORE_BUTTON, callback_data=more)
         )
     turn = data.memory.remember(message, who, answer)
-    sent = await _send_answer(message, context, render.answer_html(answer, note=note), markup)
-    if sent is not None:
-        data.memory.sent(message.chat_id, sent.message_id, turn)
+    for part in await _send_answer(message, context, render.answer_html(answer, note=note), markup):
+        data.memory.sent(message.chat_id, part, turn)  # a reply to any part brings the turn back
     await data.record(answer)
-
 
 
 def _more(answer: Answer, threshold: float) -> Answer | None:
