@@ -21,6 +21,7 @@ from filelock import FileLock, Timeout
 
 from .. import __version__
 from ..chunking import Chunk
+from ..config import DEFAULT_ANN_THRESHOLD
 from ..errors import REBUILD_HINT, IndexError_, QabotError
 from ..fsio import publish_dir, write_atomic
 from .lexical import LexicalIndex
@@ -59,15 +60,16 @@ def _faiss(vectors: VectorIndex) -> FaissIndex:
 class FileStore:
     """The snapshots of one index folder (``QABOT_INDEX_DIR``)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, ann_threshold: int = DEFAULT_ANN_THRESHOLD) -> None:
         self.folder = Path(folder)
         self.location = str(self.folder)
+        self.ann_threshold = ann_threshold
 
     def current_name(self) -> str | None:
         return current_name(self.folder)
 
     def new_vectors(self, dim: int) -> FaissIndex:
-        return FaissIndex(dim)
+        return FaissIndex(dim, ann_threshold=self.ann_threshold)
 
     # ------------------------------------------------------------------ building
 
@@ -197,8 +199,8 @@ class FileStore:
             raise IndexError_(
                 f"passage metadata in {folder} is missing or corrupt", REBUILD_HINT
             ) from exc
-        passages = FaissIndex.load(folder / "passages.faiss", dim)
-        sentence_vectors = FaissIndex.load(folder / "sentences.faiss", dim)
+        passages = FaissIndex.load(folder / "passages.faiss", dim, self.ann_threshold)
+        sentence_vectors = FaissIndex.load(folder / "sentences.faiss", dim, self.ann_threshold)
         stale = False
         try:
             lexical = LexicalIndex.load(folder / "lexical")
