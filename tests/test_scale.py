@@ -11,8 +11,7 @@ from fakes import HashEncoder
 
 from qabot.chunking import paragraph_chunks
 from qabot.config import Settings
-from qabot.index import FaissIndex, FileStore, LexicalIndex, index_chunks
-from qabot.index import lexical as lexical_module
+from qabot.index import FaissIndex, FileStore, LexicalIndex, bm25, index_chunks
 from qabot.retriever import Retriever
 
 DIM = 32
@@ -97,8 +96,8 @@ def test_build_and_edits_through_the_store_with_an_approximate_index(tmp_path: P
 @pytest.fixture()
 def pruning(monkeypatch: pytest.MonkeyPatch) -> None:
     """Prune keys found in more than 30 % of the passages, whatever the corpus size."""
-    monkeypatch.setattr(lexical_module, "MIN_PRUNED_DF", 1)
-    monkeypatch.setattr(lexical_module, "MAX_DF_SHARE", 0.3)
+    monkeypatch.setattr(bm25, "MIN_PRUNED_DF", 1)
+    monkeypatch.setattr(bm25, "MAX_DF_SHARE", 0.3)
 
 
 def corpus() -> tuple[list[int], list[str]]:
@@ -111,7 +110,7 @@ def corpus() -> tuple[list[int], list[str]]:
 def test_common_keys_keep_no_posting_list_but_candidates_score_exactly(pruning: None) -> None:
     ids, texts = corpus()
     pruned = LexicalIndex.build(ids, texts)
-    lexical_module.MIN_PRUNED_DF = 10**9  # the same corpus, nothing pruned
+    bm25.MIN_PRUNED_DF = 10**9  # the same corpus, nothing pruned
     full = LexicalIndex.build(ids, texts)
     common = pruned._key_id["#_ال"]
     assert pruned._df[common] == 40 and pruned._indptr[common + 1] == pruned._indptr[common]

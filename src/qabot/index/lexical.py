@@ -15,6 +15,7 @@ candidates are still scored with every key.
 
 from __future__ import annotations
 
+import array
 import itertools
 import json
 import math
@@ -24,13 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import sparse
 
 from ..arabic import ANALYSIS_VERSION, index_keys, is_arabic_token, term_groups
 from ..errors import REBUILD_HINT, IndexError_
+from . import bm25
+from .bm25 import DEFAULT_B, DEFAULT_K1
 from .npz import read_npz
 
-__all__ = ["LexicalIndex", "LexicalQuery"]
+__all__ = ["DEFAULT_B", "DEFAULT_K1", "LexicalIndex", "LexicalQuery"]
 
 FILE_NAME = "lexical.npz"
 _FORMAT = "qabot-lexical"
@@ -39,55 +41,6 @@ _FORMAT_VERSION = 2
 _DAMAGE = (OSError, ValueError, KeyError, TypeError, IndexError, EOFError, zipfile.BadZipFile)
 #: Arrays read through a memory map (see :func:`.npz.read_npz`).
 _MAPPED = ("flat", "data", "indices")
-
-# k1 is Lucene's default. On ARCD, k1 between 0.8 and 1.2 beat bm25s's default 1.5
-# (R@1 0.680-0.687 vs 0.675): a word matched by both of its stem keys counts twice, so
-# earlier saturation suits the dual-key analysis. b is above Lucene's 0.75 because the
-# character trigrams multiply a long paragraph's keys: in the fused ranking on ARCD,
-# b 0.85-1.0 gave R@1 0.770-0.775 against 0.766 at 0.75 (0.755 at 0.5).
-DEFAULT_K1 = 1.2
-DEFAULT_B = 0.9
-#: A key in more than this share of the passages (and in more than MIN_PRUNED_DF of them)
-#: keeps no posting list: it adds little to a ranking (IDF ≤ 3) but would cost a walk over
-#: most of the corpus. Below MIN_PRUNED_DF passages nothing is pruned (ARCD: unchanged).
-MAX_DF_SHARE = 0.05
-MIN_PRUNED_DF = 5_000
-
-
-def _pruned_df(n_docs: int) -> int:
-    """The largest document frequency that keeps its posting list."""
-    return max(MIN_PRUNED_DF, int(MAX_DF_SHARE * n_docs))
-
-
-def _bm25_matrix(
-    flat: np.ndarray, lengths: np.ndarray, n_vocab: int, k1: float, b: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The Lucene-variant BM25 score matrix in CSC form (columns are keys, rows passages),
-    without the columns of pruned keys; and every key's document frequency.
-
-    score(d, t) = idf(t) * tf / (tf + k1 * (1 - b + b * |d| / avgdl)),
-    idf(t) = ln(1 + (N - df + 0.5) / (df + 0.5)).
-    """
-    n_docs = len(lengths)
-    rows = np.repeat(np.arange(n_docs, dtype=np.int32), lengths)
-    ones = np.ones(len(flat), dtype=np.float32)
-    # COO → CSC counts the (passage, key) pairs in linear time and sums repeats into tf.
-    matrix = sparse.coo_matrix((ones, (rows, flat)), shape=(n_docs, n_vocab)).tocsc()
-    matrix.sum_duplicates()
-    del rows, ones
-    df = np.diff(matrix.indptr).astype(np.int64)
-    tf, rows = matrix.data, matrix.indices.astype(np.int32, copy=False)
-    cols = np.repeat(np.arange(n_vocab, dtype=np.int32), df)
-    kept = df <= _pruned_df(n_docs)
-    if not kept.all():
-        entries = kept[cols]
-        tf, rows, cols = tf[entries], rows[entries], cols[entries]
-    indptr = np.zeros(n_vocab + 1, dtype=np.int64)
-    np.cumsum(np.where(kept, df, 0), out=indptr[1:])
-    idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
-    norm = k1 * (1.0 - b + b * lengths[rows] / lengths.mean())
-    data = (idf[cols] * tf / (tf + norm)).astype(np.float32)
-    return data, rows, indptr, df
 
 
 @dataclass
@@ -99,12 +52,22 @@ class LexicalQuery:
     _index: LexicalIndex
     _keys: np.ndarray  # the question's known key numbers (sorted, distinct)
     _repeats: np.ndarray  # how often BM25 counts each (0: a coverage-only key)
+    _last: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def _tf(self, ids: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The known rows among ``ids``, which are known, and their counts of the question's
+        keys; kept for the next call, as the retriever asks scores and coverage of the same."""
+        wanted = np.asarray(ids, dtype=np.int64).reshape(-1)
+        if self._last is None or not np.array_equal(self._last[0], wanted):
+            rows, known = self._index._rows(wanted)
+            self._last = (wanted, rows[known], known, self._index._tf(rows[known], self._keys))
+        return self._last[1:]
 
     def scores(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
         """BM25 scores of ``ids`` (0 for non-matching or unknown ids)."""
-        rows, known = self._index._rows(ids)
-        out = np.zeros(len(rows), dtype=np.float64)
-        out[known] = self._index._scores(rows[known], self._keys, self._repeats)
+        rows, known, tf = self._tf(ids)
+        out = np.zeros(len(known), dtype=np.float64)
+        out[known] = self._index._scores(rows, tf, self._keys, self._repeats)
         return out
 
     def coverage(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -114,12 +77,12 @@ class LexicalQuery:
         absent from the whole index weigh the most, so a question about something the corpus
         never mentions scores low: a signal for abstaining. 0.0 without content words.
         """
-        rows, known = self._index._rows(ids)
-        out = np.zeros(len(rows), dtype=np.float64)
+        rows, known, tf = self._tf(ids)
+        out = np.zeros(len(known), dtype=np.float64)
         total = sum(w for _, w in self.groups)
         if total <= 0 or not known.any():
             return out
-        present = self._index._tf(rows[known], self._keys) > 0
+        present = tf > 0
         found = np.zeros(int(known.sum()), dtype=np.float64)
         key_id = self._index._key_id
         for group, weight in self.groups:
@@ -168,7 +131,7 @@ class LexicalIndex:
         # indices/data[indptr[k]:indptr[k + 1]], so the rows double as posting lists.
         if matrix is None:
             if len(self._flat):
-                matrix = _bm25_matrix(self._flat, lengths, len(vocab), self._k1, self._b)
+                matrix = bm25.score_matrix(self._flat, lengths, len(vocab), self._k1, self._b)
             else:
                 empty = np.zeros(len(vocab) + 1, dtype=np.int64)
                 matrix = (np.zeros(0, np.float32), np.zeros(0, np.int32), empty, empty[1:])
@@ -233,16 +196,21 @@ class LexicalIndex:
 
         key_id = dict(self._key_id)
         vocab = list(self._vocab)
-        new_lists = [index_keys(t) for t in add_texts]
-        for key in itertools.chain.from_iterable(new_lists):
-            if key not in key_id:
-                key_id[key] = len(vocab)
-                vocab.append(key)
-        new_flat = np.fromiter(
-            map(key_id.__getitem__, itertools.chain.from_iterable(new_lists)), dtype=np.int32
-        )
+        # Text by text into key numbers: a million passages' key strings never coexist.
+        new_lengths = np.zeros(len(add_texts), dtype=np.int64)
+        numbers = array.array("i")
+        for i, text in enumerate(add_texts):
+            keys = index_keys(text)
+            new_lengths[i] = len(keys)
+            for key in keys:
+                number = key_id.get(key)
+                if number is None:
+                    number = key_id[key] = len(vocab)
+                    vocab.append(key)
+                numbers.append(number)
+        new_flat = np.frombuffer(numbers, dtype=np.int32) if numbers else np.zeros(0, np.int32)
         flat = np.concatenate((kept_flat, new_flat))
-        all_lengths = np.concatenate((lengths, np.fromiter(map(len, new_lists), dtype=np.int64)))
+        all_lengths = np.concatenate((lengths, new_lengths))
         offsets = np.zeros(len(all_lengths) + 1, dtype=np.int64)
         np.cumsum(all_lengths, out=offsets[1:])
 
@@ -282,27 +250,16 @@ class LexicalIndex:
         return [self._vocab[k] for k in keys]
 
     def _tf(self, rows: np.ndarray, keys: np.ndarray) -> np.ndarray:
-        """tf[i, j]: how often key ``keys[j]`` (sorted, distinct) is in passage ``rows[i]``,
-        counted from the passages' own keys: no posting list is walked."""
-        starts = self._offsets[rows]
-        lengths = self._offsets[rows + 1] - starts
-        if not len(keys) or not lengths.sum():
-            return np.zeros((len(rows), len(keys)), dtype=np.int64)
-        shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-        found = self._flat[shift + np.arange(int(lengths.sum()))]
-        owner = np.repeat(np.arange(len(rows)), lengths)
-        col = np.minimum(np.searchsorted(keys, found), len(keys) - 1)
-        hit = keys[col] == found
-        counts = np.bincount(owner[hit] * len(keys) + col[hit], minlength=len(rows) * len(keys))
-        return counts.reshape(len(rows), len(keys))
+        return bm25.term_counts(self._flat, self._offsets, rows, keys)
 
-    def _scores(self, rows: np.ndarray, keys: np.ndarray, repeats: np.ndarray) -> np.ndarray:
-        """Exact BM25 scores of ``rows`` for ``keys``, each counted ``repeats`` times."""
-        tf = self._tf(rows, keys).astype(np.float64)
-        lengths = (self._offsets[rows + 1] - self._offsets[rows]).astype(np.float64)
+    def _scores(
+        self, rows: np.ndarray, counts: np.ndarray, keys: np.ndarray, repeats: np.ndarray
+    ) -> np.ndarray:
+        """Exact BM25 scores of ``rows`` holding ``counts`` (:meth:`_tf`) of ``keys``, each
+        key counted ``repeats`` times."""
+        lengths = self._offsets[rows + 1] - self._offsets[rows]
         norm = self._k1 * (1.0 - self._b + self._b * lengths / self._avgdl)
-        each = (self._idf[keys] * tf / (tf + norm[:, None])).astype(np.float32)
-        return (each @ repeats.astype(np.float32)).astype(np.float64)
+        return bm25.scores(counts, norm, self._idf[keys], repeats)
 
     def _key_numbers(self, query_terms: Sequence[str]) -> np.ndarray:
         return np.array([self._key_id[t] for t in query_terms if t in self._key_id], np.int64)
@@ -322,7 +279,7 @@ class LexicalIndex:
             if len(rows) > 2 * k:
                 rows = rows[np.argpartition(-scores[rows], 2 * k - 1)[: 2 * k]]
             keys, repeats = np.unique(key_ids, return_counts=True)
-            exact = self._scores(rows, keys, repeats)
+            exact = self._scores(rows, self._tf(rows, keys), keys, repeats)
         else:
             exact = scores[rows].astype(np.float64)
         if len(rows) > k:
