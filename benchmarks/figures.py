@@ -145,8 +145,50 @@ def load() -> str:
     return "\n".join(["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in lines)])
 
 
+def scale() -> str:
+    rows = [
+        "| passages | sentences | build s (CPU) | load s (CPU) | RSS MB | on disk MB "
+        "| query p50 / p95 ms (CPU p50) | add / edit / remove an article s | ANN: passages, "
+        "sentences (recall@10) | load avg |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in _load("scale.json"):
+        ann = ", ".join(
+            f"{'IVF' if r[f'{w}_approximate'] else 'exact'} ({r[f'{w}_recall10']:.3f})"
+            for w in ("passages", "sentences")
+        )
+        rows.append(
+            f"| {r['passages']:,} | {r['sentences']:,} | {r['build_s']} ({r['build_cpu_s']}) "
+            f"| {r['load_s']} ({r['load_cpu_s']}) | {r['rss_mb']:,} | {r['disk_total_mb']:,} "
+            f"| {r['query_p50_ms']} / {r['query_p95_ms']} ({r['query_cpu_p50_ms']}) "
+            f"| {r['add_article_s']} / {r['edit_article_s']} / {r['remove_article_s']} "
+            f"| {ann} | {r['load_before']}–{r['load_after']} |"
+        )
+    return "\n".join(rows)
+
+
+def ann() -> str:
+    rows = ["| vectors | index | build s | setting | query ms | recall@10 |",
+            "|---|---|---|---|---|---|"]  # fmt: skip
+    for r in _load("ann_choice.json"):
+        rows.append(f"| {r['size']:,} | exact (flat) | | | {r['exact_ms']} | 1.000 |")
+        for kind in ("ivf", "hnsw32"):
+            if kind not in r:
+                continue
+            part = r[kind]
+            name = f"IVF-Flat, {part['lists']} lists" if kind == "ivf" else "HNSW, M=32"
+            for setting, m in part.items():
+                if isinstance(m, dict):
+                    rows.append(
+                        f"| {r['size']:,} | {name} | {part['build_s']} | {setting} "
+                        f"| {m['ms']} | {m['recall10']:.3f} |"
+                    )
+    return "\n".join(rows)
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "arcd": arcd, "crossval": crossval, "english": english, "lexical": lexical, "load": load,
+    "scale": scale, "ann": ann,
 }  # fmt: skip
 
 

@@ -304,7 +304,11 @@ def main() -> None:
     parser.add_argument("--threshold", type=int, default=Settings().ann_threshold)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "scale.json")
     parser.add_argument("--phase", choices=["build", "query"], help=argparse.SUPPRESS)
+    parser.add_argument("--plot", action="store_true", help="only redraw the plot from --out")
     args = parser.parse_args()
+    if args.plot:
+        plot(json.loads(args.out.read_text()), HERE / "scale.png")
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
     if args.phase:
         fn = phase_build if args.phase == "build" else phase_query

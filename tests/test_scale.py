@@ -21,7 +21,7 @@ def clustered(n: int, seed: int = 0) -> np.ndarray:
     """Unit vectors around 20 centres, like embeddings of a few topics."""
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((20, DIM))
-    vectors = centres[rng.integers(0, 20, n)] + 0.6 * rng.standard_normal((n, DIM))
+    vectors = centres[rng.integers(0, 20, n)] + 0.4 * rng.standard_normal((n, DIM))
     return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
 
 

@@ -20,7 +20,7 @@ faiss.omp_set_num_threads(1)
 _TRAIN_PER_LIST = 40
 #: Share of the lists a query scans; benchmarks/scale.py measured recall@10 ≥ 0.98 against
 #: exact search with it, on the passage and the sentence vectors alike.
-_PROBE_SHARE = 1 / 16
+_PROBE_SHARE = 1 / 8
 _MIN_PROBES = 24
 
 
