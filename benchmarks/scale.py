@@ -116,7 +116,7 @@ class StreamEncoder:
         return len(text.split()) + 2
 
 
-def corpus(n: int, sentences: list[str], seed: int) -> list[Any]:
+def corpus(n: int, sentences: list[str], seed: int, prefix: str = "a") -> list[Any]:
     """``n`` passages in articles of PASSAGES_PER_ARTICLE, as `Chunk`s."""
     from qabot.chunking import paragraph_chunks
 
@@ -135,8 +135,9 @@ def corpus(n: int, sentences: list[str], seed: int) -> list[Any]:
     for i in range(n):
         a, p = divmod(i, PASSAGES_PER_ARTICLE)
         text = " ".join(sentence() for _ in range(SENTENCES_PER_PASSAGE))
+        article = f"{prefix}{a}"
         chunks += paragraph_chunks(
-            f"a{a}#{p + 1}", text, 10_000, len, article=f"a{a}", paragraph=p + 1, title=f"خبر {a}"
+            f"{article}#{p + 1}", text, 10_000, len, article=article, paragraph=p + 1, title=article
         )
     return chunks
 
@@ -164,9 +165,7 @@ def phase_build(n: int, work: Path, cache: Path, threshold: int) -> dict[str, An
     out["text_mb"] = round(sum(len(c.text.encode()) for c in chunks) / 1e6, 1)
     gc.collect()
     # Incremental edits, each a full `index_chunks` as `qabot index` runs it.
-    extra = corpus(PASSAGES_PER_ARTICLE, real["arcd_sentences"], seed=n + 1)
-    for c in extra:
-        c.article = "new"
+    extra = corpus(PASSAGES_PER_ARTICLE, real["arcd_sentences"], seed=n + 1, prefix="new")
     edited = chunks[0].model_copy(update={"text": chunks[0].text + " تحديث"})
     edited.hash = content_hash(edited.match_text)
     steps = {
@@ -332,4 +331,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # One thread, as qabot searches; spare BLAS threads only spin on a shared machine.
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     main()

@@ -333,9 +333,10 @@ class LexicalIndex:
         meta = {"format": _FORMAT, "version": _FORMAT_VERSION, "analysis": ANALYSIS_VERSION}
         meta |= {"k1": self._k1, "b": self._b, "vocab": self._vocab}
         meta_bytes = np.frombuffer(json.dumps(meta, ensure_ascii=False).encode("utf-8"), np.uint8)
-        # A new file renamed over the old one: a loaded index may be mapping the old one.
-        tmp = directory / f"{FILE_NAME}.tmp"
-        with open(tmp, "wb") as fh:
+        # A new file, never the old one rewritten: a loaded index may be mapping the old one.
+        path = directory / FILE_NAME
+        path.unlink(missing_ok=True)
+        with open(path, "wb") as fh:
             np.savez(
                 fh,
                 meta=meta_bytes,
@@ -347,7 +348,7 @@ class LexicalIndex:
                 indptr=self._indptr,
                 df=self._df,
             )
-        return tmp.replace(directory / FILE_NAME)
+        return path
 
     @classmethod
     def load(cls, directory: Path) -> LexicalIndex:
