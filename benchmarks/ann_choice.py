@@ -39,8 +39,9 @@ def recall(found: np.ndarray, exact: np.ndarray) -> float:
     return round(float(np.mean(shared)), 4)
 
 
-def measure(n: int, real: dict[str, Any], hnsw_max: int) -> dict[str, Any]:
-    encoder = StreamEncoder(np.concatenate((real["passages"], real["sentences"])), seed=n)
+def measure(n: int, real: dict[str, Any], hnsw_max: int, noise: float | None) -> dict[str, Any]:
+    vectors = np.concatenate((real["passages"], real["sentences"]))
+    encoder = StreamEncoder(vectors, seed=n, noise=noise)
     vectors = np.concatenate([encoder.encode_passages([""] * 50_000) for _ in range(0, n, 50_000)])
     vectors = vectors[:n]
     queries = real["questions"].astype(np.float32)
@@ -48,7 +49,7 @@ def measure(n: int, real: dict[str, Any], hnsw_max: int) -> dict[str, Any]:
     flat = faiss.IndexFlatIP(vectors.shape[1])
     flat.add(vectors)
     exact, flat_ms = timed_search(flat, queries)
-    out: dict[str, Any] = {"size": n, "load": load(), "exact_ms": flat_ms}
+    out: dict[str, Any] = {"size": n, "load": load(), "exact_ms": flat_ms, "noise": noise}
     t = time.perf_counter()
     ivf = _ivf(vectors.shape[1], ids, vectors)
     out["ivf"] = {"lists": _lists_for(n), "build_s": round(time.perf_counter() - t, 1)}
@@ -74,14 +75,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--hnsw-max", type=int, default=200_000, help="skip HNSW above this")
+    parser.add_argument("--noise", type=float, help="real vectors + noise, not the Gaussian")
     parser.add_argument("--cache", type=Path, default=Path(".cache/scale"))
     parser.add_argument("--out", type=Path, default=HERE / "results" / "ann_choice.json")
     args = parser.parse_args()
     faiss.omp_set_num_threads(1)
     real = real_parts(args.cache)
-    rows = []
+    rows = json.loads(args.out.read_text()) if args.out.exists() else []
     for n in (int(s) for s in args.sizes.split(",")):
-        rows.append(measure(n, real, args.hnsw_max))
+        rows.append(measure(n, real, args.hnsw_max, args.noise))
         print(json.dumps(rows[-1]), flush=True)
     args.out.write_text(json.dumps(rows, indent=1) + "\n")
 

@@ -168,10 +168,11 @@ def scale() -> str:
 
 
 def ann() -> str:
-    rows = ["| vectors | index | build s | setting | query ms | recall@10 |",
-            "|---|---|---|---|---|---|"]  # fmt: skip
+    rows = ["| vectors | drawn as | index | build s | setting | query ms | recall@10 |",
+            "|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in _load("ann_choice.json"):
-        rows.append(f"| {r['size']:,} | exact (flat) | | | {r['exact_ms']} | 1.000 |")
+        drawn = f"real + {r['noise']} × Gaussian" if r.get("noise") else "fitted Gaussian"
+        rows.append(f"| {r['size']:,} | {drawn} | exact (flat) | | | {r['exact_ms']} | 1.000 |")
         for kind in ("ivf", "hnsw32"):
             if kind not in r:
                 continue
@@ -180,7 +181,7 @@ def ann() -> str:
             for setting, m in part.items():
                 if isinstance(m, dict):
                     rows.append(
-                        f"| {r['size']:,} | {name} | {part['build_s']} | {setting} "
+                        f"| {r['size']:,} | {drawn} | {name} | {part['build_s']} | {setting} "
                         f"| {m['ms']} | {m['recall10']:.3f} |"
                     )
     return "\n".join(rows)

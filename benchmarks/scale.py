@@ -91,8 +91,11 @@ def real_parts(cache: Path) -> dict[str, Any]:
 class StreamEncoder:
     """An `Encoder` handing out the real vectors, then Gaussian draws, in call order."""
 
-    def __init__(self, real: np.ndarray, seed: int) -> None:
+    def __init__(self, real: np.ndarray, seed: int, noise: float | None = None) -> None:
+        """``noise``: draw around random real vectors instead (real + noise · Gaussian),
+        which keeps their clusters: the easy case for an approximate index."""
         self.dim = real.shape[1]
+        self._noise = noise
         self.model_id = MODEL_ID
         self._real = real
         self._next = 0
@@ -105,7 +108,12 @@ class StreamEncoder:
         n = len(texts)
         take = self._real[self._next : self._next + n]
         self._next += len(take)
-        drawn = self._rng.standard_normal((n - len(take), self.dim)) @ self._chol.T + self._mean
+        gauss = self._rng.standard_normal((n - len(take), self.dim)) @ self._chol.T
+        if self._noise is None:
+            drawn = gauss + self._mean
+        else:
+            anchors = self._real[self._rng.integers(0, len(self._real), len(gauss))]
+            drawn = anchors + self._noise * gauss
         out = np.concatenate((take, drawn)).astype(np.float32)
         return out / np.linalg.norm(out, axis=1, keepdims=True)
 

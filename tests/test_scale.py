@@ -130,7 +130,7 @@ def test_pruned_index_survives_save_and_load(pruning: None, tmp_path: Path) -> N
     index = LexicalIndex.build(ids, texts)
     index.save(tmp_path)
     loaded = LexicalIndex.load(tmp_path)
-    assert isinstance(loaded._flat, np.memmap)  # mapped, not read
+    assert isinstance(loaded._flat.base, np.memmap)  # mapped, not read
     question = "متى أعلنت الحكومة عن الزلزال؟"
     assert loaded.query(question, 5).hits == index.query(question, 5).hits
     np.testing.assert_array_equal(

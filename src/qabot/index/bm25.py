@@ -69,8 +69,11 @@ def term_counts(
     shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
     found = flat[shift + np.arange(int(lengths.sum()))]
     owner = np.repeat(np.arange(len(rows)), lengths)
-    col = np.minimum(np.searchsorted(keys, found), len(keys) - 1)
-    hit = keys[col] == found
+    # Key number → column through a lookup table: one gather, no search per key.
+    column = np.full(max(int(keys[-1]), int(found.max())) + 1, -1, dtype=np.int64)
+    column[keys] = np.arange(len(keys))
+    col = column[found]
+    hit = col >= 0
     counts = np.bincount(owner[hit] * len(keys) + col[hit], minlength=len(rows) * len(keys))
     return counts.reshape(len(rows), len(keys))
 

@@ -40,7 +40,10 @@ def read_npz(path: Path, mapped: Collection[str]) -> dict[str, np.ndarray]:
             if shape[0] * dtype.itemsize > info.file_size:
                 raise ValueError(f"array {info.filename} is truncated")
             out[name] = (
-                np.memmap(path, dtype=dtype, mode="r", offset=fh.tell(), shape=shape)
+                # A plain array over the map: np.memmap's own indexing is slow in a loop.
+                np.memmap(path, dtype=dtype, mode="r", offset=fh.tell(), shape=shape).view(
+                    np.ndarray
+                )
                 if shape[0]
                 else np.zeros(shape, dtype)
             )
