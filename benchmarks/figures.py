@@ -168,7 +168,7 @@ def scale() -> str:
 
 
 def ann() -> str:
-    rows = ["| vectors | drawn as | index | build s | setting | query ms | recall@10 |",
+    rows = ["| vectors | drawn as | index | build s | setting | query ms (CPU) | recall@10 |",
             "|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in _load("ann_choice.json"):
         drawn = f"real + {r['noise']} × Gaussian" if r.get("noise") else "fitted Gaussian"
