@@ -61,7 +61,7 @@ def crossval() -> str:
         "| tuned on → scored on | weights chosen (paragraph, BM25, coverage) | R@1 | MRR@10 "
         "| shipped weights: R@1 | MRR@10 | answered | unanswerable refused "
         "| shipped calibration: answered | refused |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in t["cross-validation"]:
         w = r["weights"]
@@ -147,10 +147,10 @@ def load() -> str:
 
 def scale() -> str:
     rows = [
-        "| passages | sentences | build s (CPU) | load s (CPU) | RSS MB | on disk MB "
+        "| passages | sentences | ANN threshold | build s (CPU) | load s (CPU) | RSS MB | on disk MB "
         "| query p50 / p95 ms (CPU p50) | add / edit / remove an article s | ANN: passages, "
         "sentences (recall@10) | load avg |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in _load("scale.json"):
         ann = ", ".join(
@@ -158,7 +158,8 @@ def scale() -> str:
             for w in ("passages", "sentences")
         )
         rows.append(
-            f"| {r['passages']:,} | {r['sentences']:,} | {r['build_s']} ({r['build_cpu_s']}) "
+            f"| {r['passages']:,} | {r['sentences']:,} | {r['threshold']:,} "
+            f"| {r['build_s']} ({r['build_cpu_s']}) "
             f"| {r['load_s']} ({r['load_cpu_s']}) | {r['rss_mb']:,} | {r['disk_total_mb']:,} "
             f"| {r['query_p50_ms']} / {r['query_p95_ms']} ({r['query_cpu_p50_ms']}) "
             f"| {r['add_article_s']} / {r['edit_article_s']} / {r['remove_article_s']} "
