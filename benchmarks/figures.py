@@ -147,9 +147,9 @@ def load() -> str:
 
 def scale() -> str:
     rows = [
-        "| passages | sentences | ANN threshold | build s (CPU) | load s (CPU) | RSS MB | on disk MB "
-        "| query p50 / p95 ms (CPU p50) | add / edit / remove an article s | ANN: passages, "
-        "sentences (recall@10) | load avg |",
+        "| passages | sentences | ANN threshold | build s (CPU) | load s (CPU) | RSS MB "
+        "| on disk MB | query p50 / p95 ms (CPU p50) | add / edit / remove an article s (CPU) "
+        "| ANN: passages, sentences (recall@10) | load avg |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in _load("scale.json"):
@@ -161,8 +161,10 @@ def scale() -> str:
             f"| {r['passages']:,} | {r['sentences']:,} | {r['threshold']:,} "
             f"| {r['build_s']} ({r['build_cpu_s']}) "
             f"| {r['load_s']} ({r['load_cpu_s']}) | {r['rss_mb']:,} | {r['disk_total_mb']:,} "
-            f"| {r['query_p50_ms']} / {r['query_p95_ms']} ({r['query_cpu_p50_ms']}) "
-            f"| {r['add_article_s']} / {r['edit_article_s']} / {r['remove_article_s']} "
+            f"| {r['query_p50_ms']} / {r['query_p95_ms']} ({r['query_cpu_p50_ms']}) | "
+            + " / ".join(f"{r[f'{e}_article_s']} ({r[f'{e}_article_cpu_s']})"
+                         for e in ("add", "edit", "remove"))  # fmt: skip
+            + " "
             f"| {ann} | {r['load_before']}–{r['load_after']} |"
         )
     return "\n".join(rows)
