@@ -61,7 +61,7 @@ def crossval() -> str:
         "| tuned on → scored on | weights chosen (paragraph, BM25, coverage) | R@1 | MRR@10 "
         "| shipped weights: R@1 | MRR@10 | answered | unanswerable refused "
         "| shipped calibration: answered | refused |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in t["cross-validation"]:
         w = r["weights"]
@@ -257,10 +257,73 @@ def followups() -> str:
     return "\n".join(rows)
 
 
+def scale() -> str:
+    rows = [
+        "| passages | sentences | ANN threshold | build s (CPU) | load s (CPU) | RSS MB "
+        "| on disk MB | query p50 / p95 ms (CPU p50) | add / edit / remove an article s (CPU) "
+        "| ANN: passages, sentences (recall@10) | load avg |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in _load("scale.json"):
+        ann = ", ".join(
+            f"{'IVF' if r[f'{w}_approximate'] else 'exact'} ({r[f'{w}_recall10']:.3f})"
+            for w in ("passages", "sentences")
+        )
+        rows.append(
+            f"| {r['passages']:,} | {r['sentences']:,} | {r['threshold']:,} "
+            f"| {r['build_s']} ({r['build_cpu_s']}) "
+            f"| {r['load_s']} ({r['load_cpu_s']}) | {r['rss_mb']:,} | {r['disk_total_mb']:,} "
+            f"| {r['query_p50_ms']} / {r['query_p95_ms']} ({r['query_cpu_p50_ms']}) | "
+            + " / ".join(f"{r[f'{e}_article_s']} ({r[f'{e}_article_cpu_s']})"
+                         for e in ("add", "edit", "remove"))  # fmt: skip
+            + " "
+            f"| {ann} | {r['load_before']}–{r['load_after']} |"
+        )
+    return "\n".join(rows)
+
+
+def ann() -> str:
+    rows = ["| vectors | drawn as | index | build s | setting | query ms (CPU) | recall@10 |",
+            "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in _load("ann_choice.json"):
+        drawn = f"real + {r['noise']} × Gaussian" if r.get("noise") else "fitted Gaussian"
+        rows.append(f"| {r['size']:,} | {drawn} | exact (flat) | | | {r['exact_ms']} | 1.000 |")
+        for kind in ("ivf", "hnsw32"):
+            if kind not in r:
+                continue
+            part = r[kind]
+            name = f"IVF-Flat, {part['lists']} lists" if kind == "ivf" else "HNSW, M=32"
+            for setting, m in part.items():
+                if isinstance(m, dict):
+                    rows.append(
+                        f"| {r['size']:,} | {drawn} | {name} | {part['build_s']} | {setting} "
+                        f"| {m['ms']} | {m['recall10']:.3f} |"
+                    )
+    return "\n".join(rows)
+
+
+def parity() -> str:
+    p = _load("lexical_parity.json")
+    d = p["differences"]
+    rows = ["| BM25 leg | lexical-only R@1 | MRR@10 |", "|---|---|---|"]
+    for key, name in (("old", "before (main)"), ("new", "after (default)"),
+                      ("new_forced_pruning", f"after, pruning forced ({p['forced_pruned_keys']} "
+                       "keys in > 5 % of the passages lose their posting list)")):  # fmt: skip
+        rows.append(f"| {name} | {p[key]['r1']:.4f} | {p[key]['mrr10']:.4f} |")
+    rows.append("")
+    rows.append(
+        f"{p['questions']} questions over {p['passages']} passages: top-50 hits differing in "
+        f"{d['hits']} questions; largest difference of any passage's BM25 score "
+        f"{d['scores']:.1e} (float32 summation order), of its coverage {d['coverage']:.1e}."
+    )
+    return "\n".join(rows)
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "arcd": arcd, "crossval": crossval, "english": english, "lexical": lexical, "load": load,
     "bot-latency": bot_latency, "build": build, "encoder": encoder,
     "followups": followups,
+    "scale": scale, "ann": ann, "parity": parity,
 }  # fmt: skip
 
 

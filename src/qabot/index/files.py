@@ -21,6 +21,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from .. import __version__
+from ..config import DEFAULT_ANN_THRESHOLD
 from ..errors import REBUILD_HINT, IndexError_, QabotError
 from ..fsio import publish_dir, write_atomic
 from .format1 import load_format1
@@ -65,15 +66,16 @@ def _faiss(vectors: VectorIndex) -> FaissIndex:
 class FileStore:
     """The snapshots of one index folder (``QABOT_INDEX_DIR``)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, ann_threshold: int = DEFAULT_ANN_THRESHOLD) -> None:
         self.folder = Path(folder)
         self.location = str(self.folder)
+        self.ann_threshold = ann_threshold
 
     def current_name(self) -> str | None:
         return current_name(self.folder)
 
     def new_vectors(self, dim: int) -> FaissIndex:
-        return FaissIndex(dim)
+        return FaissIndex(dim, ann_threshold=self.ann_threshold)
 
     # ------------------------------------------------------------------ building
 
@@ -203,7 +205,7 @@ class FileStore:
             raise IndexError_(
                 f"passage metadata in {folder} is missing or corrupt", REBUILD_HINT
             ) from exc
-        passages = FaissIndex.load(folder / "passages.faiss", dim)
+        passages = FaissIndex.load(folder / "passages.faiss", dim, self.ann_threshold)
         sentence_vectors = HalfIndex.load(
             folder / "sentences.faiss", dim, int(manifest["sentence_vectors"])
         )

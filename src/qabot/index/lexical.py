@@ -5,14 +5,17 @@ stemmed keys plus character trigrams (:func:`qabot.arabic.index_keys`) catches t
 index is rebuilt on every incremental update, so it keeps each passage's keys: a rebuild or
 a load never re-tokenises text.
 
-Scoring is BM25's Lucene variant (as Lucene and bm25s compute it), precomputed per
-(key, passage) into a sparse matrix in CSC form with a few vectorised numpy operations: a
-question's scores are the sum of its keys' columns. The same columns are the keys' posting
-lists, which give :meth:`LexicalIndex.query` its coverage.
+Scoring is BM25's Lucene variant (as Lucene and bm25s compute it). Two structures serve a
+question: posting lists (a CSC score matrix, one column per key) find the top BM25 hits, and
+each passage's own keys give the exact score and coverage of the few candidates the
+retriever pools. At scale the keys of common words (``#_ال``…) are in most passages: their
+posting lists are not kept (see :data:`MAX_DF_SHARE`), so no question walks them, while
+candidates are still scored with every key.
 """
 
 from __future__ import annotations
 
+import array
 import itertools
 import json
 import math
@@ -25,46 +28,19 @@ import numpy as np
 
 from ..arabic import ANALYSIS_VERSION, index_keys, is_arabic_token, term_groups
 from ..errors import REBUILD_HINT, IndexError_
+from . import bm25
+from .bm25 import DEFAULT_B, DEFAULT_K1
+from .npz import read_npz
 
-__all__ = ["LexicalIndex", "LexicalQuery"]
+__all__ = ["DEFAULT_B", "DEFAULT_K1", "LexicalIndex", "LexicalQuery"]
 
 FILE_NAME = "lexical.npz"
 _FORMAT = "qabot-lexical"
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
 #: What reading a damaged file raises, from the zip layer up to our own checks.
 _DAMAGE = (OSError, ValueError, KeyError, TypeError, IndexError, EOFError, zipfile.BadZipFile)
-
-# k1 is Lucene's default. On ARCD, k1 between 0.8 and 1.2 beat bm25s's default 1.5
-# (R@1 0.680-0.687 vs 0.675): a word matched by both of its stem keys counts twice, so
-# earlier saturation suits the dual-key analysis. b is above Lucene's 0.75 because the
-# character trigrams multiply a long paragraph's keys: in the fused ranking on ARCD,
-# b 0.85-1.0 gave R@1 0.770-0.775 against 0.766 at 0.75 (0.755 at 0.5).
-DEFAULT_K1 = 1.2
-DEFAULT_B = 0.9
-
-
-def _bm25_matrix(
-    flat: np.ndarray, lengths: np.ndarray, n_vocab: int, k1: float, b: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The Lucene-variant BM25 score matrix in CSC form (columns are keys, rows passages).
-
-    score(d, t) = idf(t) * tf / (tf + k1 * (1 - b + b * |d| / avgdl)),
-    idf(t) = ln(1 + (N - df + 0.5) / (df + 0.5)).
-    """
-    n_docs = len(lengths)
-    rows = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
-    # Sorting (key, passage) pairs yields the CSC order directly; counts are the tf.
-    pairs, tf = np.unique(flat.astype(np.int64) * n_docs + rows, return_counts=True)
-    cols = pairs // n_docs
-    rows = pairs - cols * n_docs
-    df = np.bincount(cols, minlength=n_vocab)
-    indptr = np.zeros(n_vocab + 1, dtype=np.int64)
-    np.cumsum(df, out=indptr[1:])
-    idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
-    tf_f = tf.astype(np.float64)
-    norm = k1 * (1.0 - b + b * lengths[rows] / lengths.mean())
-    data = (idf[cols] * tf_f / (tf_f + norm)).astype(np.float32)
-    return data, rows.astype(np.int32), indptr
+#: Arrays read through a memory map (see :func:`.npz.read_npz`).
+_MAPPED = ("flat", "data", "indices")
 
 
 @dataclass
@@ -73,26 +49,48 @@ class LexicalQuery:
 
     hits: list[tuple[int, float]]
     groups: list[tuple[tuple[str, ...], float]]  # content words, as weighted_groups gives them
-    _scores: np.ndarray | None  # per index row; None when no key of the question is known
-    _coverage: np.ndarray
-    _row: dict[int, int]
+    _index: LexicalIndex
+    _keys: np.ndarray  # the question's known key numbers (sorted, distinct)
+    _repeats: np.ndarray  # how often BM25 counts each (0: a coverage-only key)
+    _last: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
-    def _gather(self, values: np.ndarray | None, ids: Sequence[int] | np.ndarray) -> np.ndarray:
-        out = np.zeros(len(ids), dtype=np.float64)
-        if values is not None:
-            for i, id_ in enumerate(ids):
-                row = self._row.get(int(id_))
-                if row is not None:
-                    out[i] = values[row]
-        return out
+    def _tf(self, ids: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The known rows among ``ids``, which are known, and their counts of the question's
+        keys; kept for the next call, as the retriever asks scores and coverage of the same."""
+        wanted = np.asarray(ids, dtype=np.int64).reshape(-1)
+        if self._last is None or not np.array_equal(self._last[0], wanted):
+            rows, known = self._index._rows(wanted)
+            self._last = (wanted, rows[known], known, self._index._tf(rows[known], self._keys))
+        return self._last[1:]
 
     def scores(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
         """BM25 scores of ``ids`` (0 for non-matching or unknown ids)."""
-        return self._gather(self._scores, ids)
+        rows, known, tf = self._tf(ids)
+        out = np.zeros(len(known), dtype=np.float64)
+        out[known] = self._index._scores(rows, tf, self._keys, self._repeats)
+        return out
 
     def coverage(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
-        """Coverage of ``ids`` (see :meth:`LexicalIndex.query`; 0 for unknown ids)."""
-        return self._gather(self._coverage, ids)
+        """Coverage of ``ids`` (see :meth:`LexicalIndex.query`; 0 for unknown ids).
+
+        A word is found if any of its keys (light or Snowball stem) is in the passage. Words
+        absent from the whole index weigh the most, so a question about something the corpus
+        never mentions scores low: a signal for abstaining. 0.0 without content words.
+        """
+        rows, known, tf = self._tf(ids)
+        out = np.zeros(len(known), dtype=np.float64)
+        total = sum(w for _, w in self.groups)
+        if total <= 0 or not known.any():
+            return out
+        present = tf > 0
+        found = np.zeros(int(known.sum()), dtype=np.float64)
+        key_id = self._index._key_id
+        for group, weight in self.groups:
+            cols = np.searchsorted(self._keys, [key_id[t] for t in group if t in key_id])
+            if len(cols):
+                found += weight * present[:, cols].any(axis=1)
+        out[known] = np.minimum(1.0, found / total)
+        return out
 
 
 class LexicalIndex:
@@ -107,32 +105,42 @@ class LexicalIndex:
         *,
         k1: float = DEFAULT_K1,
         b: float = DEFAULT_B,
+        matrix: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
     ) -> None:
         """Use :meth:`build`, :meth:`build_from_terms` or :meth:`load` instead.
 
         Keys are stored compactly: ``vocab`` lists the distinct keys, ``flat`` holds every
         passage's key numbers back to back, passage ``i`` is ``flat[offsets[i]:offsets[i+1]]``.
+        ``matrix`` is what :func:`_bm25_matrix` made of them before (a load).
         """
         self._ids = np.asarray(ids, dtype=np.int64)
         self._vocab = vocab
-        self._flat = np.asarray(flat, dtype=np.int32)
+        self._flat = flat if flat.dtype == np.int32 else np.asarray(flat, dtype=np.int32)
         self._offsets = np.asarray(offsets, dtype=np.int64)
         self._k1 = float(k1)
         self._b = float(b)
-        self._row: dict[int, int] = {i: r for r, i in enumerate(self._ids.tolist())}
-        if len(self._row) != len(self._ids):
+        # Id → row by binary search: no dict of a million ints to build on every load.
+        self._order = np.argsort(self._ids, kind="stable")
+        self._sorted_ids = self._ids[self._order]
+        if len(self._ids) and (np.diff(self._sorted_ids) == 0).any():
             raise ValueError("passage ids must be unique")
         self._key_id: dict[str, int] = {t: i for i, t in enumerate(vocab)}
+        lengths = np.diff(self._offsets)
+        self._avgdl = float(lengths.mean()) if len(lengths) else 1.0
         # The score matrix, CSC: key k's passages (rows) and scores are
         # indices/data[indptr[k]:indptr[k + 1]], so the rows double as posting lists.
-        self._data = np.zeros(0, dtype=np.float32)
-        self._indices = np.zeros(0, dtype=np.int32)
-        self._indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
-        if len(self._flat):
-            self._data, self._indices, self._indptr = _bm25_matrix(
-                self._flat, np.diff(self._offsets), len(vocab), self._k1, self._b
-            )
-        self._df = np.diff(self._indptr)
+        if matrix is None:
+            if len(self._flat):
+                matrix = bm25.score_matrix(self._flat, lengths, len(vocab), self._k1, self._b)
+            else:
+                empty = np.zeros(len(vocab) + 1, dtype=np.int64)
+                matrix = (np.zeros(0, np.float32), np.zeros(0, np.int32), empty, empty[1:])
+        self._data: np.ndarray = matrix[0]
+        self._indices: np.ndarray = matrix[1]
+        self._indptr: np.ndarray = matrix[2]
+        self._df: np.ndarray = matrix[3]
+        n = len(self._ids)
+        self._idf = np.log1p((n - self._df + 0.5) / (self._df + 0.5))
 
     # ------------------------------------------------------------------ construction
 
@@ -188,16 +196,21 @@ class LexicalIndex:
 
         key_id = dict(self._key_id)
         vocab = list(self._vocab)
-        new_lists = [index_keys(t) for t in add_texts]
-        for key in itertools.chain.from_iterable(new_lists):
-            if key not in key_id:
-                key_id[key] = len(vocab)
-                vocab.append(key)
-        new_flat = np.fromiter(
-            map(key_id.__getitem__, itertools.chain.from_iterable(new_lists)), dtype=np.int32
-        )
+        # Text by text into key numbers: a million passages' key strings never coexist.
+        new_lengths = np.zeros(len(add_texts), dtype=np.int64)
+        numbers = array.array("i")
+        for i, text in enumerate(add_texts):
+            keys = index_keys(text)
+            new_lengths[i] = len(keys)
+            for key in keys:
+                number = key_id.get(key)
+                if number is None:
+                    number = key_id[key] = len(vocab)
+                    vocab.append(key)
+                numbers.append(number)
+        new_flat = np.frombuffer(numbers, dtype=np.int32) if numbers else np.zeros(0, np.int32)
         flat = np.concatenate((kept_flat, new_flat))
-        all_lengths = np.concatenate((lengths, np.fromiter(map(len, new_lists), dtype=np.int64)))
+        all_lengths = np.concatenate((lengths, new_lengths))
         offsets = np.zeros(len(all_lengths) + 1, dtype=np.int64)
         np.cumsum(all_lengths, out=offsets[1:])
 
@@ -219,71 +232,80 @@ class LexicalIndex:
         """The indexed passage ids, in index order (a copy)."""
         return self._ids.copy()
 
+    def _rows(self, ids: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The index rows of ``ids``, and which of them are indexed at all."""
+        wanted = np.asarray(ids, dtype=np.int64).reshape(-1)
+        if not len(self._ids):
+            return np.zeros(len(wanted), np.int64), np.zeros(len(wanted), bool)
+        at = np.minimum(np.searchsorted(self._sorted_ids, wanted), len(self._ids) - 1)
+        return self._order[at], self._sorted_ids[at] == wanted
+
     def terms_of(self, id: int) -> list[str]:
         """The stored keys of passage ``id`` (KeyError if unknown), for :meth:`build_from_terms`."""
-        row = self._row[int(id)]
+        rows, known = self._rows([id])
+        if not known[0]:
+            raise KeyError(id)
+        row = int(rows[0])
         keys = self._flat[self._offsets[row] : self._offsets[row + 1]].tolist()
         return [self._vocab[k] for k in keys]
 
-    def _all_scores(self, query_terms: Sequence[str]) -> np.ndarray | None:
-        """Every passage's score: its column entries summed key by key, in float32."""
-        key_ids = [self._key_id[t] for t in query_terms if t in self._key_id]
-        if not key_ids:
-            return None
+    def _tf(self, rows: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        return bm25.term_counts(self._flat, self._offsets, rows, keys)
+
+    def _scores(
+        self, rows: np.ndarray, counts: np.ndarray, keys: np.ndarray, repeats: np.ndarray
+    ) -> np.ndarray:
+        """Exact BM25 scores of ``rows`` holding ``counts`` (:meth:`_tf`) of ``keys``, each
+        key counted ``repeats`` times."""
+        lengths = self._offsets[rows + 1] - self._offsets[rows]
+        norm = self._k1 * (1.0 - self._b + self._b * lengths / self._avgdl)
+        return bm25.scores(counts, norm, self._idf[keys], repeats)
+
+    def _key_numbers(self, query_terms: Sequence[str]) -> np.ndarray:
+        return np.array([self._key_id[t] for t in query_terms if t in self._key_id], np.int64)
+
+    def _walk(self, key_ids: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """The top ``k`` passages by BM25, found through the kept posting lists, then scored
+        exactly (pruned keys included): the ranking can differ only where pruning bites."""
+        if not len(key_ids) or k <= 0:
+            return []
         scores = np.zeros(len(self._ids), dtype=np.float32)
-        for k in key_ids:  # a key's rows are distinct, so a fancy-indexed add is exact
-            span = slice(self._indptr[k], self._indptr[k + 1])
+        for key in key_ids.tolist():  # a key's rows are distinct, so a fancy-indexed add is exact
+            span = slice(self._indptr[key], self._indptr[key + 1])
             scores[self._indices[span]] += self._data[span]
-        return scores.astype(np.float64)
+        rows = np.flatnonzero(scores > 0)
+        pruned = bool((self._indptr[key_ids + 1] == self._indptr[key_ids]).any())
+        if pruned:  # rescore a wider net with every key, as the candidates are
+            if len(rows) > 2 * k:
+                rows = rows[np.argpartition(-scores[rows], 2 * k - 1)[: 2 * k]]
+            keys, repeats = np.unique(key_ids, return_counts=True)
+            exact = self._scores(rows, self._tf(rows, keys), keys, repeats)
+        else:
+            exact = scores[rows].astype(np.float64)
+        if len(rows) > k:
+            top = np.argpartition(-exact, k - 1)[:k]
+            rows, exact = rows[top], exact[top]
+        # Best first; ties in index order, so results are deterministic.
+        order = np.lexsort((rows, -exact))
+        return [(int(self._ids[rows[i]]), float(exact[i])) for i in order]
 
     def search_terms(self, query_terms: Sequence[str], k: int) -> list[tuple[int, float]]:
         """Up to ``k`` (id, BM25 score) pairs with a positive score, best first, for already
         analysed query keys (what :meth:`query` gives as ``hits`` for :func:`index_keys`)."""
-        return self._top(self._all_scores(query_terms), k)
-
-    def _top(self, scores: np.ndarray | None, k: int) -> list[tuple[int, float]]:
-        if scores is None or k <= 0:
-            return []
-        rows = np.flatnonzero(scores > 0)
-        if len(rows) > k:
-            rows = rows[np.argpartition(-scores[rows], k - 1)[:k]]
-        # Best first; ties in index order, so results are deterministic.
-        rows = rows[np.lexsort((rows, -scores[rows]))]
-        return [(int(self._ids[r]), float(scores[r])) for r in rows]
+        return self._walk(self._key_numbers(query_terms), k)
 
     def knows(self, word: str) -> bool:
         """Whether some passage has ``word`` (in one of its stem forms)."""
         return any(t in self._key_id for group in term_groups(word) for t in group)
 
     def query(self, query: str, k: int) -> LexicalQuery:
-        """The top ``k`` hits, scores and coverage from one analysis of ``query``."""
-        all_scores = self._all_scores(index_keys(query))
+        """The top ``k`` hits, and the means to score any passage, from one analysis."""
+        key_ids = self._key_numbers(index_keys(query))
         groups = self.weighted_groups(query)
-        return LexicalQuery(
-            self._top(all_scores, k), groups, all_scores, self._coverages(groups), self._row
-        )
-
-    def _coverages(self, groups: list[tuple[tuple[str, ...], float]]) -> np.ndarray:
-        """Every passage's coverage: the IDF-weighted share of the question's content words
-        found in it, in [0, 1], from the keys' posting lists.
-
-        A word is found if any of its keys (light or Snowball stem) is in the passage. Words
-        absent from the whole index weigh the most, so a question about something the corpus
-        never mentions scores low: a signal for abstaining. 0.0 for a query without content
-        words.
-        """
-        total = sum(w for _, w in groups)
-        out = np.zeros(len(self._ids), dtype=np.float64)
-        if total <= 0:
-            return out
-        for group, weight in groups:
-            found = np.zeros(len(self._ids), dtype=bool)
-            for key in group:
-                k = self._key_id.get(key)
-                if k is not None:
-                    found[self._indices[self._indptr[k] : self._indptr[k + 1]]] = True
-            out += weight * found
-        return np.minimum(1.0, out / total)
+        group_ids = self._key_numbers([t for group, _ in groups for t in group])
+        keys = np.union1d(key_ids, group_ids).astype(np.int64)
+        repeats = np.bincount(np.searchsorted(keys, key_ids), minlength=len(keys))
+        return LexicalQuery(self._walk(key_ids, k), groups, self, keys, repeats)
 
     def weighted_groups(self, query: str) -> list[tuple[tuple[str, ...], float]]:
         """The query's content words (each as its keys) with their IDF in this index.
@@ -306,17 +328,27 @@ class LexicalIndex:
     # ------------------------------------------------------------------ persistence
 
     def save(self, directory: Path) -> Path:
-        """Write ``lexical.npz`` into ``directory``; return its path.
-
-        Not atomic by itself: the store writes it into a folder it renames into place.
-        """
+        """Write ``lexical.npz`` (uncompressed, so :meth:`load` can map it) into ``directory``."""
         directory.mkdir(parents=True, exist_ok=True)
         meta = {"format": _FORMAT, "version": _FORMAT_VERSION, "analysis": ANALYSIS_VERSION}
         meta |= {"k1": self._k1, "b": self._b, "vocab": self._vocab}
         meta_bytes = np.frombuffer(json.dumps(meta, ensure_ascii=False).encode("utf-8"), np.uint8)
-        with open(directory / FILE_NAME, "wb") as fh:
-            np.savez(fh, meta=meta_bytes, ids=self._ids, flat=self._flat, offsets=self._offsets)
-        return directory / FILE_NAME
+        # A new file, never the old one rewritten: a loaded index may be mapping the old one.
+        path = directory / FILE_NAME
+        path.unlink(missing_ok=True)
+        with open(path, "wb") as fh:
+            np.savez(
+                fh,
+                meta=meta_bytes,
+                ids=self._ids,
+                flat=self._flat,
+                offsets=self._offsets,
+                data=self._data,
+                indices=self._indices,
+                indptr=self._indptr,
+                df=self._df,
+            )
+        return path
 
     @classmethod
     def load(cls, directory: Path) -> LexicalIndex:
@@ -326,11 +358,8 @@ class LexicalIndex:
         if not path.is_file():
             raise IndexError_(f"lexical index not found: {path}", hint)
         try:
-            with np.load(path, allow_pickle=False) as data:
-                meta = json.loads(data["meta"].tobytes().decode("utf-8"))
-                ids = np.asarray(data["ids"])
-                flat = np.asarray(data["flat"])
-                offsets = np.asarray(data["offsets"])
+            arrays = read_npz(path, mapped=_MAPPED)
+            meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"))
             if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
                 raise ValueError("not a qabot lexical index")
             if meta.get("version") != _FORMAT_VERSION:
@@ -338,16 +367,21 @@ class LexicalIndex:
             vocab = meta["vocab"]
             if not isinstance(vocab, list) or not all(isinstance(t, str) for t in vocab):
                 raise ValueError("vocabulary is not a list of strings")
-            if not all(a.ndim == 1 and a.dtype.kind == "i" for a in (ids, flat, offsets)):
-                raise ValueError("arrays are not one-dimensional integer arrays")
+            ids, flat, offsets = arrays["ids"], arrays["flat"], arrays["offsets"]
+            matrix = tuple(arrays[k] for k in ("data", "indices", "indptr", "df"))
+            if not all(a.ndim == 1 for a in (ids, flat, offsets, *matrix)):
+                raise ValueError("arrays are not one-dimensional")
             if len(offsets) != len(ids) + 1 or offsets[0] != 0 or offsets[-1] != len(flat):
                 raise ValueError("passage offsets do not match the ids and keys")
             if np.any(np.diff(offsets) < 0):
                 raise ValueError("passage offsets are not increasing")
-            if len(flat) and (flat.min() < 0 or flat.max() >= len(vocab)):
-                raise ValueError("key numbers out of range")
+            data, indices, indptr, df = matrix
+            if len(indptr) != len(vocab) + 1 or len(df) != len(vocab) or indptr[-1] != len(data):
+                raise ValueError("posting lists do not match the vocabulary")
+            if len(indices) != len(data) or np.any(np.diff(indptr) < 0):
+                raise ValueError("posting lists are inconsistent")
             k1, b = float(meta["k1"]), float(meta["b"])
-            index = cls(ids, vocab, flat, offsets, k1=k1, b=b)
+            index = cls(ids, vocab, flat, offsets, k1=k1, b=b, matrix=(data, indices, indptr, df))
         except _DAMAGE as exc:
             raise IndexError_(f"lexical index {path} is corrupt: {exc}", hint) from exc
         if meta.get("analysis") != ANALYSIS_VERSION:

@@ -51,4 +51,4 @@ def open_store(settings: Settings, index_dir: Path | None = None) -> SnapshotSto
     """The store the settings name: today always the index folder (``index_dir`` overrides it)."""
     from .files import FileStore
 
-    return FileStore(index_dir or settings.index_dir)
+    return FileStore(index_dir or settings.index_dir, ann_threshold=settings.ann_threshold)

@@ -1,0 +1,50 @@
+"""Memory-mapped reading of ``.npz`` archives."""
+
+from __future__ import annotations
+
+import struct
+import zipfile
+from collections.abc import Collection
+from pathlib import Path
+
+import numpy as np
+
+
+def read_npz(path: Path, mapped: Collection[str]) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz``: those named in ``mapped`` memory-mapped in place (when
+    stored uncompressed, as `np.savez` writes them), the rest read and checked against the
+    zip's CRC. ``np.load`` cannot map the members of an archive; a large index loads at once
+    this way and its pages come in as they are used."""
+    out: dict[str, np.ndarray] = {}
+    with zipfile.ZipFile(path) as archive, open(path, "rb") as fh:
+        for info in archive.infolist():
+            name = info.filename.removesuffix(".npy")
+            if name not in mapped or info.compress_type != zipfile.ZIP_STORED:
+                with archive.open(info) as member:
+                    out[name] = np.lib.format.read_array(member, allow_pickle=False)
+                continue
+            fh.seek(info.header_offset)
+            local = fh.read(30)  # the local file header: its name and extra field follow
+            if len(local) != 30 or local[:4] != b"PK\x03\x04":
+                raise ValueError(f"bad zip entry {info.filename}")
+            name_len, extra_len = struct.unpack("<HH", local[26:30])
+            fh.seek(info.header_offset + 30 + name_len + extra_len)
+            version = np.lib.format.read_magic(fh)
+            read_header = {
+                (1, 0): np.lib.format.read_array_header_1_0,
+                (2, 0): np.lib.format.read_array_header_2_0,
+            }[version]
+            shape, fortran, dtype = read_header(fh)
+            if fortran or dtype.hasobject or len(shape) != 1:
+                raise ValueError(f"unexpected array {info.filename}")
+            if shape[0] * dtype.itemsize > info.file_size:
+                raise ValueError(f"array {info.filename} is truncated")
+            out[name] = (
+                # A plain array over the map: np.memmap's own indexing is slow in a loop.
+                np.memmap(path, dtype=dtype, mode="r", offset=fh.tell(), shape=shape).view(
+                    np.ndarray
+                )
+                if shape[0]
+                else np.zeros(shape, dtype)
+            )
+    return out

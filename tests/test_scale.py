@@ -1,0 +1,138 @@
+"""Scale: the approximate vector index past a threshold, and BM25 without huge posting lists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+from fakes import HashEncoder
+
+from qabot.chunking import paragraph_chunks
+from qabot.config import Settings
+from qabot.index import FaissIndex, FileStore, LexicalIndex, bm25, index_chunks
+from qabot.retriever import Retriever
+
+DIM = 32
+
+
+def clustered(n: int, seed: int = 0) -> np.ndarray:
+    """Unit vectors around 20 centres, like embeddings of a few topics."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((20, DIM))
+    vectors = centres[rng.integers(0, 20, n)] + 0.4 * rng.standard_normal((n, DIM))
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+def recall10(index: FaissIndex, ids: np.ndarray, vectors: np.ndarray, queries: np.ndarray) -> float:
+    exact = np.argsort(-(vectors @ queries.T), axis=0)[:10].T
+    found = [{i for i, _ in index.search(q, 10)} for q in queries]
+    shared = [len(set(ids[e].tolist()) & f) / 10 for e, f in zip(exact, found, strict=True)]
+    return float(np.mean(shared))
+
+
+def test_below_the_threshold_the_index_stays_exact() -> None:
+    index = FaissIndex(DIM, ann_threshold=1000)
+    vectors = clustered(1000)
+    index.add(np.arange(1000), vectors)
+    assert not index.approximate
+    assert isinstance(index._index, faiss.IndexIDMap2)
+    assert recall10(index, np.arange(1000), vectors, clustered(50, seed=1)) == 1.0
+
+
+def test_crossing_the_threshold_switches_to_ivf_with_high_recall(tmp_path: Path) -> None:
+    vectors = clustered(3000)
+    ids = np.arange(3000, dtype=np.int64) * 7 + 5  # ids unrelated to positions
+    index = FaissIndex(DIM, ann_threshold=2000)
+    index.add(ids[:1500], vectors[:1500])
+    assert not index.approximate
+    index.add(ids[1500:], vectors[1500:])  # crosses the threshold: retrained as IVF
+    assert index.approximate and len(index) == 3000
+    assert sorted(index.ids().tolist()) == ids.tolist()
+    np.testing.assert_array_equal(index.get(ids[[0, 2999]]), vectors[[0, 2999]])
+    queries = clustered(100, seed=2)
+    assert recall10(index, ids, vectors, queries) >= 0.98
+
+    # Incremental edits work on the lists in place: remove, then add again.
+    assert index.remove(ids[:100]) == 100
+    assert len(index) == 2900
+    assert all(i not in ids[:100] for q in queries[:20] for i, _ in index.search(q, 10))
+    index.add(ids[:100], vectors[:100])
+    assert recall10(index, ids, vectors, queries) >= 0.98
+
+    # Saved and loaded as it is, with its search settings.
+    index.save(tmp_path / "v.faiss")
+    loaded = FaissIndex.load(tmp_path / "v.faiss", DIM)
+    assert loaded.approximate and loaded._index.nprobe == index._index.nprobe
+    assert [loaded.search(q, 10) for q in queries[:5]] == [index.search(q, 10) for q in queries[:5]]
+
+
+def test_build_and_edits_through_the_store_with_an_approximate_index(tmp_path: Path) -> None:
+    """index_chunks and the retriever work unchanged over IVF (threshold set low)."""
+    words = ["مدينة", "قطار", "مطار", "جامعة", "مستشفى", "ملعب", "متحف", "سوق", "مكتبة", "حديقة"]
+    texts = [f"{words[i % 10]} رقم {i} في {words[(i * 3) % 10]} الكبير." for i in range(400)]
+
+    def chunks(n: int) -> list:
+        return [
+            c
+            for i, text in enumerate(texts[:n])
+            for c in paragraph_chunks(f"a{i}#1", text, 400, len, article=f"a{i}", paragraph=1)
+        ]
+
+    store = FileStore(tmp_path / "index", ann_threshold=200)
+    encoder = HashEncoder()
+    index_chunks(chunks(300), store, encoder)
+    snap = store.load()
+    assert snap.passages.approximate and snap.sentence_vectors.approximate  # type: ignore[attr-defined]
+    report = index_chunks(chunks(400)[50:], store, encoder)  # 50 removed, 100 added
+    assert (report.added, report.removed) == (100, 50)
+    snap = store.load()
+    assert len(snap.passages) == 350
+    retriever = Retriever(store, encoder, Settings(index_dir=tmp_path / "index"))
+    assert retriever.search(texts[360], k=1)[0].id == "a360#1"
+
+
+@pytest.fixture()
+def pruning(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Prune keys found in more than 30 % of the passages, whatever the corpus size."""
+    monkeypatch.setattr(bm25, "MIN_PRUNED_DF", 1)
+    monkeypatch.setattr(bm25, "MAX_DF_SHARE", 0.3)
+
+
+def corpus() -> tuple[list[int], list[str]]:
+    common = "أعلنت الحكومة اليوم في بيان رسمي"
+    rare = ["زلزال", "انتخابات", "فيضان", "مهرجان", "بطولة", "معرض", "قمة", "اتفاق"]
+    texts = [f"{common} عن {rare[i % 8]} في المدينة رقم {i}" for i in range(40)]
+    return list(range(100, 140)), texts
+
+
+def test_common_keys_keep_no_posting_list_but_candidates_score_exactly(pruning: None) -> None:
+    ids, texts = corpus()
+    pruned = LexicalIndex.build(ids, texts)
+    bm25.MIN_PRUNED_DF = 10**9  # the same corpus, nothing pruned
+    full = LexicalIndex.build(ids, texts)
+    common = pruned._key_id["#_ال"]
+    assert pruned._df[common] == 40 and pruned._indptr[common + 1] == pruned._indptr[common]
+    assert full._indptr[common + 1] - full._indptr[common] == 40
+    assert len(pruned._data) < len(full._data) / 2
+    for question in ["متى أعلنت الحكومة عن الزلزال في المدينة؟", "بيان رسمي عن الفيضان"]:
+        a, b = pruned.query(question, 5), full.query(question, 5)
+        np.testing.assert_allclose(a.scores(ids), b.scores(ids), rtol=1e-6)
+        np.testing.assert_array_equal(a.coverage(ids), b.coverage(ids))
+        # The top hits still come through the rare word's posting list, scored exactly.
+        assert [i for i, _ in a.hits] == [i for i, _ in b.hits]
+        assert [s for _, s in a.hits] == pytest.approx([s for _, s in b.hits], rel=1e-6)
+
+
+def test_pruned_index_survives_save_and_load(pruning: None, tmp_path: Path) -> None:
+    ids, texts = corpus()
+    index = LexicalIndex.build(ids, texts)
+    index.save(tmp_path)
+    loaded = LexicalIndex.load(tmp_path)
+    assert isinstance(loaded._flat.base, np.memmap)  # mapped, not read
+    question = "متى أعلنت الحكومة عن الزلزال؟"
+    assert loaded.query(question, 5).hits == index.query(question, 5).hits
+    np.testing.assert_array_equal(
+        loaded.query(question, 0).coverage(ids), index.query(question, 0).coverage(ids)
+    )
