@@ -41,8 +41,8 @@ def arcd() -> str:
         r = _load(f"arcd-{mode}.json")
         rows.append(
             f"| {mode}{' (default)' if mode == 'hybrid' else ''} | {r['r1']:.3f} | {r['r5']:.3f} "
-            f"| {r['mrr10']:.3f} | {_pct(r['answered'])} | {_pct(r['answered_correct'])} "
-            f"| {_pct(r['refused_unanswerable'])} |"
+            f"| {r['mrr10']:.3f} | {_pct(r.get('answered'))} | {_pct(r.get('answered_correct'))} "
+            f"| {_pct(r.get('refused_unanswerable'))} |"
         )
     h = _load("arcd-hybrid.json")
     rows.append("")
@@ -91,8 +91,8 @@ def english() -> str:
     for r in e["rows"]:
         rows.append(
             f"| {r['questions']} ({r['n']}) | {r['mode']} | {r['r1']:.3f} | {r['r5']:.3f} "
-            f"| {r['mrr10']:.3f} | {_pct(r['answered'])} | {_pct(r['answered_correct'])} "
-            f"| {_pct(r['refused_unanswerable'])} |"
+            f"| {r['mrr10']:.3f} | {_pct(r.get('answered'))} | {_pct(r.get('answered_correct'))} "
+            f"| {_pct(r.get('refused_unanswerable'))} |"
         )
     f = e["fit"]
     bm25 = ", ".join(f"{w}: {v:.3f}" for w, v in e["english_with_bm25"].items())
