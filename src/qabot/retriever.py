@@ -281,7 +281,7 @@ class Retriever:
             # Every chunk has at least one sentence: score them all in one product.
             rows = [snapshot.sentence_rows[key] for key in keys.tolist()]
             lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
-            flat = snapshot.sentence_matrix[np.concatenate(rows)] @ vector
+            flat = snapshot.sentence_vectors_at(np.concatenate(rows)) @ vector
             starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
             cos_s = np.maximum.reduceat(flat, starts)
             sims = np.split(flat, starts[1:])

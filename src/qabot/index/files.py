@@ -23,6 +23,7 @@ from .. import __version__
 from ..chunking import Chunk
 from ..errors import REBUILD_HINT, IndexError_, QabotError
 from ..fsio import publish_dir, write_atomic
+from .legs import LexicalLeg
 from .lexical import LexicalIndex
 from .snapshot import Snapshot
 from .vectors import FaissIndex, VectorIndex
@@ -48,6 +49,12 @@ def current_name(index_dir: Path) -> str | None:
 def _number(name: str | None) -> int:
     match = _GEN_NAME.fullmatch(name or "")
     return int(match[1]) if match else 0
+
+
+def _lexical(leg: LexicalLeg) -> LexicalIndex:
+    if not isinstance(leg, LexicalIndex):
+        raise TypeError(f"a FileStore keeps a LexicalIndex, not {type(leg).__name__}")
+    return leg
 
 
 def _faiss(vectors: VectorIndex) -> FaissIndex:
@@ -124,7 +131,7 @@ class FileStore:
         tmp.mkdir()
         _faiss(snapshot.passages).save(tmp / "passages.faiss")
         _faiss(snapshot.sentence_vectors).save(tmp / "sentences.faiss")
-        snapshot.lexical.save(tmp / "lexical")
+        _lexical(snapshot.lexical).save(tmp / "lexical")
         with open(tmp / "passages.jsonl", "w", encoding="utf-8") as fh:
             for chunk in snapshot.chunks:
                 record = chunk.model_dump(mode="json")

@@ -8,7 +8,7 @@ objects keyed by ``chunk.key``; each passage's sentences have vectors of their o
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -17,7 +17,7 @@ import numpy as np
 from ..chunking import Chunk, content_hash, stable_key
 from ..encoder import Encoder
 from ..errors import REBUILD_HINT, IndexError_
-from .lexical import LexicalIndex
+from .legs import LexicalLeg
 from .vectors import VectorIndex
 
 
@@ -47,7 +47,7 @@ class Snapshot:
     sentences: dict[int, list[str]]  # passage key → its sentences, in order
     passages: VectorIndex  # one vector per passage, under chunk.key
     sentence_vectors: VectorIndex  # one vector per sentence, under sentence_key
-    lexical: LexicalIndex
+    lexical: LexicalLeg
     prompts: dict[str, str] = field(default_factory=dict)  # the encoder's, for the record
     built: str = ""  # ISO time of the build, for the record
     name: str = ""  # the store's name for it, e.g. "gen-000003"; "" until committed
@@ -83,7 +83,7 @@ class Snapshot:
                 REBUILD_HINT,
             )
 
-    def vectors_by_hash(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    def vectors_by_hash(self) -> tuple[Mapping[str, np.ndarray], Mapping[str, np.ndarray]]:
         """The stored passage and sentence vectors, keyed by the hash of the text they embed,
         so a build can reuse them wherever that text stands now."""
         keys = np.array([c.key for c in self.chunks], dtype=np.int64)
@@ -111,6 +111,11 @@ class Snapshot:
                 rows.setdefault(chunk.key, []).append(len(keys))
                 keys.append(sentence_key(chunk.id, j))
         return rows, keys
+
+    def sentence_vectors_at(self, rows: np.ndarray) -> np.ndarray:
+        """The vectors of these rows of the sentence layout (:attr:`sentence_rows`): a store
+        that searches in a database fetches just these instead of holding the matrix."""
+        return self.sentence_matrix[rows]
 
     @property
     def sentence_rows(self) -> dict[int, list[int]]:
