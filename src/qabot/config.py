@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = Field(default=8443, gt=0, lt=65536)
-    webhook_secret: str | None = None
+    webhook_secret: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,256}$")
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     allowed_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     rate_limit_per_minute: int = 20
