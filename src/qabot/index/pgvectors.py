@@ -85,7 +85,9 @@ class PgVectorIndex:
             return out
         with self.pool.connection() as conn:
             rows = conn.execute(
-                f"SELECT key, embedding FROM {self.table} WHERE key = ANY(%s)", (keys,)
+                f"SELECT key, embedding FROM {self.table} WHERE key = ANY(%s)",
+                (keys,),
+                binary=True,  # pgvector's text form takes ~1 ms a vector to parse
             ).fetchall()
         found = {int(key): vec for key, vec in rows}
         for i, key in enumerate(keys):
