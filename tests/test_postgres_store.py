@@ -6,9 +6,11 @@ The fake encoder is 384-dimensional, as the database's vector columns are.
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,9 @@ from qabot.errors import DatabaseError, QabotError
 from qabot.index import build_index, open_store
 from qabot.index.pgschema import SCHEMA_VERSION
 from qabot.index.postgres import PostgresStore
+from qabot.pgquestions import PgQuestionLog
+from qabot.questions import QuestionLog
+from qabot.results import Answer
 from qabot.retriever import Retriever
 
 QUESTIONS = [
@@ -269,3 +274,24 @@ def test_database_lost_and_back(corpus: Path) -> None:
 
         close_pool(server.url)
         server.destroy()
+
+
+def test_questions_are_recorded_in_the_database(
+    pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every replica records into the same table; `qabot stats` reads it from any host."""
+    settings = Settings(index_dir=tmp_path / "nothing-here", database_url=pg_url)
+    record = QuestionLog.of(settings)
+    assert isinstance(record, PgQuestionLog)
+    now = datetime.now(UTC)
+    unanswered = Answer(question="ما عاصمة المريخ؟", passages=[], found=False)
+    for text, at in (("ما عاصمة المريخ؟", now), ("ما عاصمة  المريخ", now - timedelta(days=1))):
+        record.record_answer(unanswered.model_copy(update={"question": text}), at=at)
+    record.record_answer(Answer(question="متى تأسست المنظمة؟", passages=[], found=True), at=now)
+    assert main(["stats", "--json", "--days", "3", "--database-url", pg_url]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert (stats["questions"], stats["answered"]) == (3, 1)
+    assert [d["questions"] for d in stats["per_day"]] == [0, 1, 2]
+    [top] = stats["unanswered"]
+    assert (top["question"], top["count"]) == ("ما عاصمة المريخ؟", 2)
+    assert not (tmp_path / "nothing-here").exists()

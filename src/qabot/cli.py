@@ -193,10 +193,10 @@ def cmd_feed(args: argparse.Namespace, encoder: Encoder | None) -> int:
 
 def cmd_stats(args: argparse.Namespace, encoder: Encoder | None) -> int:
     """What readers asked: questions per day, share answered, top unanswered questions."""
-    from .questions import DB_FILE, QuestionLog
+    from .questions import QuestionLog
     from .render_admin import terminal_stats
 
-    stats = QuestionLog(_settings(args).index_dir / DB_FILE).stats(args.days, top=args.top)
+    stats = QuestionLog.at(_settings(args)).stats(args.days, top=args.top)
     print(stats.model_dump_json(indent=1) if args.json else terminal_stats(stats))
     return 0
 

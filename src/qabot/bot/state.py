@@ -21,7 +21,7 @@ from telegram.ext import CallbackContext, ExtBot
 from ..config import Settings
 from ..conversation import Turn
 from ..encoder import Encoder
-from ..questions import QuestionLog
+from ..questions import QuestionRecord
 from ..results import Answer, ArticleInfo
 from .memory import Memory
 from .transport import Timeouts
@@ -117,7 +117,7 @@ class BotData:
     #: The encoder /reindex embeds with: the retriever's, so the model is loaded once.
     encoder: Encoder | None = None
     #: Where answered and unanswered questions are recorded (None: recording is off).
-    qlog: QuestionLog | None = None
+    qlog: QuestionRecord | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
     #: Chats outside ``allowed_chat_ids`` already told so (they are told once).
     refused: set[int] = field(default_factory=set)

@@ -69,6 +69,17 @@ CREATE TABLE qabot_postings (
     PRIMARY KEY (term, passage)
 );
 CREATE INDEX ON qabot_postings (passage);
+-- What readers asked (qabot.pgquestions): every replica records here, `qabot stats` reads it.
+CREATE TABLE qabot_questions (
+    id bigserial PRIMARY KEY,
+    asked timestamp NOT NULL, -- UTC
+    question text NOT NULL,
+    key text NOT NULL,
+    answered boolean NOT NULL,
+    confidence real,
+    article text
+);
+CREATE INDEX ON qabot_questions (asked);
 """
 
 #: version → the SQL that reaches it from the version before.
