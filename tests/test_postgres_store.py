@@ -28,6 +28,7 @@ from qabot.errors import DatabaseError, QabotError
 from qabot.index import build_index, open_store
 from qabot.index.pgschema import SCHEMA_VERSION
 from qabot.index.postgres import PostgresStore
+from qabot.index.snapshot import sentence_layout
 from qabot.pgquestions import PgQuestionLog
 from qabot.questions import QuestionLog
 from qabot.results import Answer
@@ -115,10 +116,48 @@ def test_round_trip_matches_the_file_store(corpus: Path, pg_url: str) -> None:
             " (SELECT term FROM qabot_postings))"
         ).fetchone()
     assert counts == (2, 2, 0)
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute("SELECT count(*) FROM qabot_sentence_vectors").fetchone()
+    assert rows == (len(b.snapshot.sentence_vectors),) and rows[0] == 2  # PARK's two sentences
 
     # An unchanged corpus commits nothing new.
     again = build_index(database, encoder=encoder)
     assert (again.embedded, again.generation) == (0, report.generation)
+
+
+def test_a_sentence_text_has_one_row_kept_across_generations(corpus: Path, pg_url: str) -> None:
+    """The seed twice: each sentence text has one float16 row, read back under the layout's
+    ids; an edit adds the new text's row and drops the old one, leaving the others' rows as
+    they were (same row version)."""
+    encoder = HashEncoder(dim=384)
+    _, database = both(corpus, pg_url)
+    shutil.copy(SEED, corpus / "copy.txt")
+    build_index(database, encoder=encoder)
+    snapshot = open_store(database).load()
+    distinct = len(snapshot.sentence_vectors)
+    assert snapshot.sentence_count() == 2 * distinct
+
+    def rows() -> dict[int, str]:
+        with psycopg.connect(pg_url) as conn:
+            found = conn.execute("SELECT key, xmin::text FROM qabot_sentence_vectors").fetchall()
+        return dict(found)
+
+    before = rows()
+    assert len(before) == distinct
+    texts, _ = sentence_layout(snapshot.chunks, snapshot.sentences)
+    vectors = snapshot.sentence_vectors.get(np.arange(distinct))
+    np.testing.assert_allclose(vectors, encoder.encode_passages(texts), atol=1e-3)
+
+    for path in (corpus / SEED.name, corpus / "copy.txt"):
+        path.write_text(path.read_text(encoding="utf-8").replace("1969", "1970"), encoding="utf-8")
+    report = build_index(database, encoder=encoder)
+    after = rows()
+    assert report.embedded_sentences == len(after.keys() - before.keys()) >= 1
+    assert len(after) == distinct and after.keys() != before.keys()
+    assert all(after[k] == before[k] for k in after.keys() & before.keys())
+    retriever = Retriever.load(settings=database, encoder=encoder)
+    hit = retriever.search("متى تأسست منظمة التعاون الإسلامي؟", k=1)[0]
+    assert "1970" in (hit.sentence or "") or "1970" in hit.text
 
 
 @pytest.mark.slow
