@@ -64,8 +64,8 @@ class RandomEncoder:
         return len(text.split())
 
 
-def corpus(n: int, seed: int = 0) -> tuple[list[Chunk], list[str]]:
-    data = json.loads(DATA.read_text(encoding="utf-8"))
+def corpus(n: int, data_file: Path = DATA, seed: int = 0) -> tuple[list[Chunk], list[str]]:
+    data = json.loads(data_file.read_text(encoding="utf-8"))
     sentences = [
         s for a in data["articles"] for p in a["paragraphs"] for s in split_sentences(p["text"])
     ]
@@ -140,8 +140,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--passages", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--data", type=Path, default=DATA, help="ARCD's retrieval JSON")
     args = parser.parse_args()
-    chunks, questions = corpus(args.passages)
+    chunks, questions = corpus(args.passages, args.data)
     questions = questions[: args.queries]
     rows = []
     tmp = Path(tempfile.mkdtemp(prefix="qabot-scale-"))
