@@ -18,6 +18,8 @@ from qabot.retriever import Retriever
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 SEED = ROOT / "articles" / "000_b3e058f4b2c0909a.txt"
+#: The PostgreSQL server fixtures (pg_server, pg_url) for the database store's tests.
+pytest_plugins = ["pgserver"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -33,6 +33,12 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["articles_dir"] = Path(args.articles)
     if getattr(args, "wait", None) is not None:
         overrides["lock_timeout"] = args.wait
+    if getattr(args, "database_url", None):
+        overrides["database_url"] = args.database_url
+    webhook = {"webhook": "webhook_url", "listen": "webhook_listen", "port": "webhook_port"}
+    for name, field in webhook.items():
+        if getattr(args, name, None) is not None:
+            overrides[field] = getattr(args, name)
     return Settings.model_validate(overrides)
 
 
@@ -187,10 +193,10 @@ def cmd_feed(args: argparse.Namespace, encoder: Encoder | None) -> int:
 
 def cmd_stats(args: argparse.Namespace, encoder: Encoder | None) -> int:
     """What readers asked: questions per day, share answered, top unanswered questions."""
-    from .questions import DB_FILE, QuestionLog
+    from .questions import QuestionLog
     from .render_admin import terminal_stats
 
-    stats = QuestionLog(_settings(args).index_dir / DB_FILE).stats(args.days, top=args.top)
+    stats = QuestionLog.at(_settings(args)).stats(args.days, top=args.top)
     print(stats.model_dump_json(indent=1) if args.json else terminal_stats(stats))
     return 0
 
@@ -200,6 +206,20 @@ def cmd_bot(args: argparse.Namespace, encoder: Encoder | None) -> int:
     from .bot import run_bot
 
     return run_bot(_settings(args), encoder=encoder)
+
+
+def cmd_db(args: argparse.Namespace, encoder: Encoder | None) -> int:
+    """`qabot db init`: create or migrate qabot's tables in QABOT_DATABASE_URL."""
+    from .index.postgres import describe, init_database
+
+    url = _settings(args).database_url
+    if not url:
+        print("qabot: db needs QABOT_DATABASE_URL or --database-url", file=sys.stderr)
+        return 2
+    before, after = init_database(url)
+    state = "up to date" if before == after else f"migrated from version {before}"
+    print(f"database {describe(url)}: qabot schema version {after} ({state})")
+    return 0
 
 
 def cmd_run(args: argparse.Namespace, encoder: Encoder | None) -> int:
@@ -232,6 +252,11 @@ def parser() -> argparse.ArgumentParser:
         sp.set_defaults(func=func)
         sp.add_argument(
             "--index", metavar="DIR", help="index folder (QABOT_INDEX_DIR, embeddings/)"
+        )
+        sp.add_argument(
+            "--database-url",
+            metavar="URL",
+            help="keep the index in PostgreSQL instead (QABOT_DATABASE_URL, docs/postgres.md)",
         )
         if corpus:
             sp.add_argument(
@@ -280,7 +305,16 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--top", type=int, default=10, help="unanswered questions to list (10)")
     sp.add_argument("--json", action="store_true", help="print one JSON object")
 
-    command("bot", cmd_bot, "run the Telegram bot", corpus=True)
+    sp = command("bot", cmd_bot, "run the Telegram bot", corpus=True)
+    sp.add_argument(
+        "--webhook",
+        metavar="URL",
+        help="receive updates at this public URL instead of polling (QABOT_WEBHOOK_URL)",
+    )
+    sp.add_argument("--listen", metavar="HOST", help="webhook address (QABOT_WEBHOOK_LISTEN)")
+    sp.add_argument("--port", type=int, metavar="N", help="webhook port (QABOT_WEBHOOK_PORT)")
+    sp = command("db", cmd_db, "set up the PostgreSQL database (QABOT_DATABASE_URL)")
+    sp.add_argument("action", choices=["init"], help="create or migrate qabot's tables")
     sp = command(
         "run", cmd_run, "the bot if TELEGRAM_BOT_TOKEN is set, else a terminal chat", corpus=True
     )

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(default_factory=_default_cache)
     batch_size: int = 16
     max_chunk_tokens: int = 400
+    #: ``postgresql://user:password@host:port/db``: keep the index in PostgreSQL + pgvector,
+    #: shared by several bot replicas and indexers (docs/postgres.md); unset: index_dir.
+    database_url: str | None = None
     #: Seconds a build waits for another build of the same index before giving up.
     lock_timeout: float = 600.0
     #: Vectors (passages, or sentences) above which FAISS search turns approximate (IVF).
@@ -58,6 +61,12 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("TELEGRAM_API_BASE_URL", "QABOT_TELEGRAM_API_BASE_URL"),
     )
+    #: Webhook mode (`qabot bot --webhook URL`): Telegram POSTs updates to this public URL,
+    #: received on listen:port; requests without the secret_token header are rejected.
+    webhook_url: str | None = None
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = Field(default=8443, gt=0, lt=65536)
+    webhook_secret: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,256}$")
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     allowed_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     rate_limit_per_minute: int = 20

@@ -22,6 +22,10 @@ class IndexError_(QabotError):
     """The index is missing, corrupt, or was built with another model."""
 
 
+class DatabaseError(QabotError):
+    """The configured database (``QABOT_DATABASE_URL``) cannot be reached or used."""
+
+
 class ModelError(QabotError):
     """The embedding model cannot be found, converted or loaded."""
 

@@ -21,7 +21,7 @@ from .config import Settings
 from .encoder import Encoder
 from .errors import QabotError
 from .fusion import Mode
-from .index import FileStore, index_chunks
+from .index import FileStore, index_chunks, open_store
 from .retriever import Retriever
 
 M = TypeVar("M", bound=BaseModel)
@@ -220,7 +220,7 @@ def index_eval_set(
 ) -> tuple[list[Chunk], Retriever]:
     """Index every paragraph into ``root/full`` (incrementally, so a cache is reused); open it."""
     chunks = eval_chunks(data, settings.max_chunk_tokens, encoder.count_tokens)
-    store = FileStore(root / "full")
+    store = open_store(settings, root / "full")  # the database, with QABOT_DATABASE_URL
     index_chunks(chunks, store, encoder, progress=progress, batch=settings.batch_size)
     return chunks, Retriever(store, encoder, settings)
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 from pydantic import BaseModel
 
@@ -70,6 +71,18 @@ def question_key(question: str) -> str:
     return " ".join(tokenize(question))
 
 
+class QuestionRecord(Protocol):
+    """Where questions are recorded: a SQLite file, or the database (qabot.pgquestions)."""
+
+    def record_answer(self, answer: Answer, at: datetime | None = None) -> None: ...
+
+    def record_answers(self, answers: list[Answer], at: datetime | None = None) -> None: ...
+
+    def stats(
+        self, days: int = 7, *, top: int = 10, now: datetime | None = None
+    ) -> QuestionStats: ...
+
+
 class QuestionLog:
     """The question record in one SQLite file; a connection per call, so any thread may use it."""
 
@@ -81,9 +94,19 @@ class QuestionLog:
             con.executescript(_SCHEMA)
 
     @classmethod
-    def of(cls, settings: Settings) -> QuestionLog | None:
-        """The log beside the settings' index, or None when recording is turned off."""
-        return cls(settings.index_dir / DB_FILE) if settings.record_questions else None
+    def at(cls, settings: Settings) -> QuestionRecord:
+        """The record where the settings keep the index: the database (QABOT_DATABASE_URL,
+        shared by every replica), else a file beside the index folder."""
+        if settings.database_url:
+            from .pgquestions import PgQuestionLog
+
+            return PgQuestionLog(settings.database_url)
+        return cls(settings.index_dir / DB_FILE)
+
+    @classmethod
+    def of(cls, settings: Settings) -> QuestionRecord | None:
+        """:meth:`at`, or None when recording is turned off."""
+        return cls.at(settings) if settings.record_questions else None
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -152,28 +175,37 @@ class QuestionLog:
                 " ORDER BY count(*) DESC, max(asked) DESC LIMIT ?",
                 (start, top),
             ).fetchall()
-        counts = {day: (n, int(answered or 0)) for day, n, answered in rows}
-        per_day = []
-        for offset in range((today - since).days + 1):
-            day = since + timedelta(days=offset)
-            n, answered = counts.get(day.isoformat(), (0, 0))
-            per_day.append(DayCount(day=day, questions=n, answered=answered))
-        total = sum(d.questions for d in per_day)
-        answered_total = sum(d.answered for d in per_day)
-        return QuestionStats(
-            days=len(per_day),
-            since=since,
-            questions=total,
-            answered=answered_total,
-            share_answered=round(answered_total / total, 4) if total else 0.0,
-            per_day=per_day,
-            unanswered=[
-                Unanswered(
-                    question=q, count=n, last=datetime.fromisoformat(last).replace(tzinfo=UTC)
-                )
-                for q, n, last in groups
-            ],
-        )
+        return build_stats(rows, groups, since, today)
+
+
+def build_stats(
+    rows: list[tuple[str, int, int | None]],
+    groups: list[tuple[str, int, str]],
+    since: date,
+    today: date,
+) -> QuestionStats:
+    """The stats from (day, questions, answered) rows and (question, count, last asked)
+    groups of unanswered questions, as either store's queries give them."""
+    counts = {day: (n, int(answered or 0)) for day, n, answered in rows}
+    per_day = []
+    for offset in range((today - since).days + 1):
+        day = since + timedelta(days=offset)
+        n, answered = counts.get(day.isoformat(), (0, 0))
+        per_day.append(DayCount(day=day, questions=n, answered=answered))
+    total = sum(d.questions for d in per_day)
+    answered_total = sum(d.answered for d in per_day)
+    return QuestionStats(
+        days=len(per_day),
+        since=since,
+        questions=total,
+        answered=answered_total,
+        share_answered=round(answered_total / total, 4) if total else 0.0,
+        per_day=per_day,
+        unanswered=[
+            Unanswered(question=q, count=n, last=datetime.fromisoformat(last).replace(tzinfo=UTC))
+            for q, n, last in groups
+        ],
+    )
 
 
 def record_answer(settings: Settings, answer: Answer) -> None:
@@ -182,5 +214,5 @@ def record_answer(settings: Settings, answer: Answer) -> None:
         log_ = QuestionLog.of(settings)
         if log_ is not None:
             log_.record_answer(answer)
-    except (sqlite3.Error, OSError) as exc:
+    except Exception as exc:  # a full disk, a database gone: never fail the answer for it
         log.warning("could not record the question (%s)", exc)

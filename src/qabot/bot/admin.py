@@ -18,7 +18,7 @@ from telegram.ext import Application
 from .. import feeds, render_admin
 from ..errors import QabotError
 from ..ingest import HTML_SUFFIXES, TEXT_SUFFIXES, AddReport, Source, Upload, add_sources
-from ..questions import DB_FILE, QuestionLog
+from ..questions import QuestionLog
 from . import handlers
 from .state import BotContext, BotData, is_admin
 
@@ -109,8 +109,8 @@ async def stats_command(update: Update, context: BotContext) -> None:
         await handlers.reply_line(update, STATS_USAGE)
         return
     days = int(args[0]) if args else 7
-    path = context.bot_data.settings.index_dir / DB_FILE
-    stats = await asyncio.to_thread(lambda: QuestionLog(path).stats(days))
+    settings = context.bot_data.settings  # the record is the database's, when configured
+    stats = await asyncio.to_thread(lambda: QuestionLog.at(settings).stats(days))
     assert update.effective_message is not None
     for text in render_admin.stats_html(stats):
         await update.effective_message.reply_text(text)

@@ -37,10 +37,10 @@ from ..errors import QabotError
 from ..index import build as indexer
 from ..index import open_store
 from ..memory import Conversations
-from ..questions import QuestionLog
+from ..questions import QuestionLog, QuestionRecord
 from ..results import Answer
 from ..retriever import Retriever
-from . import admin, handlers, manners, memory, transport
+from . import admin, handlers, manners, memory, transport, webhook
 from .concurrency import CAPACITY, Capacity, ChatOrder, UpdateQueue
 from .state import Answerer, BotContext, BotData, MoreResults, SlidingWindow
 from .transport import RETRY, TIMEOUTS, TOKEN_RE, RetryPolicy, Timeouts
@@ -138,8 +138,8 @@ def build_application(
     return application
 
 
-def _recorder(qlog: QuestionLog) -> Batcher[Answer, None]:
-    """Answers recorded in batches: one SQLite commit costs about what a hundred rows do."""
+def _recorder(qlog: QuestionRecord) -> Batcher[Answer, None]:
+    """Answers recorded in batches: one commit costs about what a hundred rows do."""
 
     def record(answers: list[Answer]) -> list[None]:
         qlog.record_answers(answers)
@@ -150,8 +150,9 @@ def _recorder(qlog: QuestionLog) -> Batcher[Answer, None]:
 
 def _load_retriever(settings: Settings, encoder: Encoder) -> Retriever:
     """The retriever, building the index from the articles folder first if there is none."""
-    if open_store(settings).current_name() is None:
-        print(f"qabot: no index in {settings.index_dir}; building it…", file=sys.stderr)
+    store = open_store(settings)
+    if store.current_name() is None:
+        print(f"qabot: no index in {store.location}; building it…", file=sys.stderr)
         report = indexer.build_index(settings, encoder=encoder)
         print(f"qabot: {report.summary()}", file=sys.stderr)
     return Retriever.load(settings=settings, encoder=encoder)
@@ -200,9 +201,7 @@ def run_bot(settings: Settings, encoder: Encoder | None = None) -> int:
         encoder = encoder or model.load_encoder(settings)
         retriever = _load_retriever(settings, encoder)
         application = build_application(settings, retriever, encoder=encoder)
-        application.run_polling(
-            allowed_updates=list(application.bot_data.update_types), bootstrap_retries=-1
-        )
+        webhook.serve(application, settings)  # polling, or webhook mode (QABOT_WEBHOOK_URL)
     except QabotError as exc:
         print(f"qabot: {exc}", file=sys.stderr)
         return 2

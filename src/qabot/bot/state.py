@@ -25,7 +25,7 @@ from ..batching import Batcher, Busy, QueryBatcher
 from ..config import Settings
 from ..conversation import Turn
 from ..encoder import Encoder
-from ..questions import QuestionLog
+from ..questions import QuestionRecord
 from ..results import Answer, ArticleInfo
 from .memory import Memory
 from .transport import Timeouts
@@ -130,7 +130,7 @@ class BotData:
     #: Encodes the questions that arrive together in one call (None: the retriever encodes).
     batcher: QueryBatcher | None = None
     #: Where answered and unanswered questions are recorded (None: recording is off).
-    qlog: QuestionLog | None = None
+    qlog: QuestionRecord | None = None
     #: Records answers into ``qlog``, those that come together in one transaction.
     recorder: Batcher[Answer, None] | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)

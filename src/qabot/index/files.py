@@ -26,6 +26,7 @@ from ..errors import REBUILD_HINT, IndexError_, QabotError
 from ..fsio import publish_dir, write_atomic
 from .format1 import load_format1
 from .halfvectors import HalfIndex
+from .legs import LexicalLeg
 from .lexical import LexicalIndex
 from .passages import PassageTable
 from .snapshot import Snapshot
@@ -55,6 +56,12 @@ def current_name(index_dir: Path) -> str | None:
 def _number(name: str | None) -> int:
     match = _GEN_NAME.fullmatch(name or "")
     return int(match[1]) if match else 0
+
+
+def _lexical(leg: LexicalLeg) -> LexicalIndex:
+    if not isinstance(leg, LexicalIndex):
+        raise TypeError(f"a FileStore keeps a LexicalIndex, not {type(leg).__name__}")
+    return leg
 
 
 def _faiss(vectors: VectorIndex) -> FaissIndex:
@@ -132,7 +139,7 @@ class FileStore:
         tmp.mkdir()
         _faiss(snapshot.passages).save(tmp / "passages.faiss")
         HalfIndex.save(snapshot.sentence_vectors, tmp / "sentences.faiss")
-        snapshot.lexical.save(tmp / "lexical")
+        _lexical(snapshot.lexical).save(tmp / "lexical")
         PassageTable.of(snapshot.chunks, snapshot.sentences).save(tmp / "passages")
         np.save(tmp / "sentence_ids.npy", snapshot.sentence_ids.astype(np.int32))
         manifest = {

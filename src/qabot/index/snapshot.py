@@ -18,7 +18,7 @@ import numpy as np
 from ..chunking import Chunk
 from ..encoder import Encoder
 from ..errors import REBUILD_HINT, IndexError_
-from .lexical import LexicalIndex
+from .legs import LexicalLeg
 from .passages import PassageTable
 from .vectors import VectorIndex
 
@@ -46,7 +46,7 @@ class Snapshot:
     sentences: Mapping[int, list[str]]  # passage key → its sentences, in order
     passages: VectorIndex  # one vector per passage, under chunk.key
     sentence_vectors: VectorIndex  # one vector per distinct sentence text, under its id
-    lexical: LexicalIndex
+    lexical: LexicalLeg
     prompts: dict[str, str] = field(default_factory=dict)  # the encoder's, for the record
     built: str = ""  # ISO time of the build, for the record
     name: str = ""  # the store's name for it, e.g. "gen-000003"; "" until committed
@@ -94,7 +94,7 @@ class Snapshot:
                 REBUILD_HINT,
             )
 
-    def vectors_by_hash(self) -> dict[str, np.ndarray]:
+    def vectors_by_hash(self) -> Mapping[str, np.ndarray]:
         """The stored passage vectors, keyed by the hash of the text they embed, so a build
         can reuse them wherever that text stands now."""
         keys = np.array([c.key for c in self.chunks], dtype=np.int64)

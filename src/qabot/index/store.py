@@ -48,7 +48,12 @@ class SnapshotStore(Protocol):
 
 
 def open_store(settings: Settings, index_dir: Path | None = None) -> SnapshotStore:
-    """The store the settings name: today always the index folder (``index_dir`` overrides it)."""
+    """The store the settings name: the database of ``database_url`` when one is set
+    (docs/postgres.md), else the index folder (``index_dir`` overrides it)."""
+    if settings.database_url:
+        from .postgres import PostgresStore
+
+        return PostgresStore(settings.database_url)
     from .files import FileStore
 
     return FileStore(index_dir or settings.index_dir, ann_threshold=settings.ann_threshold)

@@ -1,0 +1,129 @@
+"""The PostgreSQL schema of the store, created and migrated by qabot itself (`qabot db init`).
+
+``qabot_schema`` holds the version; each step of :data:`MIGRATIONS` brings the schema from the
+version before it, in one transaction, under an advisory lock so two replicas starting at once
+do not both migrate. A database migrated by a newer qabot is refused, never "downgraded".
+"""
+
+from __future__ import annotations
+
+import psycopg
+
+from ..errors import QabotError
+
+#: The schema this qabot reads and writes.
+SCHEMA_VERSION = 1
+#: pg_advisory_lock keys: one for migrations, one for index builds (the store's ``lock()``).
+MIGRATE_LOCK = 0x71AB0001
+BUILD_LOCK = 0x71AB0002
+
+_V1 = """
+CREATE EXTENSION IF NOT EXISTS vector;
+CREATE TABLE qabot_manifest (
+    one boolean PRIMARY KEY DEFAULT true CHECK (one),
+    generation bigint NOT NULL,
+    model text NOT NULL,
+    dim integer NOT NULL,
+    prompts jsonb NOT NULL DEFAULT '{}',
+    built text NOT NULL DEFAULT '',
+    passages integer NOT NULL DEFAULT 0,
+    total_keys bigint NOT NULL DEFAULT 0,
+    analysis integer NOT NULL DEFAULT 0 -- qabot.arabic.ANALYSIS_VERSION of the keys
+);
+-- One row per passage: its Chunk record (text and metadata), its sentences, its key count.
+CREATE TABLE qabot_passages (
+    key bigint PRIMARY KEY,
+    position integer NOT NULL,
+    hash text NOT NULL,
+    record jsonb NOT NULL,
+    sentences jsonb NOT NULL,
+    digest text NOT NULL, -- of position, record and sentences: what a commit compares
+    n_keys integer NOT NULL DEFAULT 0
+);
+CREATE TABLE qabot_passage_vectors (
+    key bigint PRIMARY KEY,
+    hash text NOT NULL,
+    embedding vector(384) NOT NULL
+);
+CREATE INDEX ON qabot_passage_vectors (hash);
+CREATE INDEX ON qabot_passage_vectors USING hnsw (embedding vector_ip_ops);
+-- One row per distinct sentence text, keyed by its text (qabot.index.pgvectors.text_key), in
+-- float16 as the file store keeps them.
+CREATE TABLE qabot_sentence_vectors (
+    key bigint PRIMARY KEY,
+    embedding halfvec(384) NOT NULL
+);
+CREATE INDEX ON qabot_sentence_vectors USING hnsw (embedding halfvec_ip_ops);
+-- The lexical leg: every matching key (qabot.arabic.index_keys) with its document frequency,
+-- and its postings (passage, term frequency, passage length in keys) for BM25 and coverage.
+CREATE TABLE qabot_terms (
+    id serial PRIMARY KEY,
+    term text NOT NULL UNIQUE,
+    df integer NOT NULL DEFAULT 0
+);
+CREATE TABLE qabot_postings (
+    term integer NOT NULL,
+    passage bigint NOT NULL,
+    tf integer NOT NULL,
+    dl integer NOT NULL,
+    PRIMARY KEY (term, passage)
+);
+CREATE INDEX ON qabot_postings (passage);
+-- What readers asked (qabot.pgquestions): every replica records here, `qabot stats` reads it.
+CREATE TABLE qabot_questions (
+    id bigserial PRIMARY KEY,
+    asked timestamp NOT NULL, -- UTC
+    question text NOT NULL,
+    key text NOT NULL,
+    answered boolean NOT NULL,
+    confidence real,
+    article text
+);
+CREATE INDEX ON qabot_questions (asked);
+"""
+
+#: version → the SQL that reaches it from the version before.
+MIGRATIONS: dict[int, str] = {1: _V1}
+
+
+def schema_version(conn: psycopg.Connection) -> int:
+    """The database's schema version; 0 when qabot never initialised it."""
+    exists = conn.execute("SELECT to_regclass('qabot_schema') IS NOT NULL").fetchone()
+    if not exists or not exists[0]:
+        return 0
+    row = conn.execute("SELECT max(version) FROM qabot_schema").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def check_version(version: int, where: str) -> None:
+    if version > SCHEMA_VERSION:
+        raise QabotError(
+            f"the database {where} has qabot schema version {version}, newer than this qabot "
+            f"understands ({SCHEMA_VERSION})",
+            "upgrade qabot on this host, or point it at another database",
+        )
+
+
+def migrate(conn: psycopg.Connection, where: str) -> tuple[int, int]:
+    """Bring the schema to :data:`SCHEMA_VERSION`; (version before, version after).
+
+    ``conn`` must be in autocommit mode: each step is its own transaction.
+    """
+    before = schema_version(conn)
+    check_version(before, where)
+    if before == SCHEMA_VERSION:
+        return before, before
+    conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK,))
+    try:
+        before = schema_version(conn)  # another process may have migrated meanwhile
+        check_version(before, where)
+        for version in range(before + 1, SCHEMA_VERSION + 1):
+            with conn.transaction():
+                conn.execute("CREATE TABLE IF NOT EXISTS qabot_schema (version integer NOT NULL)")
+                for statement in MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute("INSERT INTO qabot_schema VALUES (%s)", (version,))
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
+    return before, SCHEMA_VERSION

@@ -1,0 +1,228 @@
+"""Snapshots in PostgreSQL with pgvector: one index shared by many bot replicas and indexers.
+
+What a retriever searches stays in the database: the vector legs are pgvector HNSW searches,
+the lexical leg is SQL over stored postings (:mod:`.pglexical`), and only the passages' text
+and metadata of the current generation are held in memory (to render answers). A commit is
+one transaction (:mod:`.pgwrite`); builds are serialised by an advisory lock; the schema is
+created and migrated by qabot (:mod:`.pgschema`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+import numpy as np
+import psycopg
+from pgvector.psycopg import register_vector
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from ..arabic import ANALYSIS_VERSION
+from ..chunking import Chunk
+from ..errors import REBUILD_HINT, DatabaseError, IndexError_, QabotError
+from . import pgschema, pgwrite
+from .pglexical import PgLexical
+from .pgvectors import PgSentenceVectors, PgVectorIndex
+from .snapshot import Snapshot, sentence_layout
+
+log = logging.getLogger(__name__)
+
+#: Seconds to wait for a connection (at start, and from the pool) before giving up.
+CONNECT_TIMEOUT = 5.0
+#: HNSW candidate list: above the most hits a question asks for (2 × 50 sentence hits).
+EF_SEARCH = 200
+
+_pools: dict[str, ConnectionPool] = {}
+_pools_lock = threading.Lock()
+
+
+def describe(url: str) -> str:
+    """``host:port/dbname`` of a URL, never its password, for messages."""
+    try:
+        info = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "(malformed QABOT_DATABASE_URL)"
+    return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
+
+
+def _unreachable(url: str, exc: Exception) -> DatabaseError:
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return DatabaseError(
+        f"cannot reach the database {describe(url)}: {reason}",
+        "start it, or check QABOT_DATABASE_URL / --database-url",
+    )
+
+
+def init_database(url: str) -> tuple[int, int]:
+    """Create or migrate qabot's schema (`qabot db init`); (version before, version after)."""
+    try:
+        with psycopg.connect(url, autocommit=True, connect_timeout=int(CONNECT_TIMEOUT)) as conn:
+            return pgschema.migrate(conn, describe(url))
+    except psycopg.OperationalError as exc:
+        raise _unreachable(url, exc) from exc
+
+
+def _configure(conn: psycopg.Connection) -> None:
+    register_vector(conn)
+    conn.execute(f"SET hnsw.ef_search = {EF_SEARCH}")
+
+
+def pool_for(url: str) -> ConnectionPool:
+    """The process's pool for ``url`` (schema checked and migrated on first use).
+
+    Broken connections are checked out of the pool and replaced as the server comes back.
+    """
+    with _pools_lock:
+        pool = _pools.get(url)
+        if pool is None:
+            init_database(url)
+            pool = ConnectionPool(
+                url,
+                min_size=1,
+                max_size=8,
+                kwargs={"autocommit": True},
+                configure=_configure,
+                check=ConnectionPool.check_connection,
+                timeout=CONNECT_TIMEOUT,
+                open=False,
+                name="qabot",
+            )
+            try:
+                pool.open(wait=True, timeout=CONNECT_TIMEOUT)
+            except PoolTimeout as exc:
+                pool.close()
+                raise _unreachable(url, exc) from exc
+            _pools[url] = pool
+        return pool
+
+
+def close_pool(url: str) -> None:
+    """Close the process's pool for ``url`` (a test's database, or at shutdown)."""
+    with _pools_lock:
+        pool = _pools.pop(url, None)
+    if pool is not None:
+        pool.close()
+
+
+class PgSnapshot(Snapshot):
+    """A generation in the database: vectors and postings stay there, searched per question."""
+
+    passages: PgVectorIndex
+    sentence_vectors: PgSentenceVectors
+
+    def prepare_search(self) -> Snapshot:
+        _ = self._starts, self._owners, self.by_key  # the layout only: vectors stay there
+        return self
+
+    def vectors_by_hash(self) -> Mapping[str, np.ndarray]:
+        return self.passages.by_hash({c.hash for c in self.chunks})
+
+
+class PostgresStore:
+    """The snapshots of one database (``QABOT_DATABASE_URL``)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.location = describe(url)
+        self.pool = pool_for(url)
+
+    def current_name(self) -> str | None:
+        try:
+            with self.pool.connection() as conn:
+                row = conn.execute("SELECT generation FROM qabot_manifest").fetchone()
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise _unreachable(self.url, exc) from exc
+        return pgwrite.generation_name(int(row[0])) if row else None
+
+    def new_vectors(self, dim: int) -> PgVectorIndex:
+        return PgVectorIndex(self.pool, "qabot_passage_vectors", dim, fresh=True)
+
+    def load(self) -> PgSnapshot:
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                head = conn.execute(
+                    "SELECT generation, model, dim, prompts, built, passages, total_keys, "
+                    "analysis FROM qabot_manifest"
+                ).fetchone()
+                rows = conn.execute(
+                    "SELECT record, sentences FROM qabot_passages ORDER BY position"
+                ).fetchall()
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise _unreachable(self.url, exc) from exc
+        if head is None:
+            hint = "build it with `qabot index`"
+            raise IndexError_(f"no index in the database {self.location}", hint)
+        generation, model, dim, prompts, built, n, total_keys, analysis = head
+        if analysis != ANALYSIS_VERSION:
+            raise IndexError_(
+                f"the index in {self.location} was built with Arabic analysis version "
+                f"{analysis}, this qabot uses {ANALYSIS_VERSION}",
+                REBUILD_HINT,
+            )
+        chunks = [Chunk.model_validate(record) for record, _ in rows]
+        sentences = {c.key: list(s) for c, (_, s) in zip(chunks, rows, strict=True)}
+        if len(chunks) != n:
+            raise IndexError_(f"index {self.location} is inconsistent", REBUILD_HINT)
+        keys = {c.key for c in chunks}
+        texts, sentence_ids = sentence_layout(chunks, sentences)
+        snapshot = PgSnapshot(
+            model=model,
+            dim=dim,
+            chunks=chunks,
+            sentences=sentences,
+            passages=PgVectorIndex(self.pool, "qabot_passage_vectors", dim, count=n, known=keys),
+            sentence_vectors=PgSentenceVectors(self.pool, dim, texts),
+            lexical=PgLexical(self.pool, n, total_keys, known=keys),
+            prompts=dict(prompts),
+            built=built,
+            name=pgwrite.generation_name(generation),
+            sentence_ids=sentence_ids,
+        )
+        return snapshot
+
+    def commit(self, snapshot: Snapshot) -> str:
+        try:
+            with self.pool.connection() as conn:
+                name = pgwrite.write(conn, snapshot)
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise _unreachable(self.url, exc) from exc
+        snapshot.name = name
+        return name
+
+    @contextmanager
+    def lock(self, timeout: float) -> Iterator[None]:
+        """The build lock: a session advisory lock, so a killed build releases it."""
+        try:
+            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=int(CONNECT_TIMEOUT))
+        except psycopg.OperationalError as exc:
+            raise _unreachable(self.url, exc) from exc
+        with conn:
+            deadline = time.monotonic() + timeout
+            warned = False
+            while not _try_lock(conn):
+                if not warned:
+                    what = "waiting for another `qabot index` to finish (%s, up to %g s)…"
+                    log.warning(what, self.location, timeout)
+                    warned = True
+                if time.monotonic() >= deadline:
+                    raise QabotError(
+                        f"another `qabot index` was still updating {self.location} after "
+                        f"{timeout:g} s; gave up",
+                        "try again once it has finished, or wait longer with `qabot index "
+                        "--wait SECONDS` (QABOT_LOCK_TIMEOUT)",
+                    )
+                time.sleep(0.1)
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (pgschema.BUILD_LOCK,))
+
+
+def _try_lock(conn: psycopg.Connection) -> bool:
+    row = conn.execute("SELECT pg_try_advisory_lock(%s)", (pgschema.BUILD_LOCK,)).fetchone()
+    return bool(row and row[0])
