@@ -256,7 +256,7 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument(
             "--database-url",
             metavar="URL",
-            help="keep the index in PostgreSQL instead (QABOT_DATABASE_URL, docs/postgres.md)",
+            help="keep the index in PostgreSQL instead (QABOT_DATABASE_URL; README)",
         )
         if corpus:
             sp.add_argument(

@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     batch_size: int = 16
     max_chunk_tokens: int = 400
     #: ``postgresql://user:password@host:port/db``: keep the index in PostgreSQL + pgvector,
-    #: shared by several bot replicas and indexers (docs/postgres.md); unset: index_dir.
+    #: shared by several bot replicas and indexers (README); unset: index_dir.
     database_url: str | None = None
     #: Seconds a build waits for another build of the same index before giving up.
     lock_timeout: float = 600.0

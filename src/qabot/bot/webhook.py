@@ -1,5 +1,5 @@
 """Webhook mode: Telegram POSTs updates to a public URL, so several replicas can sit behind
-a load balancer (each answers from the shared database, docs/postgres.md) where polling
+a load balancer (each answers from the shared database; README) where polling
 allows one bot process per token.
 
 python-telegram-bot's webhook server rejects (403) any request without the

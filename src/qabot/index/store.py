@@ -49,7 +49,7 @@ class SnapshotStore(Protocol):
 
 def open_store(settings: Settings, index_dir: Path | None = None) -> SnapshotStore:
     """The store the settings name: the database of ``database_url`` when one is set
-    (docs/postgres.md), else the index folder (``index_dir`` overrides it)."""
+    (README "Running on PostgreSQL"), else the index folder (``index_dir`` overrides it)."""
     if settings.database_url:
         from .postgres import PostgresStore
 
