@@ -28,6 +28,8 @@ class Encoder(Protocol):
 class SentenceTransformerEncoder:
     """A sentence-transformers model, using the query/passage prompts from its own config."""
 
+    backend = "torch"
+
     def __init__(self, model: SentenceTransformer, model_id: str, batch_size: int = 16) -> None:
         self.model = model
         self.model_id = model_id
@@ -70,6 +72,8 @@ class OnnxEncoder:
     tokenizer.json, truncation to ``max_length``, mean pooling over the attention mask, L2
     norm — in numpy. Texts are sorted by token length before batching, so a batch pads little.
     """
+
+    backend = "onnx"
 
     def __init__(
         self,
