@@ -14,7 +14,7 @@ import faiss
 import numpy as np
 
 from ..errors import REBUILD_HINT, IndexError_
-from .vectors import VectorIndex
+from .vectors import VectorIndex, faiss_search
 
 #: Rows converted at a time when writing, so a million sentences need no float32 copy.
 _STEP = 65_536
@@ -40,12 +40,7 @@ class HalfIndex:
         raise TypeError("a stored HalfIndex is read-only: a build writes a new one")
 
     def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        k = min(k, len(self))
-        if k <= 0:
-            return []
-        query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, self.dim)
-        scores, ids = self._index.search(query, k)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
+        return faiss_search(self._index, vector, k)
 
     def get(self, ids: np.ndarray) -> np.ndarray:
         if len(ids) == 0:

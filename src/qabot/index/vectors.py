@@ -70,6 +70,16 @@ def _ivf(dim: int, ids: np.ndarray, vectors: np.ndarray) -> Any:
     return index
 
 
+def faiss_search(index: faiss.Index, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """The ``k`` best (id, score) of one query vector in a FAISS index, best first."""
+    k = min(k, int(index.ntotal))
+    if k <= 0:
+        return []
+    query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, index.d)
+    scores, ids = index.search(query, k)
+    return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
+
+
 class FaissIndex:
     """Exact inner-product search (`IndexFlatIP` in an `IndexIDMap2`) up to ``ann_threshold``
     vectors; past it, an approximate IVF index (recall@10 ≥ 0.98 against exact).
@@ -129,12 +139,7 @@ class FaissIndex:
         return int(self._index.remove_ids(np.ascontiguousarray(ids, dtype=np.int64)))
 
     def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        k = min(k, len(self))
-        if k <= 0:
-            return []
-        query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, self.dim)
-        scores, ids = self._index.search(query, k)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
+        return faiss_search(self._index, vector, k)
 
     def get(self, ids: np.ndarray) -> np.ndarray:
         """The stored vectors for these ids (used to reuse unchanged embeddings)."""
