@@ -123,7 +123,7 @@ def main() -> None:
         f"paragraphs longer than `max_chunk_tokens` (400 model tokens; the model reads at most "
         f"512) are split at sentence boundaries into {len(pieces)} passages, so no text is "
         f"truncated. "
-        f"Sentences are embedded too (they pick the highlighted sentence and carry half the "
+        f"Sentences are embedded too (they pick the highlighted sentence and carry 0.4 of the "
         f"dense score), so both counts are shown. Seconds are `BuildReport.seconds`: reading "
         f"and chunking every file, loading the previous generation, embedding, and writing a "
         f"new generation (FAISS, BM25, metadata) — all but the embedding is the same fixed "

@@ -76,7 +76,7 @@ def real_parts(cache: Path) -> dict[str, Any]:
         np.savez(
             path,
             passages=passages,
-            sentences=snap.sentence_matrix,
+            sentences=snap.sentence_vectors.get(snap.sentence_vectors.ids()),
             questions=encoder.encode_queries(questions),
             question_texts=np.array(questions),
         )
@@ -229,8 +229,8 @@ def phase_query(n: int, work: Path, cache: Path, threshold: int) -> dict[str, An
     lex = snap.lexical
     out["memory_mb"] = {
         "passage_vectors": round(len(snap.passages) * snap.dim * 4 / 2**20),
-        "sentence_vectors": round(len(snap.sentence_vectors) * snap.dim * 4 / 2**20),
-        "sentence_matrix": round(snap.sentence_matrix.nbytes / 2**20),
+        # one float16 row per distinct sentence text, memory-mapped (index/halfvectors.py)
+        "sentence_vectors": round(len(snap.sentence_vectors) * snap.dim * 2 / 2**20),
         "bm25_mapped": round(sum(a.nbytes for a in (lex._flat, lex._data, lex._indices)) / 2**20),
     }
     files = [p for p in (work / (snap.name or "")).rglob("*") if p.is_file()]
@@ -238,7 +238,7 @@ def phase_query(n: int, work: Path, cache: Path, threshold: int) -> dict[str, An
     out["disk_total_mb"] = round(sum(p.stat().st_size for p in files) / 2**20, 1)
     for what, index, matrix in (
         ("passages", snap.passages, None),
-        ("sentences", snap.sentence_vectors, snap.sentence_matrix),
+        ("sentences", snap.sentence_vectors, None),
     ):
         out[f"{what}_approximate"] = bool(getattr(index, "approximate", False))
         out[f"{what}_recall10"] = recall_at_10(index, matrix, questions, snap)
@@ -250,8 +250,6 @@ def recall_at_10(index: Any, matrix: np.ndarray | None, questions: np.ndarray, s
     ids = index.ids()
     if matrix is None:
         matrix = index.get(ids)
-    else:  # the snapshot's sentence matrix is in passage order: its ids in that order
-        ids = np.array(snap._sentence_layout[1], dtype=np.int64)
     exact = np.argsort(-(matrix @ questions.T), axis=0)[:10].T
     hits = [
         len({int(ids[j]) for j in exact[q]} & {i for i, _ in index.search(questions[q], 10)}) / 10
