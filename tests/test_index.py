@@ -649,3 +649,27 @@ def test_unusable_new_generation_is_rejected_once(corpus: Settings, monkeypatch)
     assert retriever.refresh() is False and retriever.refresh() is False
     assert len(loads) == 1  # not re-read on every question
     assert len(retriever) == 16 and retriever.search("منظمة التعاون", k=1)
+
+
+def test_a_generation_folder_is_flushed_before_it_is_renamed_into_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """publish_dir: a crash right after the rename must not leave a published folder whose
+    files never reached the disk, so every file is flushed before the rename, not after."""
+    from qabot import fsio
+
+    events: list[tuple[str, Path]] = []
+    real_replace = os.replace
+    monkeypatch.setattr(fsio, "fsync_tree", lambda p: events.append(("flush", Path(p))))
+
+    def replace(src: str | Path, dst: str | Path) -> None:
+        events.append(("rename", Path(src)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    tmp = tmp_path / "gen-000001.tmp"
+    tmp.mkdir()
+    (tmp / "manifest.json").write_text("{}", encoding="utf-8")
+    fsio.publish_dir(tmp, tmp_path / "gen-000001")
+    assert events == [("flush", tmp), ("rename", tmp)]
+    assert (tmp_path / "gen-000001" / "manifest.json").read_text(encoding="utf-8") == "{}"
