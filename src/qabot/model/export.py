@@ -11,27 +11,22 @@ exported folder is then run by :class:`qabot.encoder.OnnxEncoder` without torch.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import uuid
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from filelock import FileLock, Timeout
 
 from qabot.errors import ModelError
 
-from ..fsio import publish_dir
 from .convert import MARKER as CONVERSION_MARKER
+from .convert import publish_under_lock
 
 #: Bump when the export changes (exporter, fusions, inputs), so old exports are redone.
 FORMAT_VERSION = 1
 MARKER = "qabot-onnx.json"
 ONNX_FILE = "model.onnx"
 OPSET = 17
-LOCK_TIMEOUT_S = 600.0
 #: The export is refused unless it reproduces torch's vectors this closely (cosine).
 MIN_COSINE = 0.9999
 #: Mixed lengths, so the traced graph is the padded (masked) one and the check covers padding.
@@ -140,33 +135,11 @@ def export_onnx(converted: Path, *, force: bool = False) -> Path:
     Idempotent, safe to interrupt and to run from two processes at once, as the conversion.
     """
     target = onnx_dir(converted)
-    if not force and is_exported(target, converted):
-        return target
-    lock_path = target.with_name(target.name + ".lock")
-    try:
-        with FileLock(str(lock_path), timeout=LOCK_TIMEOUT_S):
-            if not force and is_exported(target, converted):
-                return target  # another process finished it while we waited
-            for stale in target.parent.glob(f".{target.name}.tmp-*"):
-                shutil.rmtree(stale, ignore_errors=True)  # left by a killed run (we hold the lock)
-            tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-            tmp.mkdir()
-            try:
-                _export_into(converted, tmp)
-                if target.exists():
-                    shutil.rmtree(target)
-                publish_dir(tmp, target)
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
-    except Timeout as exc:
-        raise ModelError(
-            f"timed out waiting for another process exporting the model into {target}",
-            hint=f"if no qabot process is running, delete {lock_path}",
-        ) from exc
-    except OSError as exc:
-        raise ModelError(
-            f"cannot write the ONNX export to {target}: {exc}",
-            hint="check free disk space (~500 MB) and permissions, or set QABOT_CACHE_DIR",
-        ) from exc
-    return target
+    return publish_under_lock(
+        target,
+        complete=lambda: is_exported(target, converted),
+        fill=lambda tmp: _export_into(converted, tmp),
+        force=force,
+        doing="exporting the model",
+        what="the ONNX export",
+    )
