@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from .index.postgres import pool_for
-from .questions import QuestionStats, build_stats, question_key
+from .questions import QuestionStats, answer_fields, build_stats, question_key
 from .results import Answer
 
 _DAY = "to_char(asked, 'YYYY-MM-DD')"
@@ -28,19 +28,10 @@ class PgQuestionLog:
     def record_answers(self, answers: list[Answer], at: datetime | None = None) -> None:
         """Several answers in one transaction (a commit costs far more than a row)."""
         asked = (at or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None, microsecond=0)
-        rows = []
-        for answer in answers:
-            top = answer.passages[0] if answer.passages else None
-            rows.append(
-                (
-                    asked,
-                    answer.question,
-                    question_key(answer.question),
-                    answer.found,
-                    top.confidence if top else None,
-                    top.article if top else None,
-                )
-            )
+        rows = [
+            (asked, q, question_key(q), ok, conf, art)
+            for q, ok, conf, art in map(answer_fields, answers)
+        ]
         with self.pool.connection() as conn, conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO qabot_questions (asked, question, key, answered, confidence, "

@@ -66,6 +66,17 @@ class QuestionStats(BaseModel):
     unanswered: list[Unanswered]
 
 
+def answer_fields(answer: Answer) -> tuple[str, bool, float | None, str | None]:
+    """What the record keeps of an answer: question, answered, top confidence, top article."""
+    top = answer.passages[0] if answer.passages else None
+    return (
+        answer.question,
+        answer.found,
+        top.confidence if top else None,
+        top.article if top else None,
+    )
+
+
 def question_key(question: str) -> str:
     """Spelling variants, diacritics and punctuation folded, so one question counts once."""
     return " ".join(tokenize(question))
@@ -143,18 +154,7 @@ class QuestionLog:
         """Record several answers in one transaction (a commit costs far more than a row)."""
         asked = (at or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
         when = asked.isoformat(timespec="seconds")
-        rows = []
-        for answer in answers:
-            top = answer.passages[0] if answer.passages else None
-            rows.append(
-                (
-                    when,
-                    answer.question,
-                    int(answer.found),
-                    top.confidence if top else None,
-                    top.article if top else None,
-                )
-            )
+        rows = [(when, q, int(ok), conf, art) for q, ok, conf, art in map(answer_fields, answers)]
         self._insert(rows)
 
     def stats(self, days: int = 7, *, top: int = 10, now: datetime | None = None) -> QuestionStats:
