@@ -413,19 +413,36 @@ async def test_bot_started_before_the_bot_api_is_reachable_keeps_trying(
     }
     shim = SHIM.format(**FAKE_MODEL)
     async with subprocess(sys.executable, "-c", shim, "bot", cwd=ROOT, env=env) as bot:
-        await asyncio.sleep(3.0)  # long enough for several refused attempts
+        # Wait for a refused attempt to be logged (not a fixed sleep: a loaded machine may
+        # take seconds just to start the interpreter), then for the next one.
+        seen = await _read_until(bot, "retry 2 of", timeout=120)
         assert bot.returncode is None  # still trying, not crashed
         async with BotAPI(port=port) as api:
             await api.wait_for("getUpdates", timeout=60)
             reply = await ask(api, QUESTION)
             bot.send_signal(signal.SIGTERM)
             _, raw = await asyncio.wait_for(bot.communicate(), 60)
-    err = raw.decode()
+    err = seen + raw.decode()
     assert bot.returncode == 0, err
     assert "Bot API getMe failed (NetworkError" in err and "retry 1 of" in err
     assert visible(reply) and "Traceback" not in err and SECRET not in err
     # `qabot bot` logs like `python bot.py`: PTB's start line, but not httpx's every request.
     assert "Application started" in err and "HTTP Request" not in err
+
+
+async def _read_until(proc: Any, text: str, timeout: float) -> str:
+    """The child's stderr up to and including the first line holding ``text``."""
+    lines: list[str] = []
+
+    async def read() -> None:
+        while line := (await proc.stderr.readline()).decode():
+            lines.append(line)
+            if text in line:
+                return
+        raise AssertionError(f"exited before {text!r}: {''.join(lines)}")
+
+    await asyncio.wait_for(read(), timeout)
+    return "".join(lines)
 
 
 # --------------------------------------------------------------------------- shutdown
