@@ -185,6 +185,37 @@ def test_load_encoder_records_the_source(encoder: SentenceTransformerEncoder) ->
     assert encoder.count_tokens("ما هي عاصمة مصر؟") >= 3
 
 
+def test_counting_tokens_beside_an_encoding_leaves_it_intact(
+    encoder: SentenceTransformerEncoder,
+) -> None:
+    """An index build or /reindex counts tokens while the bot encodes questions.
+
+    (Calling the transformers tokenizer to count reset its truncation in place, and about
+    one encoding in three beside it failed.)
+    """
+    questions = ["ما هي عاصمة مصر؟ " * 20, "من؟"]
+    expected = encoder.encode_queries(questions)
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def count() -> None:
+        while not done.is_set():
+            try:
+                encoder.count_tokens("نص عربي طويل " * 60)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+    counter = threading.Thread(target=count)
+    counter.start()
+    try:
+        for _ in range(15):
+            assert np.allclose(encoder.encode_queries(questions), expected, atol=1e-5)
+    finally:
+        done.set()
+        counter.join()
+    assert not errors
+
+
 # ----------------------------------------------------------------------------- the cache
 
 

@@ -41,6 +41,7 @@ class SentenceTransformerEncoder:
         prompts = model.prompts or {}
         self.query_prompt: str = prompts.get("query", "") or ""
         self.passage_prompt: str = prompts.get("passage", prompts.get("document", "")) or ""
+        self._counter = _counting_tokenizer(model)
 
     def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
         if not texts:
@@ -62,7 +63,22 @@ class SentenceTransformerEncoder:
         return self._encode(texts, self.passage_prompt)
 
     def count_tokens(self, text: str) -> int:
-        return len(self.model.tokenizer(text, add_special_tokens=True, verbose=False)["input_ids"])
+        return len(self._counter.encode(text).ids)
+
+
+def _counting_tokenizer(model: SentenceTransformer) -> Tokenizer:
+    """A private copy of the model's tokenizer, without truncation or padding.
+
+    Calling the transformers tokenizer resets its truncation and padding state in place, so
+    counting tokens (an index build, /reindex) while a question is encoded in another thread
+    broke that encoding.
+    """
+    from tokenizers import Tokenizer
+
+    counter = Tokenizer.from_str(model.tokenizer.backend_tokenizer.to_str())
+    counter.no_truncation()
+    counter.no_padding()
+    return counter
 
 
 class OnnxEncoder:
