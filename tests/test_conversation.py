@@ -25,6 +25,7 @@ from qabot.conversation import (
     mix_lexical,
     mix_vectors,
     prior_bonus,
+    with_prior,
 )
 from qabot.index import build_index
 from qabot.memory import Conversations, Replies
@@ -86,6 +87,11 @@ def test_confidence_gain_decides_without_cues() -> None:
     assert not depends(reading(set(), 0.4, 0.5), weights)
 
 
+def test_context_without_an_answer_is_not_used() -> None:
+    refused = Reading(frozenset({"elliptic"}), 0.1, 0.2, 1.0, answered=False)
+    assert not depends(refused)
+
+
 def test_own_words_missing_from_the_context_passage_keep_it_alone() -> None:
     weights = replace_weights(own=0.5)
     assert not depends(reading({"elliptic"}, 0.1, 0.9, own=0.3), weights)
@@ -125,6 +131,23 @@ def test_prior_favours_the_last_answer_article_and_passage() -> None:
     bonus = prior_bonus(["a1", "a1", "a2"], ["a1#1", "a1#2", "a2#1"], last, DEFAULT_CONTEXT)
     assert bonus[1] > bonus[0] > bonus[2] == 0.0
     assert not prior_bonus(["a1"], ["a1#1"], Turn("q"), DEFAULT_CONTEXT).any()
+
+
+def test_prior_is_looked_up_only_where_it_can_reach_the_top() -> None:
+    scores = np.array([3.0, 2.5, 0.0, 1.9])
+    last = Turn("q", article="a1", passage="a1#4")
+    looked: list[int] = []
+
+    def origin(i: int) -> tuple[str, str]:
+        looked.append(i)
+        return "a1", f"a1#{i + 1}"
+
+    out = with_prior(scores, origin, last, DEFAULT_CONTEXT, k=1)
+    reach = DEFAULT_CONTEXT.prior + DEFAULT_CONTEXT.passage_prior
+    assert sorted(looked) == [0, 1, 3]  # 0.0 + reach < 3.0: it cannot win
+    assert np.isclose(out[3], 1.9 + reach) and out[2] == 0.0
+    assert np.isclose(out[0], 3.0 + DEFAULT_CONTEXT.prior)
+    assert with_prior(scores, origin, Turn("q"), DEFAULT_CONTEXT, k=1) is scores
 
 
 def test_alone_scores_join_the_context_ranking() -> None:
@@ -206,7 +229,14 @@ def test_empty_history_is_exactly_a_single_question(retriever: Retriever) -> Non
     assert not plain.context_used
 
 
+def with_threshold(retriever: Retriever, min_confidence: float) -> Retriever:
+    """The same index, answering above another confidence (the fake encoder's confidences
+    mean nothing: 0 makes every reading an answer, 1 none)."""
+    return Retriever(retriever.store, retriever.encoder, Settings(min_confidence=min_confidence))
+
+
 def test_elliptic_follow_up_is_searched_in_context(retriever: Retriever) -> None:
+    retriever = with_threshold(retriever, 0.0)
     earlier = "كم تبلغ مساحة الحديقة العامة الجديدة على ضفاف النهر؟"
     first = retriever.ask(earlier, k=1)
     assert first.passages[0].article == "park"
@@ -215,6 +245,15 @@ def test_elliptic_follow_up_is_searched_in_context(retriever: Retriever) -> None
     assert follow.context_used and not alone.context_used
     assert follow.passages[0].article == "park"
     assert "خمسة ملايين" in follow.passages[0].text
+
+
+def test_a_context_that_answers_nothing_is_not_used(retriever: Retriever) -> None:
+    refusing = with_threshold(retriever, 1.0)
+    earlier = "كم تبلغ مساحة الحديقة العامة الجديدة على ضفاف النهر؟"
+    alone = refusing.ask("وكم كلف؟", k=3)
+    follow = refusing.ask("وكم كلف؟", k=3, history=[earlier])
+    assert not follow.found and not follow.context_used
+    assert follow.passages == alone.passages  # refused as if asked alone: no context note
 
 
 def test_complete_question_after_another_topic_is_answered_alone(retriever: Retriever) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -204,6 +204,31 @@ def fuse_readings(
     return in_context + weight * own + bonus
 
 
+def with_prior(
+    scores: np.ndarray,
+    origin: Callable[[int], tuple[str, str]],
+    last: Turn,
+    weights: ContextWeights,
+    k: int,
+) -> np.ndarray:
+    """``scores`` plus the last answer's prior (:func:`prior_bonus`), for the candidates
+    the prior can lift into the top ``k``; ``origin(i)`` is candidate i's (article, id).
+
+    Looking a candidate up costs more than the whole fusion, and a bonus of at most
+    ``prior + passage_prior`` cannot lift one from below the k-th score minus that.
+    """
+    reach = weights.prior + weights.passage_prior
+    if last.article is None or reach <= 0 or not len(scores):
+        return scores
+    at = len(scores) - min(k, len(scores))  # the k-th highest score's place once partitioned
+    kth = np.partition(scores, at)[at]
+    near = np.flatnonzero(scores >= kth - reach)
+    origins = [origin(int(i)) for i in near]
+    out = scores.copy()
+    out[near] += prior_bonus([a for a, _ in origins], [p for _, p in origins], last, weights)
+    return out
+
+
 @dataclass(frozen=True)
 class Reading:
     """What the decision weighs: the question's cues and both readings' top confidence."""
@@ -213,15 +238,18 @@ class Reading:
     context: float  # ... in context
     own: float  # share of the question's own words (IDF-weighted) in the in-context passage
     arabic: bool = True  # own is measured for Arabic questions only
+    answered: bool = True  # whether the in-context reading is confident enough to answer
 
 
 def depends(reading: Reading, weights: ContextWeights = DEFAULT_CONTEXT) -> bool:
     """Whether to answer in context: a textual cue, or much more confident in context.
 
+    A context that does not lead to an answer is not used: the question is refused either
+    way, and its own reading is what it would be asked alone («وكم سعر الذهب اليوم؟»).
     An Arabic question whose own words are mostly missing from the in-context passage
     («وما هي عاصمة فرنسا؟» after a question on the OIC) is answered alone whatever its cues.
     """
-    if reading.arabic and reading.own < weights.own:
+    if not reading.answered or (reading.arabic and reading.own < weights.own):
         return False
     signals = set(reading.cues)
     if not weights.short:
