@@ -73,6 +73,8 @@ _OPENERS = "من ممن ما ماذا متى أين كيف كم لماذا لم 
 _ELLIPTIC_RE = re.compile(
     r"^[وف]\s?(?:(?:في|علي|الي|من|عن)\s|[بل])?(?:" + "|".join(normalize(_OPENERS).split()) + r")\b"
 )
+#: «وفي الجنوب؟», «وعن النفط؟»: و/ف + a preposition, no question word: only a fragment.
+_FRAGMENT_RE = re.compile(r"^[وف](?:في|علي|عن|الي|مع|عند|بين|خلال|بعد|قبل)\s")
 #: Attached pronouns that point back: زيارته، رئيسها، عددهم، منه، عنها.
 _SUFFIX_RE = re.compile(r"^\w{2,}(?:ه|ها|هم|هما|هن)$")
 _ENGLISH_BACK = frozenset(
@@ -89,7 +91,9 @@ def cues(question: str) -> set[str]:
     text = question.strip().lower()
     found: set[str] = set()
     words = tokenize(text)
-    if _ELLIPTIC_RE.match(normalize(text)) or text.startswith(_ENGLISH_OPENERS):
+    folded = normalize(text)
+    goes_on = _ELLIPTIC_RE.match(folded) or _FRAGMENT_RE.match(folded)
+    if goes_on or text.startswith(_ENGLISH_OPENERS):
         found.add("elliptic")
     if any(w in _ENGLISH_BACK for w in words):
         found.add("pronoun")
