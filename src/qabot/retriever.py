@@ -183,11 +183,11 @@ class Retriever:
             return [], False
         fused = fuse(found, mode, arabic, self.weights)
         order = np.argsort(-fused, kind="stable")[:k]
-        alone = [self._passage(snapshot, found, int(i), float(fused[i]), arabic) for i in order]
         if not turns:
-            return alone, False
+            return self._passages(snapshot, found, fused, order, arabic), False
         # The question read in context shares what its own reading found: its lexical query,
-        # and its candidates join the pool (no second search with its own vector).
+        # and its candidates join the pool (no second search with its own vector). Only the
+        # reading answered with is turned into passages; the other gives its confidence.
         text = conv.context_text(turns)
         mixed = None
         if vector is not None:
@@ -195,7 +195,7 @@ class Retriever:
             mixed = conv.mix_vectors(vector, earlier, self.context.vector)
         more = self._candidates(snapshot, question, mixed, legs, text, found.keys, lexical)
         if more is None:
-            return alone, False
+            return self._passages(snapshot, found, fused, order, arabic), False
         scores = zscore(fuse(more, mode, arabic, self.weights))
         if self.context.alone:
             own_z = dict(zip(found.keys.tolist(), zscore(fused).tolist(), strict=True))
@@ -203,19 +203,25 @@ class Retriever:
             scores = conv.fuse_readings(scores, more.keys.tolist(), own_z, zero, self.context.alone)
         scores = conv.with_prior(scores, lambda i: self._origin(snapshot, more, i), turns[-1],
                                  self.context, k)  # fmt: skip
-        order = np.argsort(-scores, kind="stable")[:k]
-        passages = [self._passage(snapshot, more, int(i), float(scores[i]), arabic) for i in order]
+        best = np.argsort(-scores, kind="stable")[:k]
+        context = passage_confidence(more, int(best[0]), arabic, self.weights)
         reading = Reading(
             cues=frozenset(conv.cues(question)),
-            alone=alone[0].confidence if alone else 0.0,
-            context=passages[0].confidence,
-            own=float(lexical.coverage(more.keys)[order[0]]),  # scored already: no recount
+            alone=passage_confidence(found, int(order[0]), arabic, self.weights),
+            context=context,
+            own=float(lexical.coverage(more.keys)[best[0]]),  # scored already: no recount
             arabic=arabic,
-            answered=passages[0].confidence >= self.settings.min_confidence,
+            answered=context >= self.settings.min_confidence,
         )
         if conv.depends(reading, self.context):
-            return passages, True
-        return alone, False
+            return self._passages(snapshot, more, scores, best, arabic), True
+        return self._passages(snapshot, found, fused, order, arabic), False
+
+    def _passages(
+        self, snapshot: Snapshot, found: Candidates, scores: np.ndarray, order: np.ndarray,
+        arabic: bool,
+    ) -> list[Passage]:  # fmt: skip
+        return [self._passage(snapshot, found, int(i), float(scores[i]), arabic) for i in order]
 
     @staticmethod
     def _origin(snapshot: Snapshot, found: Candidates, i: int) -> tuple[str, str]:
