@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from fakes import HashEncoder
 
+from qabot.chunking import stable_key
 from qabot.config import Settings
 from qabot.conversation import (
     DEFAULT_CONTEXT,
@@ -24,7 +25,6 @@ from qabot.conversation import (
     mix_coverage,
     mix_lexical,
     mix_vectors,
-    prior_bonus,
     with_prior,
 )
 from qabot.index import build_index
@@ -131,27 +131,29 @@ def test_earlier_words_count_less_in_bm25_and_coverage() -> None:
 
 
 def test_prior_favours_the_last_answer_article_and_passage() -> None:
+    ids = ["a1#1", "a1#2", "a2#1"]
+    keys = np.array([stable_key(i) for i in ids])
     last = Turn("q", article="a1", passage="a1#2")
-    bonus = prior_bonus(["a1", "a1", "a2"], ["a1#1", "a1#2", "a2#1"], last, DEFAULT_CONTEXT)
-    assert bonus[1] > bonus[0] > bonus[2] == 0.0
-    assert not prior_bonus(["a1"], ["a1#1"], Turn("q"), DEFAULT_CONTEXT).any()
+    out = with_prior(np.zeros(3), keys, lambda i: ids[i].split("#")[0], last, DEFAULT_CONTEXT, 3)
+    assert out[1] > out[0] > out[2] == 0.0
+    assert np.isclose(out[1], DEFAULT_CONTEXT.prior + DEFAULT_CONTEXT.passage_prior)
+    assert not with_prior(np.zeros(3), keys, lambda i: "a1", Turn("q"), DEFAULT_CONTEXT, 3).any()
 
 
 def test_prior_is_looked_up_only_where_it_can_reach_the_top() -> None:
-    scores = np.array([3.0, 2.5, 0.0, 1.9])
-    last = Turn("q", article="a1", passage="a1#4")
+    scores = np.array([3.0, 2.5, 0.0, 2.4])
+    keys = np.array([stable_key(f"a1#{i}") for i in range(4)])
+    last = Turn("q", article="a1", passage="a1#2")  # the passage prior lifts 0.0 to 1.5
     looked: list[int] = []
 
-    def origin(i: int) -> tuple[str, str]:
+    def article_of(i: int) -> str:
         looked.append(i)
-        return "a1", f"a1#{i + 1}"
+        return "a1"
 
-    out = with_prior(scores, origin, last, DEFAULT_CONTEXT, k=1)
-    reach = DEFAULT_CONTEXT.prior + DEFAULT_CONTEXT.passage_prior
-    assert sorted(looked) == [0, 1, 3]  # 0.0 + reach < 3.0: it cannot win
-    assert np.isclose(out[3], 1.9 + reach) and out[2] == 0.0
-    assert np.isclose(out[0], 3.0 + DEFAULT_CONTEXT.prior)
-    assert with_prior(scores, origin, Turn("q"), DEFAULT_CONTEXT, k=1) is scores
+    out = with_prior(scores, keys, article_of, last, DEFAULT_CONTEXT, k=1)
+    assert sorted(looked) == [0, 1, 3]  # 1.5 + 0.6 < 3.0: the article prior cannot lift it
+    assert np.isclose(out[2], DEFAULT_CONTEXT.passage_prior)
+    assert np.isclose(out[3], 2.4 + DEFAULT_CONTEXT.prior)
 
 
 def test_alone_scores_join_the_context_ranking() -> None:

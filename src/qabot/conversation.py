@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .arabic import normalize, term_groups, tokenize
+from .chunking import stable_key
 from .encoder import Encoder
 from .results import Answer
 
@@ -186,19 +187,6 @@ def mix_coverage(
     return np.minimum(1.0, (own * own_total + weight * earlier * earlier_total) / total)
 
 
-def prior_bonus(
-    articles: Sequence[str], passages: Sequence[str], last: Turn, weights: ContextWeights
-) -> np.ndarray:
-    """The bonus of each candidate for being from the last answer's article or passage."""
-    return np.array(
-        [
-            weights.prior * (a == last.article) + weights.passage_prior * (p == last.passage)
-            for a, p in zip(articles, passages, strict=True)
-        ],
-        dtype=np.float64,
-    )
-
-
 def fuse_readings(
     in_context: np.ndarray,
     keys: Sequence[int],
@@ -215,26 +203,30 @@ def fuse_readings(
 
 def with_prior(
     scores: np.ndarray,
-    origin: Callable[[int], tuple[str, str]],
+    keys: np.ndarray,
+    article_of: Callable[[int], str],
     last: Turn,
     weights: ContextWeights,
     k: int,
 ) -> np.ndarray:
-    """``scores`` plus the last answer's prior (:func:`prior_bonus`), for the candidates
-    the prior can lift into the top ``k``; ``origin(i)`` is candidate i's (article, id).
+    """``scores`` (of the candidates with ``keys``) plus the last answer's prior:
+    ``passage_prior`` for its passage, ``prior`` for the passages of its article.
 
-    Looking a candidate up costs more than the whole fusion, and a bonus of at most
-    ``prior + passage_prior`` cannot lift one from below the k-th score minus that.
+    The passage is found by key (a passage's key is :func:`stable_key` of its id); a
+    candidate's article (``article_of(i)``) is looked up only where the prior can lift it
+    into the top ``k``, as a look-up costs more than the whole fusion.
     """
-    reach = weights.prior + weights.passage_prior
-    if last.article is None or reach <= 0 or not len(scores):
+    if last.article is None or not len(scores):
         return scores
-    at = len(scores) - min(k, len(scores))  # the k-th highest score's place once partitioned
-    kth = np.partition(scores, at)[at]
-    near = np.flatnonzero(scores >= kth - reach)
-    origins = [origin(int(i)) for i in near]
-    out = scores.copy()
-    out[near] += prior_bonus([a for a, _ in origins], [p for _, p in origins], last, weights)
+    out = scores.astype(np.float64, copy=True)
+    if last.passage is not None:
+        out[keys == stable_key(last.passage)] += weights.passage_prior
+    if weights.prior > 0:
+        at = len(out) - min(k, len(out))  # the k-th highest score's place once partitioned
+        kth = np.partition(out, at)[at]
+        for i in np.flatnonzero(out >= kth - weights.prior):  # below: out of reach
+            if article_of(int(i)) == last.article:
+                out[i] += weights.prior
     return out
 
 

@@ -201,8 +201,8 @@ class Retriever:
             own_z = dict(zip(found.keys.tolist(), zscore(fused).tolist(), strict=True))
             zero = np.zeros(len(scores))
             scores = conv.fuse_readings(scores, more.keys.tolist(), own_z, zero, self.context.alone)
-        scores = conv.with_prior(scores, lambda i: self._origin(snapshot, more, i), turns[-1],
-                                 self.context, k)  # fmt: skip
+        article_of = lambda i: snapshot.by_key[int(more.keys[i])].article  # noqa: E731
+        scores = conv.with_prior(scores, more.keys, article_of, turns[-1], self.context, k)
         best = np.argsort(-scores, kind="stable")[:k]
         context = passage_confidence(more, int(best[0]), arabic, self.weights)
         reading = Reading(
@@ -222,11 +222,6 @@ class Retriever:
         arabic: bool,
     ) -> list[Passage]:  # fmt: skip
         return [self._passage(snapshot, found, int(i), float(scores[i]), arabic) for i in order]
-
-    @staticmethod
-    def _origin(snapshot: Snapshot, found: Candidates, i: int) -> tuple[str, str]:
-        chunk = snapshot.by_key[int(found.keys[i])]
-        return chunk.article, chunk.id
 
     def candidates(
         self, question: str, vector: np.ndarray | None, mode: Mode = "hybrid"
