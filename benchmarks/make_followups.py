@@ -285,6 +285,37 @@ MORE_SWITCHES = [
     ("Who is Naguib Mahfouz?", "Who founded the Ottoman Empire?", "arcd-a005-p00"),
 ]
 
+# Written in wave 4 after an error analysis showed the set had few fragment follow-ups
+# («ومن الغرب؟», «ووالدته؟», "What about the west?") and few complete questions that start
+# with و; on ARCD articles no earlier pair used. Split fixed here before any run on them.
+FRAG_AR = [
+    ("ما الدول التي تحد إيران من الشمال؟", "ومن الغرب؟", "arcd-a033-p01"),
+    ("ما الدول التي تحد إيران من الشرق؟", "وماذا عن الجنوب؟", "arcd-a033-p01"),
+    ("في أي عام ولد ابن خلدون؟", "وأين دفن؟", "arcd-a036-p02"),
+    ("ما العلم الذي يعتبر ابن خلدون مؤسسه؟", "وأين توفي؟", "arcd-a036-p02"),
+    ("متى تولى محمد علي باشا حكم مصر؟", "ومن كان سلفه؟", "arcd-a039-p01"),
+    ("من هو مؤسس مصر الحديثة؟", "ومتى سقطت دولته؟", "arcd-a039-p02"),
+    ("ما اسم أول ألبوم منفرد لتامر حسني؟", "وفي أي عام صدر؟", "arcd-a035-p00"),
+    ("من والد تامر حسني؟", "ووالدته؟", "arcd-a035-p01"),
+    ("بماذا اتهم تامر حسني عام 2006؟", "وبماذا حكم عليه؟", "arcd-a035-p02"),
+    ("لماذا سمي سليمان القانوني بهذا الاسم؟", "وبأي اسم عرف عند الغرب؟", "arcd-a034-p02"),
+    ("أين توقف سليمان القانوني في حملاته على أوروبا؟", "وفي أي عام؟", "arcd-a034-p02"),
+    ("ما أكبر مدينة في إيران؟", "وما هي عاصمتها؟", "arcd-a033-p01"),
+    ("ما ثاني أكبر احتياطي تملكه إيران في العالم؟", "وفي النفط؟", "arcd-a033-p01"),
+    ("على أي بحر تطل إيران؟", "وفي الجنوب؟", "arcd-a033-p01"),
+]
+FRAG_EN = [
+    ("Who was Tamer Hosny's father?", "And his mother?", "arcd-a035-p01"),
+    ("Which countries border Iran to the north?", "What about the west?", "arcd-a033-p01"),
+]
+FRAG_SWITCHES = [
+    ("من هو والد تامر حسني؟", "وما عاصمة إيران؟", "arcd-a033-p01"),
+    ("متى ولد ابن خلدون؟", "وهل تنصح بشراء سيارة كهربائية؟", None),
+    ("ما الدول التي تحد إيران من الشمال؟", "ومن هو مؤسس مصر الحديثة؟", "arcd-a039-p00"),
+    ("What is diabetes?", "And who founded modern Egypt?", "arcd-a039-p00"),
+]
+
+
 def seed_paragraphs() -> list[dict[str, str]]:
     """The seed article's body paragraphs, numbered as qabot's chunker numbers them."""
     from qabot.articles import parse_article
@@ -306,6 +337,9 @@ def main() -> int:
         "more-arcd-ar": MORE_ARCD_AR,
         "more-en": MORE_EN,
         "more-switch": MORE_SWITCHES,
+        "frag-ar": FRAG_AR,
+        "frag-en": FRAG_EN,
+        "frag-switch": FRAG_SWITCHES,
     }
     pairs = []
     for group, rows in groups.items():

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from fakes import HashEncoder
 
+from qabot.chunking import stable_key
 from qabot.config import Settings
 from qabot.conversation import (
     DEFAULT_CONTEXT,
@@ -24,7 +25,7 @@ from qabot.conversation import (
     mix_coverage,
     mix_lexical,
     mix_vectors,
-    prior_bonus,
+    with_prior,
 )
 from qabot.index import build_index
 from qabot.memory import Conversations, Replies
@@ -60,6 +61,10 @@ published: 2023-05-01
         ("متى تأسست منظمة التعاون الإسلامي؟", set()),
         ("ما هي عاصمة فرنسا؟", {"short"}),
         ("والله ما أعرف لماذا تأسست المنظمة الدولية؟", set()),  # و + الله, no question word
+        ("وفي جامعة الدول العربية منذ متى؟", {"elliptic"}),  # و + preposition: a fragment
+        ("وعن الحدود الشرقية للبلاد المذكورة؟", {"elliptic"}),
+        ("وفاة الكاتب المصري الكبير متى كانت بالضبط؟", set()),  # وفاة: a word, not و + في
+        ("في أي عام ولد الكاتب المصري الكبير؟", set()),  # no و: a complete question
     ],
 )
 def test_cues(question: str, expected: set[str]) -> None:
@@ -84,6 +89,11 @@ def test_confidence_gain_decides_without_cues() -> None:
     weights = replace_weights(gain=0.3)
     assert depends(reading(set(), 0.1, 0.5), weights)
     assert not depends(reading(set(), 0.4, 0.5), weights)
+
+
+def test_context_without_an_answer_is_not_used() -> None:
+    refused = Reading(frozenset({"elliptic"}), 0.1, 0.2, 1.0, answered=False)
+    assert not depends(refused)
 
 
 def test_own_words_missing_from_the_context_passage_keep_it_alone() -> None:
@@ -121,10 +131,29 @@ def test_earlier_words_count_less_in_bm25_and_coverage() -> None:
 
 
 def test_prior_favours_the_last_answer_article_and_passage() -> None:
+    ids = ["a1#1", "a1#2", "a2#1"]
+    keys = np.array([stable_key(i) for i in ids])
     last = Turn("q", article="a1", passage="a1#2")
-    bonus = prior_bonus(["a1", "a1", "a2"], ["a1#1", "a1#2", "a2#1"], last, DEFAULT_CONTEXT)
-    assert bonus[1] > bonus[0] > bonus[2] == 0.0
-    assert not prior_bonus(["a1"], ["a1#1"], Turn("q"), DEFAULT_CONTEXT).any()
+    out = with_prior(np.zeros(3), keys, lambda i: ids[i].split("#")[0], last, DEFAULT_CONTEXT, 3)
+    assert out[1] > out[0] > out[2] == 0.0
+    assert np.isclose(out[1], DEFAULT_CONTEXT.prior + DEFAULT_CONTEXT.passage_prior)
+    assert not with_prior(np.zeros(3), keys, lambda i: "a1", Turn("q"), DEFAULT_CONTEXT, 3).any()
+
+
+def test_prior_is_looked_up_only_where_it_can_reach_the_top() -> None:
+    scores = np.array([3.0, 2.5, 0.0, 2.4])
+    keys = np.array([stable_key(f"a1#{i}") for i in range(4)])
+    last = Turn("q", article="a1", passage="a1#2")  # the passage prior lifts 0.0 to 1.5
+    looked: list[int] = []
+
+    def article_of(i: int) -> str:
+        looked.append(i)
+        return "a1"
+
+    out = with_prior(scores, keys, article_of, last, DEFAULT_CONTEXT, k=1)
+    assert sorted(looked) == [0, 1, 3]  # 1.5 + 0.6 < 3.0: the article prior cannot lift it
+    assert np.isclose(out[2], DEFAULT_CONTEXT.passage_prior)
+    assert np.isclose(out[3], 2.4 + DEFAULT_CONTEXT.prior)
 
 
 def test_alone_scores_join_the_context_ranking() -> None:
@@ -206,7 +235,14 @@ def test_empty_history_is_exactly_a_single_question(retriever: Retriever) -> Non
     assert not plain.context_used
 
 
+def with_threshold(retriever: Retriever, min_confidence: float) -> Retriever:
+    """The same index, answering above another confidence (the fake encoder's confidences
+    mean nothing: 0 makes every reading an answer, 1 none)."""
+    return Retriever(retriever.store, retriever.encoder, Settings(min_confidence=min_confidence))
+
+
 def test_elliptic_follow_up_is_searched_in_context(retriever: Retriever) -> None:
+    retriever = with_threshold(retriever, 0.0)
     earlier = "كم تبلغ مساحة الحديقة العامة الجديدة على ضفاف النهر؟"
     first = retriever.ask(earlier, k=1)
     assert first.passages[0].article == "park"
@@ -215,6 +251,15 @@ def test_elliptic_follow_up_is_searched_in_context(retriever: Retriever) -> None
     assert follow.context_used and not alone.context_used
     assert follow.passages[0].article == "park"
     assert "خمسة ملايين" in follow.passages[0].text
+
+
+def test_a_context_that_answers_nothing_is_not_used(retriever: Retriever) -> None:
+    refusing = with_threshold(retriever, 1.0)
+    earlier = "كم تبلغ مساحة الحديقة العامة الجديدة على ضفاف النهر؟"
+    alone = refusing.ask("وكم كلف؟", k=3)
+    follow = refusing.ask("وكم كلف؟", k=3, history=[earlier])
+    assert not follow.found and not follow.context_used
+    assert follow.passages == alone.passages  # refused as if asked alone: no context note
 
 
 def test_complete_question_after_another_topic_is_answered_alone(retriever: Retriever) -> None:

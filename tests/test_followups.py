@@ -31,6 +31,9 @@ FOLLOW_UPS = [
      "And how many members does it have?", 16),
     ("Who is Russia's permanent representative to the OIC?",
      "What did he say Western opponents are doing?", 5),
+    # fragments (و + preposition, no question word), written for this file
+    ("من يرأس مجموعة الرؤية الاستراتيجية روسيا - العالم الإسلامي؟", "وعن قمة قازان؟", 13),
+    ("أين تقع النزاعات التي سيناقش الطرفان حلها؟", "وعن العلاقات الفلسطينية الإسرائيلية؟", 9),
 ]  # fmt: skip
 #: A complete question after another topic: answered exactly as if asked alone.
 SWITCHES = [

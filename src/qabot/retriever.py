@@ -28,6 +28,7 @@ from .fusion import (
 from .gate import is_question
 from .highlight import answer_cue, best_sentence
 from .index.files import FileStore
+from .index.legs import LexicalHits
 from .index.snapshot import Snapshot
 from .index.store import SnapshotStore, open_store
 from .results import Answer, ArticleInfo, Passage
@@ -175,67 +176,52 @@ class Retriever:
         arabic = is_mostly_arabic(question)
         # BM25 over Arabic keys cannot match a question in another language: skip the leg.
         legs: Mode = "dense" if mode == "hybrid" and not arabic else mode
-        found = self._candidates(snapshot, question, vector, legs)
+        n = self.weights.candidates if legs != "dense" else 0
+        lexical = snapshot.lexical.query(question, n)
+        found = self._candidates(snapshot, question, vector, legs, lexical=lexical)
         if found is None:
             return [], False
         fused = fuse(found, mode, arabic, self.weights)
         order = np.argsort(-fused, kind="stable")[:k]
-        alone = [self._passage(snapshot, found, int(i), float(fused[i]), arabic) for i in order]
         if not turns:
-            return alone, False
-        own_scores = dict(zip(found.keys.tolist(), zscore(fused).tolist(), strict=True))
-        in_context, own = self._in_context(
-            snapshot, question, vector, turns, mode, legs, arabic, k, own_scores
-        )
-        if not in_context:
-            return alone, False
-        reading = Reading(
-            cues=frozenset(conv.cues(question)),
-            alone=alone[0].confidence if alone else 0.0,
-            context=in_context[0].confidence,
-            own=own,
-            arabic=arabic,
-        )
-        if conv.depends(reading, self.context):
-            return in_context, True
-        return alone, False
-
-    def _in_context(
-        self,
-        snapshot: Snapshot,
-        question: str,
-        vector: np.ndarray | None,
-        turns: list[conv.Turn],
-        mode: Mode,
-        legs: Mode,
-        arabic: bool,
-        k: int,
-        own_scores: dict[int, float],
-    ) -> tuple[list[Passage], float]:
-        """The passages for ``question`` read in the context of the earlier ``turns``, and
-        the share of the question's own words in the best of them."""
+            return self._passages(snapshot, found, fused, order, arabic), False
+        # The question read in context shares what its own reading found: its lexical query,
+        # and its candidates join the pool (no second search with its own vector). Only the
+        # reading answered with is turned into passages; the other gives its confidence.
         text = conv.context_text(turns)
         mixed = None
         if vector is not None:
             earlier = self._vectors.mean([t.question for t in turns], self.encoder)
             mixed = conv.mix_vectors(vector, earlier, self.context.vector)
-        found = self._candidates(snapshot, question, mixed, legs, context=text, extra=vector)
-        if found is None:
-            return [], 0.0
-        chunks = [snapshot.by_key[int(key)] for key in found.keys]
-        fused = conv.fuse_readings(
-            zscore(fuse(found, mode, arabic, self.weights)),
-            found.keys.tolist(),
-            own_scores,
-            conv.prior_bonus(
-                [c.article for c in chunks], [c.id for c in chunks], turns[-1], self.context
-            ),
-            self.context.alone,
+        more = self._candidates(snapshot, question, mixed, legs, text, found.keys, lexical)
+        if more is None:
+            return self._passages(snapshot, found, fused, order, arabic), False
+        scores = zscore(fuse(more, mode, arabic, self.weights))
+        if self.context.alone:
+            own_z = dict(zip(found.keys.tolist(), zscore(fused).tolist(), strict=True))
+            zero = np.zeros(len(scores))
+            scores = conv.fuse_readings(scores, more.keys.tolist(), own_z, zero, self.context.alone)
+        article_of = lambda i: snapshot.by_key[int(more.keys[i])].article  # noqa: E731
+        scores = conv.with_prior(scores, more.keys, article_of, turns[-1], self.context, k)
+        best = np.argsort(-scores, kind="stable")[:k]
+        context = passage_confidence(more, int(best[0]), arabic, self.weights)
+        reading = Reading(
+            cues=frozenset(conv.cues(question)),
+            alone=passage_confidence(found, int(order[0]), arabic, self.weights),
+            context=context,
+            own=float(lexical.coverage(more.keys)[best[0]]),  # scored already: no recount
+            arabic=arabic,
+            answered=context >= self.settings.min_confidence,
         )
-        order = np.argsort(-fused, kind="stable")[:k]
-        own = snapshot.lexical.query(question, 0).coverage(found.keys[order[:1]])
-        passages = [self._passage(snapshot, found, int(i), float(fused[i]), arabic) for i in order]
-        return passages, float(own[0]) if len(own) else 0.0
+        if conv.depends(reading, self.context):
+            return self._passages(snapshot, more, scores, best, arabic), True
+        return self._passages(snapshot, found, fused, order, arabic), False
+
+    def _passages(
+        self, snapshot: Snapshot, found: Candidates, scores: np.ndarray, order: np.ndarray,
+        arabic: bool,
+    ) -> list[Passage]:  # fmt: skip
+        return [self._passage(snapshot, found, int(i), float(scores[i]), arabic) for i in order]
 
     def candidates(
         self, question: str, vector: np.ndarray | None, mode: Mode = "hybrid"
@@ -251,12 +237,14 @@ class Retriever:
         vector: np.ndarray | None,
         mode: Mode,
         context: str | None = None,
-        extra: np.ndarray | None = None,
+        pooled: np.ndarray | None = None,
+        lexical: LexicalHits | None = None,
     ) -> Candidates | None:
         """Pool the top hits of every leg, then score each candidate on every leg.
 
         With a ``context`` (earlier questions), their words join BM25 and coverage at the
-        context's lower weight, and ``extra`` (the question's own vector) adds its hits.
+        context's lower weight, and the question's own candidates (``pooled``) join the pool.
+        ``lexical``: the question's BM25 query when the caller made it already.
         """
         n = self.weights.candidates
         pool: dict[int, None] = {}
@@ -265,12 +253,13 @@ class Retriever:
         if vector is not None:
             for key, _ in snapshot.passages.search(vector, n):
                 pool[key] = None
-            if extra is not None:
-                for key, _ in snapshot.passages.search(extra, n):
-                    pool[key] = None
+        if pooled is not None:
+            pool.update(dict.fromkeys(int(key) for key in pooled))
+        if vector is not None:
             for key in snapshot.sentence_passages(vector, n * 2):
                 pool[key] = None
-        lexical = snapshot.lexical.query(question, n if mode != "dense" else 0)
+        if lexical is None:
+            lexical = snapshot.lexical.query(question, n if mode != "dense" else 0)
         earlier = snapshot.lexical.query(context, n if mode != "dense" else 0) if context else None
         for key, _ in lexical.hits + (earlier.hits if earlier else []):
             pool[key] = None
