@@ -137,6 +137,10 @@ class PgSnapshot(Snapshot):
 class PostgresStore:
     """The snapshots of one database (``QABOT_DATABASE_URL``)."""
 
+    #: A sentence text's vector is a row kept across generations (:mod:`.pgwrite`): a build
+    #: need not read the reused ones back, only embed the new texts.
+    sentences_by_text = True
+
     def __init__(self, url: str) -> None:
         self.url = url
         self.location = describe(url)
