@@ -50,6 +50,7 @@ class _Candidates:
             post = conn.execute(POSTINGS, (keys, sorted(self.terms))) if self.terms else None
         self.passages = {int(k): _vector(v) for k, v in p.fetchall()}
         self.sentences = {int(k): _vector(v) for k, v in s.fetchall()}
+        self.postings = {}
         for row in post.fetchall() if post else []:
             self.postings.setdefault(int(row[0]), []).append(row)
         self.keys = set(keys)
