@@ -18,19 +18,32 @@ import numpy as np
 from psycopg_pool import ConnectionPool
 
 from ..arabic import index_keys, is_arabic_token, term_groups
+from .bm25 import pruned_df
 from .legs import Groups
 from .lexical import DEFAULT_B, DEFAULT_K1
 
 #: A question's top BM25 hits, from its keys' text (their ids and document frequencies are
-#: read in the same statement, so the hits cost one round trip); idf as :func:`idf`.
+#: read in the same statement, so the hits cost one round trip); idf as :func:`idf`. As the
+#: file store does (:func:`qabot.index.bm25.pruned_df`), only keys in at most ``maxdf``
+#: passages are walked; when a key is left out, the best ``2k`` so found are rescored with
+#: every key and the best ``k`` of them kept.
 TOP = """
-SELECT p.passage, sum(
-    q.qtf * ln(1 + (%(n)s::float8 - t.df + 0.5) / (t.df + 0.5))
-    * p.tf / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.dl / %(avgdl)s))
-) AS s
-FROM unnest(%(terms)s::text[], %(qtf)s::int[]) AS q(term, qtf)
-JOIN qabot_terms t ON t.term = q.term AND t.df > 0
-JOIN qabot_postings p ON p.term = t.id
+WITH q AS (
+    SELECT t.id, t.df, q.qtf * ln(1 + (%(n)s::float8 - t.df + 0.5) / (t.df + 0.5)) AS w
+    FROM unnest(%(terms)s::text[], %(qtf)s::int[]) AS q(term, qtf)
+    JOIN qabot_terms t ON t.term = q.term AND t.df > 0
+), net AS (
+    SELECT p.passage
+    FROM q JOIN qabot_postings p ON p.term = q.id
+    WHERE q.df <= %(maxdf)s
+    GROUP BY p.passage
+    ORDER BY sum(q.w * p.tf / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.dl / %(avgdl)s))) DESC,
+             p.passage
+    LIMIT (SELECT CASE WHEN bool_or(df > %(maxdf)s) THEN 2 ELSE 1 END * %(k)s FROM q)
+)
+SELECT p.passage, sum(q.w * p.tf / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.dl / %(avgdl)s)))
+    AS s
+FROM net JOIN qabot_postings p ON p.passage = net.passage JOIN q ON q.id = p.term
 GROUP BY p.passage ORDER BY s DESC, p.passage LIMIT %(k)s
 """
 TERMS = "SELECT term, id, df FROM qabot_terms WHERE term = ANY(%s) AND df > 0"
@@ -109,6 +122,7 @@ class PgLexical:
         return {
             "k1": DEFAULT_K1, "b": DEFAULT_B, "n": self.n, "avgdl": self.total_keys / self.n,
             "terms": list(counts), "qtf": list(counts.values()), "k": k,
+            "maxdf": pruned_df(self.n),
         }  # fmt: skip
 
     def query(self, query: str, k: int) -> PgLexicalQuery:
