@@ -18,7 +18,7 @@ from fakes import HashEncoder
 from test_postgres_store import QUESTIONS, assert_same_answers, both
 
 from qabot.conversation import Turn
-from qabot.index import build_index
+from qabot.index import bm25, build_index
 from qabot.index.postgres import PostgresStore
 from qabot.retriever import Retriever
 
@@ -73,3 +73,23 @@ def test_a_question_is_two_round_trips_with_the_same_answers(
     assert ours.context_used == theirs.context_used
     assert [p.id for p in ours.passages] == [p.id for p in theirs.passages]
     assert [p.score for p in ours.passages] == pytest.approx([p.score for p in theirs.passages])
+
+
+def test_common_keys_are_pruned_as_the_file_store_prunes_them(
+    corpus: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keys in more than 3 of the 16 passages keep no posting list in the file store, and are
+    not walked in the database: the BM25 hits and the answers stay the same in both."""
+    monkeypatch.setattr(bm25, "MIN_PRUNED_DF", 2)
+    monkeypatch.setattr(bm25, "MAX_DF_SHARE", 0.2)
+    encoder = HashEncoder(dim=384)
+    files, database = both(corpus, pg_url)
+    build_index(database, encoder=encoder)
+    build_index(files, encoder=encoder)
+    a, b = (Retriever.load(settings=s, encoder=encoder) for s in (files, database))
+    assert bm25.pruned_df(len(a)) == 3
+    for question in QUESTIONS:
+        ours, theirs = (r.snapshot.lexical.query(question, 5).hits for r in (a, b))
+        assert [k for k, _ in ours] == [k for k, _ in theirs], question
+        assert [s for _, s in ours] == pytest.approx([s for _, s in theirs], rel=1e-5)
+    assert_same_answers(a, b)
