@@ -339,7 +339,7 @@ def pg_scale() -> str:
     a = _load("pg_arcd.json")
     rows.append("")
     rows.append(
-        f"ARCD ({a['questions']} questions, every {a['every']}th): R@1 {a['files']['r1']:.4f} "
+        f"ARCD ({a['questions']} questions, one in {a['every']}): R@1 {a['files']['r1']:.4f} "
         f"in files, {a['postgres']['r1']:.4f} in PostgreSQL, the same rank of the gold "
         f"paragraph for {a['same_rank']} of {a['questions']}; query p50 without encoding "
         f"{a['files']['p50_ms']} ms in files, {a['postgres']['p50_ms']} ms in PostgreSQL "
