@@ -117,6 +117,12 @@ def test_round_trip_matches_the_file_store(corpus: Path, pg_url: str) -> None:
             " (SELECT term FROM qabot_postings))"
         ).fetchone()
     assert counts == (2, 2, 0)
+    with psycopg.connect(pg_url) as conn:  # each df kept by delta equals a recount
+        wrong = conn.execute(
+            "SELECT count(*) FROM qabot_terms t "
+            "WHERE df <> (SELECT count(*) FROM qabot_postings p WHERE p.term = t.id)"
+        ).fetchone()
+    assert wrong == (0,)
     with psycopg.connect(pg_url) as conn:
         rows = conn.execute("SELECT count(*) FROM qabot_sentence_vectors").fetchone()
     assert rows == (len(b.snapshot.sentence_vectors),) and rows[0] == 2  # PARK's two sentences

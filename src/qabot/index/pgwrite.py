@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterable
 
 import numpy as np
@@ -208,17 +209,18 @@ def _write_sentences(conn: psycopg.Connection, snapshot: Snapshot, full: bool) -
 
 
 def _write_postings(conn: psycopg.Connection, change: Change, replace: bool) -> None:
-    """Drop the postings of removed and re-added passages, add the new ones, fix the dfs."""
+    """Drop the postings of removed and re-added passages, add the new ones, fix the dfs
+    (by the rows each key lost and gained: no recount of a common key's postings)."""
+    removed: Counter[int] = Counter()
     if replace:
         conn.execute("DELETE FROM qabot_postings")
         conn.execute("UPDATE qabot_terms SET df = 0 WHERE df <> 0")
-        touched: set[int] = set()
     else:
         gone = list(change.remove | change.add.keys())
         rows = conn.execute(
             "DELETE FROM qabot_postings WHERE passage = ANY(%s) RETURNING term", (gone,)
         ).fetchall()
-        touched = {r[0] for r in rows}
+        removed.update(r[0] for r in rows)
     vocabulary = sorted({t for keys in change.add.values() for t in keys})
     term_id = _term_ids(conn, vocabulary)
     table = _postings_table(change.add, term_id)
@@ -231,21 +233,15 @@ def _write_postings(conn: psycopg.Connection, change: Change, replace: bool) -> 
             "AS v(key, n) WHERE p.key = v.key",
             (list(change.add), [len(k) for k in change.add.values()]),
         )
-    if replace:  # every df is the count of the new postings
-        terms, df = np.unique(table["term"].astype(np.int64), return_counts=True)
+    terms, added = np.unique(table["term"].astype(np.int64), return_counts=True)
+    delta = Counter(dict(zip(terms.tolist(), added.tolist(), strict=True)))
+    delta.subtract(removed)
+    changed = {t: d for t, d in delta.items() if d}
+    if changed:
         conn.execute(
-            "UPDATE qabot_terms t SET df = v.df FROM unnest(%s::int[], %s::int[]) AS v(id, df) "
-            "WHERE t.id = v.id",
-            (terms.tolist(), df.tolist()),
-        )
-        return
-    touched |= set(term_id.values())
-    if touched:
-        conn.execute(
-            "UPDATE qabot_terms t SET df = coalesce(c.n, 0) FROM unnest(%s::int[]) AS u(id) "
-            "LEFT JOIN (SELECT term, count(*) AS n FROM qabot_postings "
-            "WHERE term = ANY(%s) GROUP BY term) c ON c.term = u.id WHERE t.id = u.id",
-            (list(touched), list(touched)),
+            "UPDATE qabot_terms t SET df = t.df + v.d FROM unnest(%s::int[], %s::int[]) "
+            "AS v(id, d) WHERE t.id = v.id",
+            (list(changed), list(changed.values())),
         )
 
 
