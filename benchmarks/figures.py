@@ -319,12 +319,42 @@ def parity() -> str:
     return "\n".join(rows)
 
 
+def pg_scale() -> str:
+    rows = [
+        "| passages | store | build s | edit 10 passages s | query p50 / p95 ms "
+        "| passage ANN recall@10 | size MB | load avg |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    files = sorted(RESULTS.glob("pg_scale-*.json"), key=lambda f: int(f.stem.split("-")[1]))
+    if not files:
+        raise FileNotFoundError(2, "missing", str(RESULTS / "pg_scale-10000.json"))
+    for path in files:
+        run = _load(path.name)
+        for r in run["rows"]:
+            rows.append(
+                f"| {run['passages']:,} | {r['store']} | {r['build_s']} | {r['edit10_s']} "
+                f"| {r['query_p50_ms']} / {r['query_p95_ms']} | {r['recall_at_10']:.3f} "
+                f"| {r['size_mb']:,} | {r['load']:.1f} |"
+            )
+    a = _load("pg_arcd.json")
+    rows.append("")
+    rows.append(
+        f"ARCD ({a['questions']} questions, one in {a['every']}): R@1 {a['files']['r1']:.4f} "
+        f"in files, {a['postgres']['r1']:.4f} in PostgreSQL, the same rank of the gold "
+        f"paragraph for {a['same_rank']} of {a['questions']}; query p50 without encoding "
+        f"{a['files']['p50_ms']} ms in files, {a['postgres']['p50_ms']} ms in PostgreSQL "
+        f"(load {a['load'][0]:.1f})."
+    )
+    return "\n".join(rows)
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "arcd": arcd, "crossval": crossval, "english": english, "lexical": lexical, "load": load,
     "bot-latency": bot_latency, "build": build, "encoder": encoder,
     "followups": followups,
     "scale": scale, "ann": ann, "parity": parity,
 }  # fmt: skip
+TABLES["pg-scale"] = pg_scale
 
 
 def render(text: str) -> str:

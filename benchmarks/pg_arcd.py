@@ -30,36 +30,15 @@ sys.path.insert(0, str(ROOT / "tests"))
 from pgserver import PgServer  # noqa: E402
 
 from qabot.config import Settings  # noqa: E402
-from qabot.encoder import Encoder  # noqa: E402
 from qabot.evaluate import eval_chunks, load_eval_set, paragraph_of  # noqa: E402
 from qabot.index import FileStore, index_chunks  # noqa: E402
 from qabot.index.postgres import PostgresStore, close_pool  # noqa: E402
 from qabot.model import load_encoder  # noqa: E402
+from qabot.pgeval import Memo  # noqa: E402
 from qabot.retriever import Retriever  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "arcd" / "arcd.retrieval.json"
 OUT = ROOT / "benchmarks" / "results" / "pg_arcd.json"
-
-
-class Memo:
-    """The model, with each passage text embedded once across both builds."""
-
-    def __init__(self, encoder: Encoder) -> None:
-        self.encoder = encoder
-        self.model_id, self.dim = encoder.model_id, encoder.dim
-        self._seen: dict[str, np.ndarray] = {}
-
-    def encode_passages(self, texts: list[str]) -> np.ndarray:
-        todo = [t for t in dict.fromkeys(texts) if t not in self._seen]
-        if todo:
-            self._seen.update(zip(todo, self.encoder.encode_passages(todo), strict=True))
-        return np.stack([self._seen[t] for t in texts])
-
-    def encode_queries(self, texts: list[str]) -> np.ndarray:
-        return self.encoder.encode_queries(texts)
-
-    def count_tokens(self, text: str) -> int:
-        return self.encoder.count_tokens(text)
 
 
 def main() -> None:

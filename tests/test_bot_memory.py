@@ -1,8 +1,8 @@
 """The bot remembers each conversation: over the Bot API stand-in with the real PTB.
 
 A recording fake shows which history each question was asked with (expiry, /new, replies,
-chats and group users kept apart); the real model over the seed article shows a follow-up
-answered in context.
+chats and group users kept apart), with the memory in this process and in a real
+PostgreSQL; the real model over the seed article shows a follow-up answered in context.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from qabot.bot.memory import CONTEXT_NOTE, NEW_CONVERSATION
 from qabot.config import Settings
 from qabot.conversation import Turn
 from qabot.memory import Conversations
+from qabot.pgmemory import PgConversations, PgReplies
 from qabot.results import Answer, Passage
 
 
@@ -86,11 +87,20 @@ async def recorder() -> Recorder:
     return Recorder()
 
 
-@pytest.fixture
-async def bot(api: BotAPI, recorder: Recorder, clock: Clock) -> AsyncIterator[BotAPI]:
+@pytest.fixture(params=["in-process", "database"])
+async def bot(
+    api: BotAPI, recorder: Recorder, clock: Clock, request: pytest.FixtureRequest
+) -> AsyncIterator[BotAPI]:
+    """The bot with its memory in this process, or in a real PostgreSQL (qabot.pgmemory)."""
     async with running(settings_for(api), recorder) as app:
         memory = app.bot_data.memory
-        memory.conversations = Conversations(3, 600, clock=clock)
+        if request.param == "database":
+            url = request.getfixturevalue("pg_url")
+            memory.conversations = PgConversations(url, 3, 600, clock=clock)
+            memory.replies = PgReplies(url, clock=clock)
+            memory.in_database = True
+        else:
+            memory.conversations = Conversations(3, 600, clock=clock)
         yield api
 
 

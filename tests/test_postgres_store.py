@@ -27,6 +27,7 @@ from qabot.encoder import SentenceTransformerEncoder
 from qabot.errors import DatabaseError, QabotError
 from qabot.index import build_index, open_store
 from qabot.index.pgschema import SCHEMA_VERSION
+from qabot.index.pgvectors import PgSentenceVectors
 from qabot.index.postgres import PostgresStore
 from qabot.index.snapshot import sentence_layout
 from qabot.pgquestions import PgQuestionLog
@@ -116,6 +117,12 @@ def test_round_trip_matches_the_file_store(corpus: Path, pg_url: str) -> None:
             " (SELECT term FROM qabot_postings))"
         ).fetchone()
     assert counts == (2, 2, 0)
+    with psycopg.connect(pg_url) as conn:  # each df kept by delta equals a recount
+        wrong = conn.execute(
+            "SELECT count(*) FROM qabot_terms t "
+            "WHERE df <> (SELECT count(*) FROM qabot_postings p WHERE p.term = t.id)"
+        ).fetchone()
+    assert wrong == (0,)
     with psycopg.connect(pg_url) as conn:
         rows = conn.execute("SELECT count(*) FROM qabot_sentence_vectors").fetchone()
     assert rows == (len(b.snapshot.sentence_vectors),) and rows[0] == 2  # PARK's two sentences
@@ -150,7 +157,14 @@ def test_a_sentence_text_has_one_row_kept_across_generations(corpus: Path, pg_ur
 
     for path in (corpus / SEED.name, corpus / "copy.txt"):
         path.write_text(path.read_text(encoding="utf-8").replace("1969", "1970"), encoding="utf-8")
-    report = build_index(database, encoder=encoder)
+    read: list[int] = []
+    fetch = PgSentenceVectors.get
+    with pytest.MonkeyPatch.context() as patch:  # the reused vectors are not read back
+        patch.setattr(
+            PgSentenceVectors, "get", lambda s, ids: read.append(len(ids)) or fetch(s, ids)
+        )
+        report = build_index(database, encoder=encoder)
+    assert read == []
     after = rows()
     assert report.embedded_sentences == len(after.keys() - before.keys()) >= 1
     assert len(after) == distinct and after.keys() != before.keys()

@@ -3,7 +3,8 @@
 Each replica is `qabot bot --webhook … --database-url …` in its own process (the fake
 encoder instead of the model); updates are POSTed to them as Telegram would, with and
 without the secret token. A reindex is seen by both at once; the database killed mid-run
-costs an apology, then the same replica answers again once it is back.
+costs an apology, then the same replica answers again once it is back. A conversation goes
+on across replicas (its memory is in the database).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from fakes import HashEncoder
 from pgserver import PgServer
 
 from qabot.bot.handlers import APOLOGY
+from qabot.bot.memory import CONTEXT_NOTE, NEW_CONVERSATION
 from qabot.config import Settings
 from qabot.index import build_index
 from qabot.index.postgres import close_pool
@@ -53,10 +55,12 @@ class Replica:
         self.port, self.api = port, api
         self.url = f"http://127.0.0.1:{port}/hook"
 
-    async def post(self, text: str, chat_id: int, secret: str | None = SECRET) -> int:
+    async def post(
+        self, text: str, chat_id: int, secret: str | None = SECRET, **kwargs: Any
+    ) -> int:
         """POST one message update as Telegram would; the HTTP status."""
         update: dict[str, Any] = {"update_id": chat_id * 1000 + int(time.time() * 1000) % 1000}
-        update["message"] = self.api.push_message(text, chat_id=chat_id)
+        update["message"] = self.api.push_message(text, chat_id=chat_id, **kwargs)
         headers = {HEADER: secret} if secret is not None else {}
         async with httpx.AsyncClient() as client:
             for _ in range(100):  # the replica may still be starting its server
@@ -67,9 +71,9 @@ class Replica:
                     await asyncio.sleep(0.2)
         raise AssertionError(f"replica on port {self.port} never listened")
 
-    async def ask(self, text: str, chat_id: int) -> str:
+    async def ask(self, text: str, chat_id: int, **kwargs: Any) -> str:
         mark = self.api.mark()
-        assert await self.post(text, chat_id) == 200
+        assert await self.post(text, chat_id, **kwargs) == 200
         call = await self.api.wait_for("sendMessage", chat_id=chat_id, since=mark, timeout=60)
         return parse_html(call.text)
 
@@ -111,6 +115,17 @@ async def test_two_webhook_replicas_share_the_database(tmp_path: Path) -> None:
                     assert await two.post("متى تأسست المنظمة؟", 2, secret="wrong") == 403
                     await asyncio.sleep(1)
                     assert not api.calls_to("sendMessage", chat_id=2, since=mark)
+
+                    # A follow-up POSTed to the other replica is read in context; /new
+                    # there forgets for both; a reply to an answer works on either.
+                    first = "من هو الأمين العام لمنظمة التعاون الإسلامي؟"
+                    await one.ask(first, 8)
+                    answer = api.calls_to("sendMessage", chat_id=8)[-1]
+                    note = CONTEXT_NOTE.format(question=first)
+                    assert note in await two.ask("ومتى تأسست المنظمة؟", 8)
+                    assert await two.ask("/new", 8) == NEW_CONVERSATION
+                    assert "سياق" not in await one.ask("ومتى تأسست المنظمة؟", 8)
+                    assert note in await two.ask("ومتى تأسست؟", 8, reply_to=answer.result)
 
                     # A reindex by another process is answered from at once, by both.
                     (articles / "park.txt").write_text(PARK, encoding="utf-8")

@@ -191,8 +191,12 @@ def evaluate(
 ) -> EvalReport:
     """Index the file's paragraphs in a scratch (or cached) index and score every question."""
     data = load_eval_set(path)
-    with _index_dir(cache) as root:
-        chunks, retriever = index_eval_set(data, root, settings, encoder, progress=progress)
+    if settings.database_url and unanswerable:
+        from .pgeval import Memo
+
+        encoder = Memo(encoder)  # the halves reuse the whole set's vectors
+    with _index_dir(cache) as root, _scratch(settings, "full") as scratch:
+        chunks, retriever = index_eval_set(data, root, scratch, encoder, progress=progress)
         ranked = _rank(data, retriever, mode, max(k, 10))
         ranks, times, encode_times = ranked.ranks, ranked.times, ranked.encode_times
         report = EvalReport(
@@ -213,6 +217,19 @@ def evaluate(
                 data, chunks, root, settings, encoder, mode
             )
     return report
+
+
+@contextmanager
+def _scratch(settings: Settings, label: str) -> Iterator[Settings]:
+    """The settings as they are, or with a database: pointing at a scratch database on its
+    server, dropped afterwards (:mod:`qabot.pgeval`), so a live index is never replaced."""
+    if not settings.database_url:
+        yield settings
+        return
+    from .pgeval import scratch_database
+
+    with scratch_database(settings.database_url, label) as url:
+        yield settings.model_copy(update={"database_url": url})
 
 
 def index_eval_set(
@@ -236,11 +253,14 @@ def index_fold(
 
     The fold starts as a copy of ``root/full``, so its vectors are reused, not re-embedded.
     """
-    fold_dir = root / f"fold{fold}"
-    if not fold_dir.exists():
-        shutil.copytree(root / "full", fold_dir, ignore=shutil.ignore_patterns(".lock"))
     half = [c for c in chunks if fold_of(c.article) == fold]
-    store = FileStore(fold_dir)
+    if settings.database_url:  # a scratch database of its own (see _scratch)
+        store = open_store(settings)
+    else:
+        fold_dir = root / f"fold{fold}"
+        if not fold_dir.exists():
+            shutil.copytree(root / "full", fold_dir, ignore=shutil.ignore_patterns(".lock"))
+        store = FileStore(fold_dir)
     index_chunks(half, store, encoder, batch=settings.batch_size)
     return Retriever(store, encoder, settings)
 
@@ -263,15 +283,16 @@ def _abstention(
     correct: list[bool] = []
     refused: list[bool] = []
     for fold in (0, 1):
-        retriever = index_fold(root, chunks, fold, settings, encoder)
-        for q in data.questions:
-            answer = retriever.ask(q.question, k=1, mode=mode)
-            if fold_of(gold_article[q.paragraph_id]) == fold:
-                answered.append(answer.found)
-                top = paragraph_of(answer.passages[0].id, known) if answer.passages else ""
-                correct.append(answer.found and top == q.paragraph_id)
-            else:
-                refused.append(not answer.found)
+        with _scratch(settings, f"fold{fold}") as scratch:
+            retriever = index_fold(root, chunks, fold, scratch, encoder)
+            for q in data.questions:
+                answer = retriever.ask(q.question, k=1, mode=mode)
+                if fold_of(gold_article[q.paragraph_id]) == fold:
+                    answered.append(answer.found)
+                    top = paragraph_of(answer.passages[0].id, known) if answer.passages else ""
+                    correct.append(answer.found and top == q.paragraph_id)
+                else:
+                    refused.append(not answer.found)
     return (
         round(float(np.mean(answered)), 4),
         round(float(np.mean(correct)), 4),

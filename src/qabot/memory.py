@@ -1,9 +1,11 @@
 """What a conversation remembers: each user's last few questions, forgotten after silence.
 
-In memory only (a restart forgets every conversation, as does ``/new``): the bot keeps one
-:class:`Conversations` for all chats, bounded, so idle conversations are dropped first;
-``qabot chat`` keeps one for its single user. Sizes come from the settings
-(``context_turns``, ``context_minutes``).
+:class:`ConversationMemory` and :class:`ReplyMemory` say what any memory does; the classes
+here keep it in this process (a restart forgets every conversation, as does ``/new``): the
+bot keeps one :class:`Conversations` for all chats, bounded, so idle conversations are
+dropped first; ``qabot chat`` keeps one for its single user. With a database configured the
+bot keeps them there instead (:mod:`qabot.pgmemory`), shared by every replica. Sizes come
+from the settings (``context_turns``, ``context_minutes``).
 """
 
 from __future__ import annotations
@@ -11,11 +13,36 @@ from __future__ import annotations
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
+from typing import Protocol
 
 from .conversation import Turn
 
 #: Conversations kept at once, all chats together (the least recently active go first).
 MAX_CONVERSATIONS = 10_000
+
+
+class ConversationMemory(Protocol):
+    """Per key (a chat and user): the last few turns, forgotten after a silence."""
+
+    def history(self, key: Hashable) -> list[Turn]:
+        """The key's earlier turns, oldest first (none once it has been silent too long)."""
+        ...
+
+    def remember(self, key: Hashable, turn: Turn) -> None:
+        """Add a turn; the oldest falls off past the limit."""
+        ...
+
+    def forget(self, key: Hashable) -> None:
+        """Start afresh (``/new``)."""
+        ...
+
+
+class ReplyMemory(Protocol):
+    """Which turn each answer message (chat id, message id) of the bot belongs to."""
+
+    def add(self, chat_id: int, message_id: int, turn: Turn) -> None: ...
+
+    def get(self, chat_id: int, message_id: int) -> Turn | None: ...
 
 
 class Conversations:

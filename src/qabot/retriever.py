@@ -250,6 +250,8 @@ class Retriever:
         pool: dict[int, None] = {}
         if mode == "lexical":
             vector = None  # BM25 alone: no dense candidates, whatever the caller passed
+        texts = [question, context] if context else [question]  # a database fetches at once
+        snapshot = snapshot.for_question(texts, vector, extra, n, n if mode != "dense" else 0)
         if vector is not None:
             for key, _ in snapshot.passages.search(vector, n):
                 pool[key] = None
@@ -290,10 +292,10 @@ class Retriever:
                 coverage, earlier.coverage(keys), own_total, earlier_total, w
             )
             groups = groups + [(terms, w * weight) for terms, weight in earlier.groups]
-        foreign = foreign_words(question, snapshot.lexical.knows)
         return Candidates(
-            keys, cos_p, cos_s, dense, sims, bm25, coverage, groups, answer_cue(question), foreign
-        )
+            keys, cos_p, cos_s, dense, sims, bm25, coverage, groups, answer_cue(question),
+            foreign_words(question, snapshot.lexical.knows),
+        )  # fmt: skip
 
     def _passage(
         self, snapshot: Snapshot, found: Candidates, i: int, score: float, arabic: bool

@@ -36,7 +36,6 @@ from ..encoder import Encoder
 from ..errors import QabotError
 from ..index import build as indexer
 from ..index import open_store
-from ..memory import Conversations
 from ..questions import QuestionLog, QuestionRecord
 from ..results import Answer
 from ..retriever import Retriever
@@ -92,9 +91,7 @@ def build_application(
             query_encoder, max_batch=capacity.batch, max_waiting=capacity.waiting
         )
     data.limiter = SlidingWindow(settings.rate_limit_per_minute)
-    data.memory = memory.Memory(
-        Conversations(settings.context_turns, settings.context_minutes * 60)
-    )
+    data.memory = memory.Memory.of(settings)
     data.timeouts = timeouts
     data.qlog = QuestionLog.of(settings)
     data.recorder = _recorder(data.qlog) if data.qlog is not None else None

@@ -158,8 +158,8 @@ async def _answer(update: Update, context: BotContext, raw: str) -> None:
         await reply_line(update, NO_WORDS.format(example=EXAMPLES[0]))
         return
     note = CUT_NOTE.format(limit=question.cut_at) if question.cut_at else None
+    history = await data.memory.history(message, who)
     typing = hints.start_typing(context, message.chat_id)
-    history = data.memory.history(message, who)
     answer: Answer | None = None
     try:
         vector = await data.batcher.encode(question.text) if data.batcher else None
@@ -179,9 +179,9 @@ async def _answer(update: Update, context: BotContext, raw: str) -> None:
         markup = InlineKeyboardMarkup.from_button(
             InlineKeyboardButton(MORE_BUTTON, callback_data=more)
         )
-    turn = data.memory.remember(message, who, answer)
+    turn = await data.memory.remember(message, who, answer)
     for part in await _send_answer(message, context, render.answer_html(answer, note=note), markup):
-        data.memory.sent(message.chat_id, part, turn)  # a reply to any part brings the turn back
+        await data.memory.sent(message.chat_id, part, turn)  # a reply to any part: the turn
     await data.record(answer)
 
 

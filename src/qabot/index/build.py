@@ -194,8 +194,9 @@ def _sentence_vectors(
     old = base.sentence_ids_by_text()
     reused = [i for i, t in enumerate(texts) if t in old]
     todo = [i for i, t in enumerate(texts) if t not in old]
-    vectors = np.empty((len(texts), base.dim), dtype=np.float32)
-    if reused:
+    vectors = np.zeros((len(texts), base.dim), dtype=np.float32)
+    # A store that keeps a row per text writes only new texts: reused ones need no reading.
+    if reused and not getattr(store, "sentences_by_text", False):
         ids = np.fromiter((old[texts[i]] for i in reused), np.int64, len(reused))
         vectors[reused] = base.sentence_vectors.get(ids)
     if todo:

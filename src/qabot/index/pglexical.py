@@ -11,23 +11,47 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from psycopg_pool import ConnectionPool
 
 from ..arabic import index_keys, is_arabic_token, term_groups
+from .bm25 import pruned_df
 from .legs import Groups
 from .lexical import DEFAULT_B, DEFAULT_K1
 
-_TOP = """
-SELECT p.passage,
-       sum(q.qtf * q.idf * p.tf / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.dl / %(avgdl)s))) AS s
-FROM unnest(%(terms)s::int[], %(qtf)s::int[], %(idf)s::float8[]) AS q(term, qtf, idf)
-JOIN qabot_postings p ON p.term = q.term
+#: A question's top BM25 hits, from its keys' text (their ids and document frequencies are
+#: read in the same statement, so the hits cost one round trip); idf as :func:`idf`. As the
+#: file store does (:func:`qabot.index.bm25.pruned_df`), only keys in at most ``maxdf``
+#: passages are walked; when a key is left out, the best ``2k`` so found are rescored with
+#: every key and the best ``k`` of them kept.
+TOP = """
+WITH q AS (
+    SELECT t.id, t.df, q.qtf * ln(1 + (%(n)s::float8 - t.df + 0.5) / (t.df + 0.5)) AS w
+    FROM unnest(%(terms)s::text[], %(qtf)s::int[]) AS q(term, qtf)
+    JOIN qabot_terms t ON t.term = q.term AND t.df > 0
+), net AS (
+    SELECT p.passage
+    FROM q JOIN qabot_postings p ON p.term = q.id
+    WHERE q.df <= %(maxdf)s
+    GROUP BY p.passage
+    ORDER BY sum(q.w * p.tf / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.dl / %(avgdl)s))) DESC,
+             p.passage
+    LIMIT (SELECT CASE WHEN bool_or(df > %(maxdf)s) THEN 2 ELSE 1 END * %(k)s FROM q)
+)
+SELECT p.passage, sum(q.w * p.tf / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.dl / %(avgdl)s)))
+    AS s
+FROM net JOIN qabot_postings p ON p.passage = net.passage JOIN q ON q.id = p.term
 GROUP BY p.passage ORDER BY s DESC, p.passage LIMIT %(k)s
 """
+TERMS = "SELECT term, id, df FROM qabot_terms WHERE term = ANY(%s) AND df > 0"
+POSTINGS = (
+    "SELECT passage, term, tf, dl FROM qabot_postings WHERE passage = ANY(%s) AND term = ANY(%s)"
+)
+#: (passage keys, term ids) → their postings rows (passage, term, tf, dl).
+Postings = Callable[[list[int], list[int]], list[tuple[int, int, int, int]]]
 
 
 def idf(n: int, df: int) -> float:
@@ -46,6 +70,11 @@ class Change:
 class _Term:
     id: int
     df: int
+
+
+def terms_of(rows: Iterable[tuple[str, int, int]]) -> dict[str, _Term]:
+    """:data:`TERMS` rows by term."""
+    return {term: _Term(id_, df) for term, id_, df in rows}
 
 
 class PgLexical:
@@ -73,37 +102,54 @@ class PgLexical:
         if not wanted:
             return {}
         with self.pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT term, id, df FROM qabot_terms WHERE term = ANY(%s) AND df > 0", (wanted,)
-            ).fetchall()
-        return {term: _Term(id_, df) for term, id_, df in rows}
+            rows = conn.execute(TERMS, (wanted,)).fetchall()
+        return terms_of(rows)
 
     def knows(self, word: str) -> bool:
         return bool(self._terms(t for group in term_groups(word) for t in group))
 
-    def query(self, query: str, k: int) -> PgLexicalQuery:
+    def wanted(self, query: str) -> tuple[Counter[str], list[tuple[str, ...]], list[str]]:
+        """A query's keys with their counts, its content words' key groups, and every key
+        to look up for them."""
         counts = Counter(index_keys(query))
-        raw_groups = list(dict.fromkeys(term_groups(query)))
-        terms = self._terms([*counts, *(t for g in raw_groups for t in g)])
+        groups = list(dict.fromkeys(term_groups(query)))
+        return counts, groups, list({*counts, *(t for g in groups for t in g)})
+
+    def top_params(self, counts: Counter[str], k: int) -> dict[str, object] | None:
+        """The parameters of :data:`TOP` for a query's keys; None when there is no search."""
+        if not counts or k <= 0 or not self.n:
+            return None
+        return {
+            "k1": DEFAULT_K1, "b": DEFAULT_B, "n": self.n, "avgdl": self.total_keys / self.n,
+            "terms": list(counts), "qtf": list(counts.values()), "k": k,
+            "maxdf": pruned_df(self.n),
+        }  # fmt: skip
+
+    def query(self, query: str, k: int) -> PgLexicalQuery:
+        counts, groups, wanted = self.wanted(query)
+        params = self.top_params(counts, k)
+        with self.pool.connection() as conn, conn.pipeline():  # one round trip
+            terms = conn.execute(TERMS, (wanted,)) if wanted else None
+            top = conn.execute(TOP, params) if params else None
+        rows = terms.fetchall() if terms else []
+        return self.answer(counts, groups, terms_of(rows), top.fetchall() if top else [])
+
+    def answer(
+        self,
+        counts: Counter[str],
+        groups: list[tuple[str, ...]],
+        terms: dict[str, _Term],
+        top: list[tuple[int, float]],
+        postings: Postings | None = None,
+    ) -> PgLexicalQuery:
+        """A query's hits from its looked-up ``terms`` and :data:`TOP` rows."""
         asked = [(terms[t], c) for t, c in counts.items() if t in terms]
-        found = PgLexicalQuery(self, asked, self._weigh(raw_groups, terms), terms)
-        if asked and k > 0 and self.n:
-            params = {
-                "k1": DEFAULT_K1,
-                "b": DEFAULT_B,
-                "avgdl": self.total_keys / self.n,
-                "terms": [t.id for t, _ in asked],
-                "qtf": [c for _, c in asked],
-                "idf": [idf(self.n, t.df) for t, _ in asked],
-                "k": k,
-            }
-            with self.pool.connection() as conn:
-                rows = conn.execute(_TOP, params).fetchall()
-            found.hits = [
-                (int(key), float(s))
-                for key, s in rows
-                if s > 0 and (self.known is None or key in self.known)
-            ]
+        found = PgLexicalQuery(self, asked, self._weigh(groups, terms), terms, postings)
+        found.hits = [
+            (int(key), float(s))
+            for key, s in top
+            if s > 0 and (self.known is None or key in self.known)
+        ]
         return found
 
     def _weigh(self, groups: list[tuple[str, ...]], terms: dict[str, _Term]) -> Groups:
@@ -144,10 +190,12 @@ class PgLexicalQuery:
         asked: list[tuple[_Term, int]],
         groups: Groups,
         terms: dict[str, _Term],
+        postings: Postings | None = None,
     ) -> None:
         self.hits: list[tuple[int, float]] = []
         self.groups = groups
         self._leg, self._asked, self._terms = leg, asked, terms
+        self._postings = postings or self._fetch
         self._cached: tuple[tuple[int, ...], np.ndarray, np.ndarray] | None = None
 
     def _both(self, ids: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -160,17 +208,10 @@ class PgLexicalQuery:
         leg = self._leg
         scores = np.zeros(len(keys), dtype=np.float64)
         coverage = np.zeros(len(keys), dtype=np.float64)
-        term_ids = {t.id for t, _ in self._asked} | {
-            self._terms[t].id for g, _ in self.groups for t in g if t in self._terms
-        }
+        term_ids = self.term_ids()
         if not keys or not term_ids or not leg.n:
             return scores, coverage
-        with leg.pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT passage, term, tf, dl FROM qabot_postings "
-                "WHERE passage = ANY(%s) AND term = ANY(%s)",
-                (list(keys), list(term_ids)),
-            ).fetchall()
+        rows = self._postings(list(keys), sorted(term_ids))
         row_of = {key: i for i, key in enumerate(keys)}
         has: dict[int, set[int]] = {}
         avgdl = leg.total_keys / leg.n
@@ -190,6 +231,16 @@ class PgLexicalQuery:
                 )
                 coverage[row_of[passage]] = min(1.0, got / total)
         return scores, coverage
+
+    def _fetch(self, keys: list[int], terms: list[int]) -> list[tuple[int, int, int, int]]:
+        with self._leg.pool.connection() as conn:
+            return conn.execute(POSTINGS, (keys, terms)).fetchall()
+
+    def term_ids(self) -> set[int]:
+        """The ids of every key its scores and coverage read."""
+        return {t.id for t, _ in self._asked} | {
+            self._terms[t].id for g, _ in self.groups for t in g if t in self._terms
+        }
 
     def scores(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
         return self._both(ids)[0]

@@ -12,7 +12,7 @@ import psycopg
 from ..errors import QabotError
 
 #: The schema this qabot reads and writes.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: pg_advisory_lock keys: one for migrations, one for index builds (the store's ``lock()``).
 MIGRATE_LOCK = 0x71AB0001
 BUILD_LOCK = 0x71AB0002
@@ -82,8 +82,28 @@ CREATE TABLE qabot_questions (
 CREATE INDEX ON qabot_questions (asked);
 """
 
+# 2: the bot's conversations (qabot.pgmemory), so a follow-up answered by another replica
+# has its context. Times are seconds since the epoch; rows idle past their expiry are deleted.
+_V2 = """
+CREATE TABLE qabot_conversations (
+    key text PRIMARY KEY, -- a chat and user
+    at double precision NOT NULL, -- the last question's time: silence expires it
+    turns jsonb NOT NULL -- the last few turns, oldest first
+);
+CREATE INDEX ON qabot_conversations (at);
+-- Which turn each answer message belongs to, so a reply to it brings the turn back.
+CREATE TABLE qabot_replies (
+    chat bigint NOT NULL,
+    message bigint NOT NULL,
+    at double precision NOT NULL,
+    turn jsonb NOT NULL,
+    PRIMARY KEY (chat, message)
+);
+CREATE INDEX ON qabot_replies (at);
+"""
+
 #: version → the SQL that reaches it from the version before.
-MIGRATIONS: dict[int, str] = {1: _V1}
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2}
 
 
 def schema_version(conn: psycopg.Connection) -> int:

@@ -27,6 +27,33 @@ from .snapshot import Snapshot, sentence_layout
 
 #: The vector columns' dimension (pgschema): the bundled model's.
 DIM = 384
+#: The tables a first build fills without their secondary indexes (and postings' key).
+BULK_TABLES = ["qabot_passage_vectors", "qabot_sentence_vectors", "qabot_postings"]
+#: Memory for building those indexes at the end (HNSW builds far faster when the graph fits).
+BULK_MEMORY = "1GB"
+
+
+def _drop_indexes(conn: psycopg.Connection) -> list[str]:
+    """Drop :data:`BULK_TABLES`' indexes but the vector tables' keys; the statements that
+    make them again (their own definitions, so :mod:`.pgschema` stays the one place)."""
+    constraints = conn.execute(
+        "SELECT t.relname, c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c "
+        "JOIN pg_class t ON t.oid = c.conrelid WHERE t.relname = 'qabot_postings' "
+        "AND c.contype = 'p'"
+    ).fetchall()
+    indexes = conn.execute(
+        "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename = ANY(%s) "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)",
+        (BULK_TABLES,),
+    ).fetchall()
+    again = []
+    for table, name, definition in constraints:
+        conn.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+        again.append(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+    for name, definition in indexes:
+        conn.execute(f'DROP INDEX "{name}"')
+        again.append(definition)
+    return again
 
 
 def generation_name(generation: int) -> str:
@@ -67,11 +94,19 @@ def write(conn: psycopg.Connection, snapshot: Snapshot) -> str:
     with conn.transaction():
         head = conn.execute("SELECT generation FROM qabot_manifest FOR UPDATE").fetchone()
         generation = (int(head[0]) if head else 0) + 1
+        # The first build of a database fills empty tables: faster without their indexes,
+        # built once at the end (nobody reads an index that does not exist yet).
+        rebuild = _drop_indexes(conn) if full and replace and head is None else []
         _write_passages(conn, snapshot)
         hashes = {c.key: c.hash for c in snapshot.chunks}
         _write_vectors(conn, "qabot_passage_vectors", passages, hashes)
         _write_sentences(conn, snapshot, full)
         _write_postings(conn, change, replace)
+        if rebuild:
+            conn.execute(f"SET LOCAL maintenance_work_mem = '{BULK_MEMORY}'")
+            for statement in rebuild:
+                conn.execute(statement)
+            conn.execute("ANALYZE")
         counts = conn.execute(
             "SELECT count(*), coalesce(sum(n_keys), 0) FROM qabot_passages"
         ).fetchone()
@@ -174,37 +209,73 @@ def _write_sentences(conn: psycopg.Connection, snapshot: Snapshot, full: bool) -
 
 
 def _write_postings(conn: psycopg.Connection, change: Change, replace: bool) -> None:
-    """Drop the postings of removed and re-added passages, add the new ones, fix the dfs."""
+    """Drop the postings of removed and re-added passages, add the new ones, fix the dfs
+    (by the rows each key lost and gained: no recount of a common key's postings)."""
+    removed: Counter[int] = Counter()
     if replace:
         conn.execute("DELETE FROM qabot_postings")
         conn.execute("UPDATE qabot_terms SET df = 0 WHERE df <> 0")
-        touched: set[int] = set()
     else:
         gone = list(change.remove | change.add.keys())
         rows = conn.execute(
             "DELETE FROM qabot_postings WHERE passage = ANY(%s) RETURNING term", (gone,)
         ).fetchall()
-        touched = {r[0] for r in rows}
+        removed.update(r[0] for r in rows)
     vocabulary = sorted({t for keys in change.add.values() for t in keys})
     term_id = _term_ids(conn, vocabulary)
-    with conn.cursor().copy("COPY qabot_postings (term, passage, tf, dl) FROM STDIN") as copy:
-        for passage, keys in change.add.items():
-            for term, tf in Counter(keys).items():
-                copy.write_row((term_id[term], passage, tf, len(keys)))
-    touched |= set(term_id.values())
+    table = _postings_table(change.add, term_id)
+    sql = "COPY qabot_postings (term, passage, tf, dl) FROM STDIN BINARY"
+    with conn.cursor().copy(sql) as copy:
+        copy.write(_binary_copy(table))
     if change.add:
         conn.execute(
             "UPDATE qabot_passages p SET n_keys = v.n FROM unnest(%s::bigint[], %s::int[]) "
             "AS v(key, n) WHERE p.key = v.key",
             (list(change.add), [len(k) for k in change.add.values()]),
         )
-    if touched:
+    terms, added = np.unique(table["term"].astype(np.int64), return_counts=True)
+    delta = Counter(dict(zip(terms.tolist(), added.tolist(), strict=True)))
+    delta.subtract(removed)
+    changed = {t: d for t, d in delta.items() if d}
+    if changed:
         conn.execute(
-            "UPDATE qabot_terms t SET df = coalesce(c.n, 0) FROM unnest(%s::int[]) AS u(id) "
-            "LEFT JOIN (SELECT term, count(*) AS n FROM qabot_postings "
-            "WHERE term = ANY(%s) GROUP BY term) c ON c.term = u.id WHERE t.id = u.id",
-            (list(touched), list(touched)),
+            "UPDATE qabot_terms t SET df = t.df + v.d FROM unnest(%s::int[], %s::int[]) "
+            "AS v(id, d) WHERE t.id = v.id",
+            (list(changed), list(changed.values())),
         )
+
+
+#: A postings row as PostgreSQL's binary COPY format lays it out: a field count, then each
+#: field's length and big-endian value (term int4, passage int8, tf int4, dl int4).
+_ROW = np.dtype(
+    [("n", ">i2"), ("l1", ">i4"), ("term", ">i4"), ("l2", ">i4"), ("passage", ">i8"),
+     ("l3", ">i4"), ("tf", ">i4"), ("l4", ">i4"), ("dl", ">i4")]
+)  # fmt: skip
+
+
+def _postings_table(added: dict[int, list[str]], term_id: dict[str, int]) -> np.ndarray:
+    """One :data:`_ROW` per (passage, key) of the added passages, with its count: built with
+    numpy, as a first build writes millions of them."""
+    lengths = np.fromiter(map(len, added.values()), dtype=np.int64, count=len(added))
+    terms = np.fromiter(
+        (term_id[t] for keys in added.values() for t in keys), dtype=np.int64, count=lengths.sum()
+    )
+    owner = np.repeat(np.arange(len(added), dtype=np.int64), lengths)
+    # Sorted by key: a first build lays each key's postings out together on disk, so a
+    # question's BM25 reads a few pages per key, not one per posting.
+    pairs, tf = np.unique((terms << 32) | owner, return_counts=True)
+    table = np.zeros(len(pairs), dtype=_ROW)
+    table["n"], table["l1"], table["l2"], table["l3"], table["l4"] = 4, 4, 8, 4, 4
+    table["term"] = pairs >> 32
+    rows = pairs & 0xFFFFFFFF
+    table["passage"] = np.fromiter(added, dtype=np.int64, count=len(added))[rows]
+    table["tf"], table["dl"] = tf, lengths[rows]
+    return table
+
+
+def _binary_copy(table: np.ndarray) -> bytes:
+    """``table``'s rows as a whole binary COPY stream: signature, flags, rows, trailer."""
+    return b"PGCOPY\n\xff\r\n\x00" + bytes(8) + table.tobytes() + b"\xff\xff"
 
 
 def _term_ids(conn: psycopg.Connection, terms: Iterable[str]) -> dict[str, int]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import numpy as np
@@ -24,7 +24,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ..arabic import ANALYSIS_VERSION
 from ..chunking import Chunk
 from ..errors import REBUILD_HINT, DatabaseError, IndexError_, QabotError
-from . import pgschema, pgwrite
+from . import pgquery, pgschema, pgwrite
 from .pglexical import PgLexical
 from .pgvectors import PgSentenceVectors, PgVectorIndex
 from .snapshot import Snapshot, sentence_layout
@@ -121,9 +121,25 @@ class PgSnapshot(Snapshot):
     def vectors_by_hash(self) -> Mapping[str, np.ndarray]:
         return self.passages.by_hash({c.hash for c in self.chunks})
 
+    def for_question(
+        self,
+        texts: Sequence[str],
+        vector: np.ndarray | None,
+        extra: np.ndarray | None,
+        n: int,
+        lexical_k: int,
+    ) -> Snapshot:
+        """A view that fetched what the question will ask for in one round trip (and the
+        candidates' vectors and postings in one more): :mod:`.pgquery`."""
+        return pgquery.prime(self, texts, vector, extra, n, lexical_k)
+
 
 class PostgresStore:
     """The snapshots of one database (``QABOT_DATABASE_URL``)."""
+
+    #: A sentence text's vector is a row kept across generations (:mod:`.pgwrite`): a build
+    #: need not read the reused ones back, only embed the new texts.
+    sentences_by_text = True
 
     def __init__(self, url: str) -> None:
         self.url = url

@@ -1,0 +1,190 @@
+"""One question's reads from PostgreSQL in two round trips, not one per leg and lookup.
+
+The retriever asks its legs one after the other (passage hits, sentence hits, BM25 hits, then
+the candidates' vectors, sentence vectors and postings): against a database each ask would
+be a round trip. :func:`prime` sends the first four at once (one pipeline: the HNSW searches,
+the keys' ids and document frequencies, the BM25 top hits), and the first ``get`` of the
+candidates' passage vectors fetches their sentence vectors and postings with them. It returns
+a view of the snapshot whose legs answer from those results, and ask the database themselves
+for anything else (the same answers either way).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+from pgvector import HalfVector
+
+from .pglexical import POSTINGS, TERMS, TOP, PgLexical, PgLexicalQuery, terms_of
+from .pgvectors import SENTENCES, PgSentenceVectors, PgVectorIndex
+from .snapshot import Snapshot
+
+_HITS = "SELECT key, -(embedding <#> %s) FROM {table} ORDER BY embedding <#> %s LIMIT %s"
+_VECTORS = "SELECT key, embedding FROM {table} WHERE key = ANY(%s)"
+
+
+def _vector(values: object) -> np.ndarray:
+    return values.to_numpy() if isinstance(values, HalfVector) else np.asarray(values)
+
+
+class _Candidates:
+    """The second trip: the candidates' passage vectors, sentence vectors and postings."""
+
+    def __init__(self, view: Snapshot, lexical: PgLexical, terms: set[int]) -> None:
+        self.view, self.lexical, self.terms = view, lexical, terms
+        self.keys: set[int] = set()
+        self.passages: dict[int, np.ndarray] = {}
+        self.sentences: dict[int, np.ndarray] = {}
+        self.postings: dict[int, list[tuple[int, int, int, int]]] = {}
+
+    def fetch(self, keys: list[int], sentence_keys: list[int]) -> None:
+        passages = self.view.passages
+        assert isinstance(passages, PgVectorIndex)
+        with passages.pool.connection() as conn, conn.pipeline():
+            # binary: pgvector's text form takes ~1 ms a vector to parse
+            p = conn.execute(_VECTORS.format(table=passages.table), (keys,), binary=True)
+            s = conn.execute(_VECTORS.format(table=SENTENCES), (sentence_keys,), binary=True)
+            post = conn.execute(POSTINGS, (keys, sorted(self.terms))) if self.terms else None
+        self.passages = {int(k): _vector(v) for k, v in p.fetchall()}
+        self.sentences = {int(k): _vector(v) for k, v in s.fetchall()}
+        self.postings = {}
+        for row in post.fetchall() if post else []:
+            self.postings.setdefault(int(row[0]), []).append(row)
+        self.keys = set(keys)
+
+    def rows(self, keys: list[int], terms: list[int]) -> list[tuple[int, int, int, int]]:
+        """Postings of ``keys`` × ``terms``: from the trip when it covered them."""
+        if not self.keys.issuperset(keys) or not self.terms.issuperset(terms):
+            with self.lexical.pool.connection() as conn:
+                return conn.execute(POSTINGS, (keys, terms)).fetchall()
+        wanted = set(terms)
+        return [r for k in keys for r in self.postings.get(k, []) if r[1] in wanted]
+
+
+class _Passages(PgVectorIndex):
+    """The passage vectors, their hits for the primed query vectors already at hand."""
+
+    def __init__(
+        self,
+        base: PgVectorIndex,
+        hits: list[tuple[np.ndarray, int, list[tuple[int, float]]]],
+        trip: _Candidates,
+    ) -> None:
+        self.__dict__.update(base.__dict__)
+        self._hits, self._trip = hits, trip
+
+    def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        for primed, n, hits in self._hits:
+            if primed is vector and n == k:
+                return hits
+        return super().search(vector, k)
+
+    def get(self, ids: np.ndarray) -> np.ndarray:
+        keys = [int(k) for k in np.asarray(ids).tolist()]
+        view = self._trip.view
+        rows = view.sentence_rows(keys) if keys else []
+        ids_ = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        sentences = view.sentence_vectors
+        assert isinstance(sentences, PgSentenceVectors)
+        self._trip.fetch(keys, sentences.keys[ids_].tolist())
+        out = np.zeros((len(keys), self.dim), dtype=np.float32)
+        for i, key in enumerate(keys):
+            if key in self._trip.passages:
+                out[i] = self._trip.passages[key]
+        return out
+
+
+class _Sentences(PgSentenceVectors):
+    """The sentence vectors, with the primed sentence hits and the trip's vectors."""
+
+    def __init__(
+        self,
+        base: PgSentenceVectors,
+        hits: tuple[np.ndarray, int, list[tuple[int, float]]] | None,
+        trip: _Candidates,
+    ) -> None:
+        self.__dict__.update(base.__dict__)
+        self._hits, self._trip = hits, trip
+
+    def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        if self._hits is not None and self._hits[0] is vector and self._hits[1] == k:
+            return self._hits[2]
+        return super().search(vector, k)
+
+    def get(self, ids: np.ndarray) -> np.ndarray:
+        keys = self.keys[np.asarray(ids, np.int64)].tolist()
+        found = self._trip.sentences
+        if not all(k in found for k in keys):
+            return super().get(ids)
+        out = np.zeros((len(keys), self.dim), dtype=np.float32)
+        for i, key in enumerate(keys):
+            out[i] = found[key]
+        return out
+
+
+class _Lexical(PgLexical):
+    """The lexical leg, with the primed texts' hits and the trip's postings."""
+
+    def __init__(self, base: PgLexical, answers: dict[tuple[str, int], PgLexicalQuery]) -> None:
+        self.__dict__.update(base.__dict__)
+        self._answers = answers
+
+    def query(self, query: str, k: int) -> PgLexicalQuery:
+        return self._answers.get((query, k)) or super().query(query, k)
+
+
+def prime(
+    snapshot: Snapshot,
+    texts: Sequence[str],
+    vector: np.ndarray | None,
+    extra: np.ndarray | None,
+    n: int,
+    lexical_k: int,
+) -> Snapshot:
+    """A view of ``snapshot`` for one question: what the retriever's candidate search will
+    ask (:meth:`Snapshot.for_question`) fetched in one round trip, the rest in one more."""
+    passages, sentences, lexical = snapshot.passages, snapshot.sentence_vectors, snapshot.lexical
+    assert isinstance(passages, PgVectorIndex) and isinstance(sentences, PgSentenceVectors)
+    assert isinstance(lexical, PgLexical)
+    dense = [v for v in (vector, extra) if v is not None] if vector is not None else []
+    plans = {text: lexical.wanted(text) for text in dict.fromkeys(texts)}
+    wanted = sorted({key for _, _, keys in plans.values() for key in keys})
+    tops = {text: lexical.top_params(counts, lexical_k) for text, (counts, _, _) in plans.items()}
+    hits_sql = _HITS.format(table=passages.table)
+    with passages.pool.connection() as conn, conn.pipeline():  # one round trip
+        dense_cur = [
+            conn.execute(hits_sql, (q, q, n))
+            for q in (np.asarray(v, np.float32).reshape(-1) for v in dense)
+        ]
+        sentence_cur = None
+        if vector is not None:
+            half = HalfVector(np.asarray(vector, np.float32).reshape(-1))
+            sentence_cur = conn.execute(_HITS.format(table=SENTENCES), (half, half, 2 * n))
+        terms_cur = conn.execute(TERMS, (wanted,)) if wanted else None
+        top_cur = {t: conn.execute(TOP, p) for t, p in tops.items() if p is not None}
+    known = passages.known
+    passage_hits = [
+        (v, n, [(int(k), float(s)) for k, s in cur.fetchall() if known is None or k in known])
+        for v, cur in zip(dense, dense_cur, strict=True)
+    ]
+    sentence_hits = None
+    if vector is not None and sentence_cur is not None:  # the retriever asks for 2n
+        ids = sentences._id
+        rows = sentence_cur.fetchall()
+        sentence_hits = (vector, 2 * n, [(ids[k], float(s)) for k, s in rows if k in ids])
+    terms = terms_of(terms_cur.fetchall() if terms_cur else [])
+    view = copy.copy(snapshot)
+    trip = _Candidates(view, lexical, set())
+    answers: dict[tuple[str, int], PgLexicalQuery] = {}
+    for text, (counts, groups, _) in plans.items():
+        top = top_cur[text].fetchall() if text in top_cur else []
+        found = lexical.answer(Counter(counts), groups, terms, top, trip.rows)
+        trip.terms |= found.term_ids()
+        answers[(text, lexical_k)] = found
+    view.passages = _Passages(passages, passage_hits, trip)
+    view.sentence_vectors = _Sentences(sentences, sentence_hits, trip)
+    view.lexical = _Lexical(lexical, answers)
+    return view
