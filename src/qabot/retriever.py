@@ -177,8 +177,10 @@ class Retriever:
         # BM25 over Arabic keys cannot match a question in another language: skip the leg.
         legs: Mode = "dense" if mode == "hybrid" and not arabic else mode
         n = self.weights.candidates if legs != "dense" else 0
-        lexical = snapshot.lexical.query(question, n)
-        found = self._candidates(snapshot, question, vector, legs, lexical=lexical)
+        dense = None if legs == "lexical" else vector
+        primed = snapshot.for_question([question], dense, self.weights.candidates, n)
+        lexical = primed.lexical.query(question, n)
+        found = self._candidates(primed, question, vector, legs, lexical=lexical)
         if found is None:
             return [], False
         fused = fuse(found, mode, arabic, self.weights)
@@ -250,8 +252,10 @@ class Retriever:
         pool: dict[int, None] = {}
         if mode == "lexical":
             vector = None  # BM25 alone: no dense candidates, whatever the caller passed
-        texts = [question, context] if context else [question]  # a database fetches at once
-        snapshot = snapshot.for_question(texts, vector, extra, n, n if mode != "dense" else 0)
+        # A database fetches at once what this search will ask for (unless the caller did).
+        texts = [t for t in (question if lexical is None else None, context) if t]
+        if texts:
+            snapshot = snapshot.for_question(texts, vector, n, n if mode != "dense" else 0)
         if vector is not None:
             for key, _ in snapshot.passages.search(vector, n):
                 pool[key] = None

@@ -140,7 +140,6 @@ def prime(
     snapshot: Snapshot,
     texts: Sequence[str],
     vector: np.ndarray | None,
-    extra: np.ndarray | None,
     n: int,
     lexical_k: int,
 ) -> Snapshot:
@@ -149,7 +148,7 @@ def prime(
     passages, sentences, lexical = snapshot.passages, snapshot.sentence_vectors, snapshot.lexical
     assert isinstance(passages, PgVectorIndex) and isinstance(sentences, PgSentenceVectors)
     assert isinstance(lexical, PgLexical)
-    dense = [v for v in (vector, extra) if v is not None] if vector is not None else []
+    dense = [] if vector is None else [vector]
     plans = {text: lexical.wanted(text) for text in dict.fromkeys(texts)}
     wanted = sorted({key for _, _, keys in plans.values() for key in keys})
     tops = {text: lexical.top_params(counts, lexical_k) for text, (counts, _, _) in plans.items()}

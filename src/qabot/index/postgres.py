@@ -125,13 +125,12 @@ class PgSnapshot(Snapshot):
         self,
         texts: Sequence[str],
         vector: np.ndarray | None,
-        extra: np.ndarray | None,
         n: int,
         lexical_k: int,
     ) -> Snapshot:
         """A view that fetched what the question will ask for in one round trip (and the
         candidates' vectors and postings in one more): :mod:`.pgquery`."""
-        return pgquery.prime(self, texts, vector, extra, n, lexical_k)
+        return pgquery.prime(self, texts, vector, n, lexical_k)
 
 
 class PostgresStore:

@@ -172,12 +172,11 @@ class Snapshot:
         self,
         texts: Sequence[str],
         vector: np.ndarray | None,
-        extra: np.ndarray | None,
         n: int,
         lexical_k: int,
     ) -> Snapshot:
         """The snapshot to gather one question's candidates from: the retriever says what it
-        will search (``n`` hits of ``vector`` and ``extra``, ``lexical_k`` BM25 hits of each
+        will search (``n`` hits of ``vector``, ``lexical_k`` BM25 hits of each
         of ``texts``), so a database store can fetch it all at once. Here: itself."""
         return self
 
