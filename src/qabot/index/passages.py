@@ -202,6 +202,20 @@ class PassageTable(Sequence[Chunk]):
         first = int(a["span_ends"][i - 1]) if i else 0
         return [text[s:e] for s, e in a["spans"][first : int(a["span_ends"][i])].tolist()]
 
+    def article_counts(self) -> list[tuple[dict[str, Any], int]]:
+        """Each article's metadata (``article`` included) and its number of passages, in
+        order of first appearance: what `/sources` lists, without building every passage."""
+        meta = np.asarray(self._a["meta"])
+        counts = np.bincount(meta, minlength=len(self._meta))
+        _, first = np.unique(meta, return_index=True)
+        fields: dict[str, dict[str, Any]] = {}  # an article's first metadata
+        total: dict[str, int] = {}
+        for m in meta[np.sort(first)].tolist():  # one row per stored metadata combination
+            article = self._meta[m]["article"]
+            fields.setdefault(article, self._meta[m])
+            total[article] = total.get(article, 0) + int(counts[m])
+        return [(fields[article], n) for article, n in total.items()]
+
     def sentence_counts(self) -> np.ndarray:
         """How many sentences each passage has."""
         return np.diff(self._a["span_ends"], prepend=0)

@@ -15,9 +15,11 @@ from functools import cached_property
 
 import numpy as np
 
+from ..articles import ArticleMeta
 from ..chunking import Chunk
 from ..encoder import Encoder
 from ..errors import REBUILD_HINT, IndexError_
+from ..results import ArticleInfo
 from .legs import LexicalLeg
 from .passages import PassageTable
 from .vectors import VectorIndex
@@ -69,6 +71,24 @@ class Snapshot:
         if isinstance(self.chunks, PassageTable):
             return _ByKey(self.chunks)
         return {chunk.key: chunk for chunk in self.chunks}
+
+    def articles(self) -> list[ArticleInfo]:
+        """Every article and its number of passages, in order of first appearance."""
+        if isinstance(self.chunks, PassageTable):  # a million passages: no Chunk built
+            return [
+                ArticleInfo(
+                    **{f: m[f] for f in ArticleMeta.model_fields}, id=m["article"], passages=n
+                )
+                for m, n in self.chunks.article_counts()
+            ]
+        infos: dict[str, ArticleInfo] = {}
+        for chunk in self.chunks:
+            info = infos.get(chunk.article)
+            if info is None:
+                infos[chunk.article] = ArticleInfo(**chunk.metadata(), id=chunk.article, passages=1)
+            else:
+                info.passages += 1
+        return list(infos.values())
 
     def sentence_count(self) -> int:
         return len(self.sentence_ids)
