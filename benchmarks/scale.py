@@ -384,7 +384,7 @@ def main() -> None:
             print(json.dumps(phase_query(*where)))
         return
     real_parts(args.cache)  # once, before the children need it
-    rows = json.loads(args.out.read_text()) if args.out.exists() else []
+    rows: list[dict[str, Any]] = []
     for n in sizes:
         work = args.work / str(n)
         shutil.rmtree(work, ignore_errors=True)
@@ -393,6 +393,7 @@ def main() -> None:
         row |= child("query", n, work, args.cache, args.threshold, args.edits)
         row["load_after"] = load()
         print(json.dumps(row), flush=True)
+        rows = json.loads(args.out.read_text()) if args.out.exists() else []  # others' rows too
         rows = sorted([r for r in rows if r["size"] != n] + [row], key=lambda r: r["size"])
         args.out.write_text(json.dumps(rows, indent=1) + "\n")
         shutil.rmtree(work, ignore_errors=True)

@@ -248,7 +248,7 @@ def index_chunks(
     )
     # Sentences are split afresh: a newer splitter must reach the index even if no text changed.
     sentences = split_all(chunks)
-    old_passages = {c.key: c.hash for c in base.chunks}
+    old_passages = base.passage_hashes()
     new_passages = {c.key: (c.hash, c.match_text) for c in chunks}
     changed: list[int] = []
     if (

@@ -114,16 +114,26 @@ class Snapshot:
                 REBUILD_HINT,
             )
 
+    def passage_hashes(self) -> dict[int, str]:
+        """Passage key → the hash of its text (read from a table without building passages)."""
+        if isinstance(self.chunks, PassageTable):
+            return dict(zip(self._keys.tolist(), self.chunks.hashes(), strict=True))
+        return {c.key: c.hash for c in self.chunks}
+
     def vectors_by_hash(self) -> Mapping[str, np.ndarray]:
         """The stored passage vectors, keyed by the hash of the text they embed, so a build
         can reuse them wherever that text stands now."""
-        keys = np.array([c.key for c in self.chunks], dtype=np.int64)
-        passage_vecs = self.passages.get(keys)
-        return {c.hash: passage_vecs[i] for i, c in enumerate(self.chunks)}
+        hashes = self.passage_hashes()
+        passage_vecs = self.passages.get(np.fromiter(hashes, np.int64, len(hashes)))
+        return {h: passage_vecs[i] for i, h in enumerate(hashes.values())}
 
     def sentence_ids_by_text(self) -> dict[str, int]:
         """Sentence text → the id of its stored vector, so a build can reuse it."""
-        texts = (s for key in self._keys.tolist() for s in self.sentences.get(key, []))
+        if isinstance(self.chunks, PassageTable):
+            table = self.chunks
+            texts: Iterator[str] = (s for i in range(len(table)) for s in table.sentences_at(i))
+        else:
+            texts = (s for key in self._keys.tolist() for s in self.sentences.get(key, []))
         return dict(zip(texts, self.sentence_ids.tolist(), strict=True))
 
     # The retriever scores all sentences of its candidates in one product, and turns the
