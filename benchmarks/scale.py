@@ -363,6 +363,12 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     ]
     for row in rows:
         row["build_per100"] = row["build_cpu_s"] / 100
+    probed = [r for r in rows if "nprobe" in r]  # past the threshold: fewer IVF lists probed
+    for share in ("1/4", "1/16"):
+        p50 = [r["nprobe"][share]["query_cpu_p50_ms"] for r in probed]
+        recall = [r["nprobe"][share]["passages_recall10"] for r in probed]
+        label = f"p50, {share} of lists (recall {', '.join(f'{x:.2f}' for x in recall)})"
+        axes[0].plot([r["passages"] for r in probed], p50, marker="x", ls=":", label=label)
     for ax, (title, lines, target) in zip(axes, series, strict=True):
         for label, key in lines:
             ax.plot(sizes, [r[key] for r in rows], marker="o", label=label)
