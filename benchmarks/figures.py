@@ -261,24 +261,42 @@ def scale() -> str:
     rows = [
         "| passages | sentences | ANN threshold | build s (CPU) | load s (CPU) | RSS MB "
         "| on disk MB | query p50 / p95 ms (CPU p50) | add / edit / remove an article s (CPU) "
-        "| ANN: passages, sentences (recall@10) | load avg |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| passage vectors (recall@10) | sentence search (recall@10) | load avg |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in _load("scale.json"):
-        ann = ", ".join(
-            f"{'IVF' if r[f'{w}_approximate'] else 'exact'} ({r[f'{w}_recall10']:.3f})"
-            for w in ("passages", "sentences")
-        )
+        passages = f"{'IVF' if r['passages_approximate'] else 'exact'} "
+        passages += f"({r['passages_recall10']:.3f})"
+        if r.get("sentence_search", True):
+            sentences = f"exact ({r['sentences_recall10']:.3f})"
+        else:  # past the threshold: the whole search's top 10 against the exact configuration
+            sentences = f"none (whole search {r['search_recall10']:.3f})"
+        edits = " / ".join(
+            f"{r[f'{e}_article_s']} ({r[f'{e}_article_cpu_s']})" if f"{e}_article_s" in r
+            else "–"
+            for e in ("add", "edit", "remove")
+        )  # fmt: skip
         rows.append(
             f"| {r['passages']:,} | {r['sentences']:,} | {r['threshold']:,} "
             f"| {r['build_s']} ({r['build_cpu_s']}) "
             f"| {r['load_s']} ({r['load_cpu_s']}) | {r['rss_mb']:,} | {r['disk_total_mb']:,} "
-            f"| {r['query_p50_ms']} / {r['query_p95_ms']} ({r['query_cpu_p50_ms']}) | "
-            + " / ".join(f"{r[f'{e}_article_s']} ({r[f'{e}_article_cpu_s']})"
-                         for e in ("add", "edit", "remove"))  # fmt: skip
-            + " "
-            f"| {ann} | {r['load_before']}–{r['load_after']} |"
+            f"| {r['query_p50_ms']} / {r['query_p95_ms']} ({r['query_cpu_p50_ms']}) | {edits} "
+            f"| {passages} | {sentences} | {r['load_before']}–{r['load_after']} |"
         )
+    return "\n".join(rows)
+
+
+def scale_probes() -> str:
+    """Past the threshold: query CPU and passage recall per share of the IVF lists probed."""
+    rows = ["| passages | lists probed | query CPU p50 / p95 ms | passage recall@10 |",
+            "|---|---|---|---|"]  # fmt: skip
+    for r in _load("scale.json"):
+        for share, m in r.get("nprobe", {}).items():
+            rows.append(
+                f"| {r['passages']:,} | {share} ({m['nprobe']}) "
+                f"| {m['query_cpu_p50_ms']} / {m['query_cpu_p95_ms']} "
+                f"| {m['passages_recall10']:.3f} |"
+            )
     return "\n".join(rows)
 
 
@@ -352,7 +370,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "arcd": arcd, "crossval": crossval, "english": english, "lexical": lexical, "load": load,
     "bot-latency": bot_latency, "build": build, "encoder": encoder,
     "followups": followups,
-    "scale": scale, "ann": ann, "parity": parity,
+    "scale": scale, "scale-probes": scale_probes, "ann": ann, "parity": parity,
 }  # fmt: skip
 TABLES["pg-scale"] = pg_scale
 

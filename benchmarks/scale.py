@@ -37,6 +37,7 @@ ARCD = Path("/work/shared/data/arcd")
 SENTENCES_PER_PASSAGE = 4
 PASSAGES_PER_ARTICLE = 5
 N_QUESTIONS = 200
+EDITS = ("add_article", "edit_article", "remove_article")
 MODEL_ID = "scale-bench"  # the snapshot's model id: vectors come from the stream below
 
 
@@ -153,7 +154,9 @@ def corpus(n: int, sentences: list[str], seed: int, prefix: str = "a") -> list[A
 # ---------------------------------------------------------------------------- phases
 
 
-def phase_build(n: int, work: Path, cache: Path, threshold: int) -> dict[str, Any]:
+def phase_build(
+    n: int, work: Path, cache: Path, threshold: int, edits: tuple[str, ...] = EDITS
+) -> dict[str, Any]:
     """Build the index of ``n`` passages; then time adding, editing, removing one article."""
     from qabot.chunking import content_hash
     from qabot.index import FileStore, index_chunks
@@ -182,6 +185,8 @@ def phase_build(n: int, work: Path, cache: Path, threshold: int) -> dict[str, An
         "remove_article": [edited, *chunks[1:]],
     }
     for name, now in steps.items():
+        if name not in edits:
+            continue
         t, c = time.perf_counter(), time.process_time()
         index_chunks(now, store, encoder)
         out[f"{name}_s"] = round(time.perf_counter() - t, 2)
@@ -236,23 +241,88 @@ def phase_query(n: int, work: Path, cache: Path, threshold: int) -> dict[str, An
     files = [p for p in (work / (snap.name or "")).rglob("*") if p.is_file()]
     out["disk_mb"] = {p.name: round(p.stat().st_size / 2**20, 1) for p in files}
     out["disk_total_mb"] = round(sum(p.stat().st_size for p in files) / 2**20, 1)
-    for what, index, matrix in (
-        ("passages", snap.passages, None),
-        ("sentences", snap.sentence_vectors, None),
-    ):
-        out[f"{what}_approximate"] = bool(getattr(index, "approximate", False))
-        out[f"{what}_recall10"] = recall_at_10(index, matrix, questions, snap)
+    approximate = bool(getattr(snap.passages, "approximate", False))
+    out["passages_approximate"] = approximate
+    exact = exact_top10(snap.passages, questions)
+    out["passages_recall10"] = recall_at_10(snap.passages, exact, questions)
+    # Past the threshold no sentence search runs (Snapshot.sentence_passages): what counts
+    # is how much of the exact top 10 the whole search still returns.
+    out["sentence_search"] = not approximate
+    if approximate:
+        out["nprobe"] = probe_sweep(retriever, texts, questions, exact)
+        # the exact configuration searches 4M sentences at 1M passages: 100 questions
+        out["search_recall10"] = search_recall_at_10(retriever, texts[:100], questions[:100])
+    else:
+        exact_sentences = exact_top10(snap.sentence_vectors, questions)
+        out["sentences_recall10"] = recall_at_10(snap.sentence_vectors, exact_sentences, questions)
     return out
 
 
-def recall_at_10(index: Any, matrix: np.ndarray | None, questions: np.ndarray, snap: Any) -> float:
-    """The share of the exact top 10 (brute force over every vector) the index returns."""
+def probe_sweep(
+    retriever: Any, texts: list[str], questions: np.ndarray, exact: list[set[int]]
+) -> dict[str, Any]:
+    """Per share of the IVF lists probed: the query's CPU p50/p95 and the passage vectors'
+    recall@10 against exact (how far the probe share could drop for speed)."""
+    snap = retriever.snapshot
+    index = snap.passages._index
+    default, out = index.nprobe, {}
+    for share in (32, 16, 8, 4):  # 1/2, the default, is the main measurement
+        index.nprobe = max(1, index.nlist // share)
+        cpu = []
+        for text, vector in zip(texts, questions, strict=True):
+            c = time.process_time()
+            retriever.search(text, k=3, vector=vector)
+            cpu.append((time.process_time() - c) * 1000)
+        out[f"1/{share}"] = {
+            "nprobe": index.nprobe,
+            "query_cpu_p50_ms": round(float(np.percentile(cpu, 50)), 2),
+            "query_cpu_p95_ms": round(float(np.percentile(cpu, 95)), 2),
+            "passages_recall10": recall_at_10(snap.passages, exact, questions),
+        }
+    index.nprobe = default
+    return out
+
+
+def search_recall_at_10(retriever: Any, texts: list[str], questions: np.ndarray) -> float:
+    """The share of the top 10 of `Retriever.search` with exact passage vectors and the
+    sentence search on (the exact configuration) that the approximate one returns."""
+    from qabot.index.vectors import FaissIndex
+
+    def top10() -> list[set[str]]:
+        hits = (retriever.search(t, k=10, vector=v) for t, v in zip(texts, questions, strict=True))
+        return [{p.id for p in found} for found in hits]
+
+    snap = retriever.snapshot
+    approximate = top10()
+    ids = snap.passages.ids()
+    approximate_index, snap.passages = snap.passages, FaissIndex(snap.dim, ann_threshold=len(ids))
+    snap.passages.add(ids, approximate_index.get(ids))
+    exact = top10()
+    snap.passages = approximate_index
+    shared = [len(a & e) / max(1, len(e)) for a, e in zip(approximate, exact, strict=True)]
+    return round(float(np.mean(shared)), 4)
+
+
+def exact_top10(index: Any, questions: np.ndarray, step: int = 100_000) -> list[set[int]]:
+    """Each question's exact top 10 ids by brute force over every vector, a block of rows at
+    a time (a million passages: no 1.5 GB copy, no full sort)."""
     ids = index.ids()
-    if matrix is None:
-        matrix = index.get(ids)
-    exact = np.argsort(-(matrix @ questions.T), axis=0)[:10].T
+    best_ids = np.zeros((0, len(questions)), dtype=np.int64)
+    best = np.zeros((0, len(questions)), dtype=np.float32)
+    for start in range(0, len(ids), step):
+        block = ids[start : start + step]
+        scores = np.concatenate((best, index.get(block) @ questions.T))
+        rows = np.concatenate((best_ids, np.repeat(block[:, None], len(questions), axis=1)))
+        top = np.argpartition(-scores, min(10, len(scores) - 1), axis=0)[:10]
+        best = np.take_along_axis(scores, top, axis=0)
+        best_ids = np.take_along_axis(rows, top, axis=0)
+    return [set(best_ids[:, q].tolist()) for q in range(len(questions))]
+
+
+def recall_at_10(index: Any, exact: list[set[int]], questions: np.ndarray) -> float:
+    """The share of the exact top 10 the index returns."""
     hits = [
-        len({int(ids[j]) for j in exact[q]} & {i for i, _ in index.search(questions[q], 10)}) / 10
+        len(exact[q] & {i for i, _ in index.search(questions[q], 10)}) / 10
         for q in range(len(questions))
     ]
     return round(float(np.mean(hits)), 4)
@@ -261,8 +331,10 @@ def recall_at_10(index: Any, matrix: np.ndarray | None, questions: np.ndarray, s
 # ---------------------------------------------------------------------------- driver
 
 
-def child(phase: str, n: int, work: Path, cache: Path, threshold: int) -> dict[str, Any]:
-    args = [sys.executable, __file__, "--phase", phase, "--sizes", str(n)]
+def child(
+    phase: str, n: int, work: Path, cache: Path, threshold: int, edits: str
+) -> dict[str, Any]:
+    args = [sys.executable, __file__, "--phase", phase, "--sizes", str(n), "--edits", edits]
     args += ["--work", str(work), "--cache", str(cache), "--threshold", str(threshold)]
     done = subprocess.run(args, capture_output=True, text=True, check=False)
     if done.returncode:
@@ -291,6 +363,12 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     ]
     for row in rows:
         row["build_per100"] = row["build_cpu_s"] / 100
+    probed = [r for r in rows if "nprobe" in r]  # past the threshold: fewer IVF lists probed
+    for share in ("1/4", "1/16"):
+        p50 = [r["nprobe"][share]["query_cpu_p50_ms"] for r in probed]
+        recall = [r["nprobe"][share]["passages_recall10"] for r in probed]
+        label = f"p50, {share} of lists (recall {', '.join(f'{x:.2f}' for x in recall)})"
+        axes[0].plot([r["passages"] for r in probed], p50, marker="x", ls=":", label=label)
     for ax, (title, lines, target) in zip(axes, series, strict=True):
         for label, key in lines:
             ax.plot(sizes, [r[key] for r in rows], marker="o", label=label)
@@ -313,6 +391,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/qabot-scale"))
     parser.add_argument("--threshold", type=int, default=Settings().ann_threshold)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "scale.json")
+    parser.add_argument("--edits", default=",".join(EDITS), help="incremental edits to time")
     parser.add_argument("--phase", choices=["build", "query"], help=argparse.SUPPRESS)
     parser.add_argument("--plot", action="store_true", help="only redraw the plot from --out")
     args = parser.parse_args()
@@ -321,19 +400,23 @@ def main() -> None:
         return
     sizes = [int(s) for s in args.sizes.split(",")]
     if args.phase:
-        fn = phase_build if args.phase == "build" else phase_query
-        print(json.dumps(fn(sizes[0], args.work, args.cache, args.threshold)))
+        where = (sizes[0], args.work, args.cache, args.threshold)
+        if args.phase == "build":
+            print(json.dumps(phase_build(*where, tuple(args.edits.split(",")))))
+        else:
+            print(json.dumps(phase_query(*where)))
         return
     real_parts(args.cache)  # once, before the children need it
-    rows = json.loads(args.out.read_text()) if args.out.exists() else []
+    rows: list[dict[str, Any]] = []
     for n in sizes:
         work = args.work / str(n)
         shutil.rmtree(work, ignore_errors=True)
         row: dict[str, Any] = {"size": n, "threshold": args.threshold, "load_before": load()}
-        row |= child("build", n, work, args.cache, args.threshold)
-        row |= child("query", n, work, args.cache, args.threshold)
+        row |= child("build", n, work, args.cache, args.threshold, args.edits)
+        row |= child("query", n, work, args.cache, args.threshold, args.edits)
         row["load_after"] = load()
         print(json.dumps(row), flush=True)
+        rows = json.loads(args.out.read_text()) if args.out.exists() else []  # others' rows too
         rows = sorted([r for r in rows if r["size"] != n] + [row], key=lambda r: r["size"])
         args.out.write_text(json.dumps(rows, indent=1) + "\n")
         shutil.rmtree(work, ignore_errors=True)

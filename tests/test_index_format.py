@@ -63,6 +63,20 @@ def test_a_shared_sentence_finds_every_passage_that_has_it(corpus: Settings) -> 
     assert all(p.sentence == PARK[1] for p in found)
 
 
+def test_the_article_list_is_counted_from_the_table_as_from_the_passages(
+    corpus: Settings,
+) -> None:
+    enc = HashEncoder(dim=DIM)
+    build_index(corpus, encoder=enc)
+    snapshot = FileStore(corpus.index_dir).load()
+    assert isinstance(snapshot.chunks, PassageTable)
+    from_table = snapshot.articles()  # counted from the metadata column: no passage built
+    snapshot.chunks = list(snapshot.chunks)
+    from_passages = snapshot.articles()
+    assert from_table == from_passages
+    assert {a.id: a.passages for a in from_table if "park" in a.id} == {"park": 4, "park-copy": 4}
+
+
 def test_loaded_passages_are_the_built_ones(corpus: Settings) -> None:
     enc = HashEncoder(dim=DIM)
     build_index(corpus, encoder=enc)

@@ -12,7 +12,7 @@ from fakes import HashEncoder
 from qabot.chunking import paragraph_chunks
 from qabot.config import Settings
 from qabot.index import FaissIndex, FileStore, LexicalIndex, bm25, index_chunks
-from qabot.index.halfvectors import HalfIndex
+from qabot.index.halfvectors import HalfIndex, HalfRows, to_half
 from qabot.retriever import Retriever
 
 DIM = 32
@@ -86,13 +86,20 @@ def test_build_and_edits_through_the_store_with_an_approximate_index(tmp_path: P
     index_chunks(chunks(300), store, encoder)
     snap = store.load()
     assert snap.passages.approximate  # type: ignore[attr-defined]
-    # Sentence vectors are stored once per distinct text in float16 and searched exactly
-    # (index/halfvectors.py): the threshold switches only the passage vectors.
+    # Sentence vectors are stored once per distinct text in float16 (index/halfvectors.py);
+    # past the threshold no search runs over all of them: the sentences of the candidates
+    # that the passage vectors and BM25 find are scored, nothing more.
     assert isinstance(snap.sentence_vectors, HalfIndex)
+    question = encoder.encode_queries([texts[10]])[0]
+    assert snap.sentence_passages(question, 10) == []
+    before = snap.sentence_vectors.get(snap.sentence_vectors.ids())
     report = index_chunks(chunks(400)[50:], store, encoder)  # 50 removed, 100 added
     assert (report.added, report.removed) == (100, 50)
     snap = store.load()
     assert len(snap.passages) == 350
+    # The reused sentence vectors are the stored ones, bit for bit (no rounding twice).
+    kept = snap.sentence_vectors.get(snap.sentence_vectors.ids())
+    assert {r.tobytes() for r in before[50:300]} <= {r.tobytes() for r in kept}
     retriever = Retriever(store, encoder, Settings(index_dir=tmp_path / "index"))
     assert retriever.search(texts[360], k=1)[0].id == "a360#1"
 
@@ -140,3 +147,31 @@ def test_pruned_index_survives_save_and_load(pruning: None, tmp_path: Path) -> N
     np.testing.assert_array_equal(
         loaded.query(question, 0).coverage(ids), index.query(question, 0).coverage(ids)
     )
+
+
+def test_below_the_threshold_every_sentence_is_searched(tmp_path: Path) -> None:
+    texts = [f"جملة رقم {i} عن موضوع {i % 7}. وجملة ثانية {i * 3} هنا." for i in range(60)]
+    chunks = [
+        c
+        for i, text in enumerate(texts)
+        for c in paragraph_chunks(f"a{i}#1", text, 400, len, article=f"a{i}", paragraph=1)
+    ]
+    store = FileStore(tmp_path / "index", ann_threshold=1000)
+    encoder = HashEncoder()
+    index_chunks(chunks, store, encoder)
+    snap = store.load()
+    assert not snap.passages.approximate  # type: ignore[attr-defined]
+    hits = snap.sentence_passages(encoder.encode_queries(["جملة رقم 17 عن موضوع 3."])[0], 5)
+    assert hits[0] == chunks[17].key and len(hits) == 5
+
+
+def test_float16_rows_round_exactly_as_faiss_stores_them() -> None:
+    vectors = clustered(2000) * 0.37  # off the unit sphere: more values fall between halves
+    stored = faiss.IndexScalarQuantizer(DIM, faiss.ScalarQuantizer.QT_fp16)
+    stored.add(vectors)
+    half = to_half(vectors)
+    assert half.dtype == np.float16
+    np.testing.assert_array_equal(half.astype(np.float32), stored.reconstruct_n(0, 2000))
+    rows = HalfRows(half)
+    np.testing.assert_array_equal(rows.get(np.array([5, 1999])), half[[5, 1999]].astype(np.float32))
+    assert rows.search(vectors[42] / 0.37, 1)[0][0] == 42

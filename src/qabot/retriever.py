@@ -121,14 +121,7 @@ class Retriever:
         return True
 
     def articles(self) -> list[ArticleInfo]:
-        infos: dict[str, ArticleInfo] = {}
-        for chunk in self._snapshot.chunks:
-            info = infos.get(chunk.article)
-            if info is None:
-                infos[chunk.article] = ArticleInfo(**chunk.metadata(), id=chunk.article, passages=1)
-            else:
-                info.passages += 1
-        return list(infos.values())
+        return self._snapshot.articles()
 
     def __len__(self) -> int:
         return len(self._snapshot.chunks)

@@ -19,12 +19,16 @@ from ..chunking import Chunk, chunk_article
 from ..config import Settings
 from ..encoder import Encoder
 from ..errors import IndexError_
+from .halfvectors import HalfRows, half_rows, to_half
 from .lexical import LexicalIndex
 from .snapshot import Snapshot, sentence_layout
 from .store import SnapshotStore, open_store
-from .vectors import VectorIndex
+from .vectors import FaissIndex, VectorIndex
 
 log = logging.getLogger(__name__)
+
+#: New sentence texts embedded per call: bounds the float32 vectors held at once.
+_EMBED_STEP = 1 << 18
 
 
 class BuildReport(BaseModel):
@@ -194,15 +198,19 @@ def _sentence_vectors(
     old = base.sentence_ids_by_text()
     reused = [i for i, t in enumerate(texts) if t in old]
     todo = [i for i, t in enumerate(texts) if t not in old]
-    vectors = np.zeros((len(texts), base.dim), dtype=np.float32)
+    # float16 (as a file store keeps them): a million passages have ~4M sentences.
+    vectors = np.zeros((len(texts), base.dim), dtype=np.float16)
     # A store that keeps a row per text writes only new texts: reused ones need no reading.
     if reused and not getattr(store, "sentences_by_text", False):
         ids = np.fromiter((old[texts[i]] for i in reused), np.int64, len(reused))
-        vectors[reused] = base.sentence_vectors.get(ids)
-    if todo:
-        vectors[todo] = embed([texts[i] for i in todo])
+        vectors[reused] = half_rows(base.sentence_vectors, ids)
+    for start in range(0, len(todo), _EMBED_STEP):
+        part = todo[start : start + _EMBED_STEP]
+        vectors[part] = to_half(embed([texts[i] for i in part]))
     index = store.new_vectors(base.dim)
-    index.add(np.arange(len(texts), dtype=np.int64), vectors)
+    if isinstance(index, FaissIndex):  # a file store writes them as they are (HalfIndex)
+        return HalfRows(vectors), len(todo)
+    index.add(np.arange(len(texts), dtype=np.int64), vectors.astype(np.float32))
     return index, len(todo)
 
 
@@ -241,7 +249,7 @@ def index_chunks(
     )
     # Sentences are split afresh: a newer splitter must reach the index even if no text changed.
     sentences = split_all(chunks)
-    old_passages = {c.key: c.hash for c in base.chunks}
+    old_passages = base.passage_hashes()
     new_passages = {c.key: (c.hash, c.match_text) for c in chunks}
     changed: list[int] = []
     if (

@@ -16,8 +16,56 @@ import numpy as np
 from ..errors import REBUILD_HINT, IndexError_
 from .vectors import VectorIndex, faiss_search
 
-#: Rows converted at a time when writing, so a million sentences need no float32 copy.
+#: Rows converted at a time, so millions of sentences never need a float32 copy.
 _STEP = 65_536
+
+
+def to_half(vectors: np.ndarray) -> np.ndarray:
+    """``vectors`` in float16, rounded exactly as FAISS's fp16 codes round them (NumPy's
+    ``astype`` differs in a few rows in 10⁵), so a stored index is the same either way."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if len(vectors) == 0:
+        return np.zeros(vectors.shape, dtype=np.float16)
+    codes = faiss.ScalarQuantizer(vectors.shape[1], faiss.ScalarQuantizer.QT_fp16)
+    return np.asarray(codes.compute_codes(vectors)).view(np.float16)
+
+
+def half_rows(vectors: VectorIndex, ids: np.ndarray) -> np.ndarray:
+    """The vectors of ``ids`` in float16, fetched a step at a time."""
+    out = np.empty((len(ids), vectors.dim), dtype=np.float16)
+    for start in range(0, len(ids), _STEP):
+        out[start : start + _STEP] = to_half(vectors.get(ids[start : start + _STEP]))
+    return out
+
+
+class HalfRows:
+    """Sentence vectors as a build holds them before writing: float16 rows in memory, ids =
+    row numbers, read-only. Four million sentences take 3 GB here instead of 6 (float32) or
+    the 12 an exact index plus its source matrix would."""
+
+    def __init__(self, rows: np.ndarray) -> None:
+        self.rows = rows
+        self.dim = int(rows.shape[1])
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def ids(self) -> np.ndarray:
+        return np.arange(len(self), dtype=np.int64)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        raise TypeError("HalfRows are read-only: a build makes new ones")
+
+    def remove(self, ids: np.ndarray) -> int:
+        raise TypeError("HalfRows are read-only: a build makes new ones")
+
+    def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        scores = self.rows @ np.asarray(vector, dtype=np.float16)
+        top = np.argsort(-scores, kind="stable")[:k]
+        return [(int(i), float(scores[i])) for i in top]
+
+    def get(self, ids: np.ndarray) -> np.ndarray:
+        return self.rows[np.asarray(ids, dtype=np.int64)].astype(np.float32)
 
 
 class HalfIndex:

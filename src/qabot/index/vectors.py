@@ -126,10 +126,11 @@ class FaissIndex:
             raise ValueError(f"expected vectors of dimension {self.dim}, got {vectors.shape}")
         ids = np.ascontiguousarray(ids, dtype=np.int64)
         if not self.approximate and len(self) + len(ids) > self.ann_threshold:
-            old_ids = self.ids()
-            all_ids = np.concatenate((old_ids, ids))
-            all_vectors = np.concatenate((self.get(old_ids), vectors))
-            self._index = _ivf(self.dim, all_ids, all_vectors)
+            if len(self):  # (a build from scratch has nothing to carry over: no copy)
+                old_ids = self.ids()
+                ids = np.concatenate((old_ids, ids))
+                vectors = np.concatenate((self.get(old_ids), vectors))
+            self._index = _ivf(self.dim, ids, vectors)
             return
         self._index.add_with_ids(vectors, ids)
 
