@@ -391,11 +391,14 @@ def test_current_pointer_is_never_half_written(corpus: Settings) -> None:
             except FileNotFoundError:
                 name = None
             reads.append(name)
-            if name and not (corpus.index_dir / name.strip() / "manifest.json").is_file():
-                # An old generation may be pruned after the switch (a reader slowed down by a
-                # loaded machine sees that): only a folder CURRENT still names must exist.
-                if (corpus.index_dir / CURRENT).read_text(encoding="utf-8") == name:
-                    reads.append(f"missing folder {name!r}")
+            # An old generation may be pruned after the switch (a reader slowed down by a
+            # loaded machine sees that): only a folder CURRENT still names must exist.
+            if (
+                name
+                and not (corpus.index_dir / name.strip() / "manifest.json").is_file()
+                and (corpus.index_dir / CURRENT).read_text(encoding="utf-8") == name
+            ):
+                reads.append(f"missing folder {name!r}")
 
     thread = threading.Thread(target=reader)
     try:

@@ -78,6 +78,19 @@ class Replica:
         return parse_html(call.text)
 
 
+async def _recovers(replica: Replica, question: str, chat_id: int, expected: str) -> bool:
+    """The pool reconnects with back-off, so the first questions after a restart may still get
+    the apology; within a minute one is answered, and nothing else comes in between."""
+    deadline = asyncio.get_running_loop().time() + 60
+    while asyncio.get_running_loop().time() < deadline:
+        reply = await replica.ask(question, chat_id)
+        if expected in reply:
+            return True
+        assert APOLOGY in reply, reply
+        await asyncio.sleep(1)
+    return False
+
+
 async def test_two_webhook_replicas_share_the_database(tmp_path: Path) -> None:
     server = await asyncio.to_thread(PgServer.start)
     articles = tmp_path / "articles"
@@ -138,7 +151,7 @@ async def test_two_webhook_replicas_share_the_database(tmp_path: Path) -> None:
                     await asyncio.to_thread(server.kill)
                     assert APOLOGY in await one.ask(park, 5)
                     await asyncio.to_thread(server.run)
-                    assert "حديقة عامة جديدة" in await one.ask(park, 6)
+                    assert await _recovers(one, park, 6, "حديقة عامة جديدة")
                     assert "1969" in await two.ask("متى تأسست منظمة التعاون الإسلامي عام", 7)
                 finally:
                     for proc in (p1, p2):
