@@ -143,7 +143,7 @@ async def test_reply_delivered_then_response_lost_is_sent_twice(
     async with running(make_settings(api), fake):
         api.lose_response("sendMessage", **fault)
         await ask(api, QUESTION)
-        await asyncio.sleep(1.0)  # room for the retry (0.5 s backoff) and any further copy
+        await asyncio.sleep(1.0)  # room for the retry (0.1 s backoff) and any further copy
     first, second = answers(api, 1001)  # exactly two copies reached the user
     assert first.text == second.text and "1969" in visible(first)
     assert api.lost == [first]
