@@ -205,8 +205,9 @@ class PollingRequest(HTTPXRequest):
     Without it PTB's polling loop pauses 1 s after a failed getUpdates (1.5 s, 2.25 s …
     after more) and fetches nothing meanwhile, so one 502 holds back every question asked
     in that second. getUpdates is safe to repeat: nothing is confirmed until the next call's
-    offset. What still fails after the retries, and every other fault (a 429, a timeout, a
-    refused connection), goes on to PTB's loop as before.
+    offset. A 429 is waited out for just its ``retry_after`` (PTB adds half a second).
+    What still fails after the retries, and every other fault (a timeout, a refused
+    connection), goes on to PTB's loop as before.
     """
 
     def __init__(self, policy: RetryPolicy, **options: Any) -> None:
@@ -227,15 +228,23 @@ class PollingRequest(HTTPXRequest):
         attempt = 0
         while True:
             status, payload = await super().do_request(url, method, request_data, *timeouts)
-            if status < 500 or attempt >= self.policy.retries:
+            wait = _retry_after(payload) if status == 429 else None
+            if (status < 500 and wait is None) or attempt >= self.policy.retries:
                 return status, payload
-            delay = self.policy.backoff * 2**attempt
+            delay = wait if wait is not None else self.policy.backoff * 2**attempt
             attempt += 1
             log.warning(
                 "Bot API getUpdates failed (HTTP %d); retry %d of %d in %.1f s",
                 status, attempt, self.policy.retries, delay,
             )  # fmt: skip
             await asyncio.sleep(delay)
+
+
+def _retry_after(payload: bytes) -> float | None:
+    """The seconds a 429's body asks to wait, if it says."""
+    with contextlib.suppress(ValueError, TypeError, KeyError, AttributeError):
+        return float(json.loads(payload)["parameters"]["retry_after"])
+    return None
 
 
 def _file_url(base_url: str) -> str | None:
