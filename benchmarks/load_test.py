@@ -434,7 +434,13 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=290.0, help="seconds for the whole run")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("-v", "--verbose", action="store_true", help="show the bot's warnings")
+    parser.add_argument(
+        "--without-sniffio", action="store_true",
+        help="as installed before sniffio was a dependency (httpcore fails an import per lock)",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.without_sniffio:
+        sys.modules["sniffio"] = None  # type: ignore[assignment]  # import fails, as if absent
     logging.basicConfig(level=logging.WARNING if args.verbose else logging.CRITICAL)
 
     with tempfile.TemporaryDirectory() as tmp:
