@@ -18,7 +18,10 @@ without its own reply within ``--per-question`` seconds (or when the whole run h
 duplicate, so a lost reply and a duplicate cannot cancel out. It also checks that each
 update was handed out once, confirmed and handled once, and reports latency (update pushed
 → reply recorded by the stand-in) and the process's RSS once model and index are loaded
-(the index is built in a separate process, so its peak is not counted) and at the end.
+(the index is built in a separate process, so its peak is not counted) and at the end,
+where each question's time went (:data:`STAGES`: polling, dispatch, waiting for and doing
+the batch encode, search, sending, retries; mean over all and over the slowest 5 %), and the
+CPU seconds each kind of thread used.
 The exit status is 1 on any lost, duplicated, unmatched, apologetic, busy or out-of-order
 reply, any update handed out twice or left unconfirmed, or handled other than once.
 ``--lost`` makes the stand-in lose that share of sendMessage responses after delivering the
@@ -31,6 +34,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
+import contextvars
 import json
 import logging
 import os
@@ -40,6 +45,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -50,6 +56,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from bot_latency import QUESTIONS  # noqa: E402
 from botapi import BotAPI, Call  # noqa: E402
+from telegram import Update  # noqa: E402
+from telegram.ext import TypeHandler  # noqa: E402
 
 from qabot import render  # noqa: E402
 from qabot.bot import build_application  # noqa: E402
@@ -62,6 +70,20 @@ from qabot.retriever import Retriever  # noqa: E402
 
 SEED = ROOT / "articles" / "000_b3e058f4b2c0909a.txt"
 FAULTY = ("sendMessage", "getUpdates")
+#: The question (its message id) the current update asks: set when the bot starts handling
+#: it, read by the encoder and retriever wrappers (worker threads inherit the context).
+ASKING: contextvars.ContextVar[int] = contextvars.ContextVar("asking", default=0)
+#: Where a question's time goes, in the order it passes: each stage ends at the named mark.
+STAGES = {
+    "polled": "pushed → handed out by getUpdates",
+    "dispatched": "→ its handler starts (update queue, chat order)",
+    "queued": "→ its batch starts encoding (waiting behind other batches)",
+    "encoded": "→ its batch is encoded",
+    "searching": "→ search starts in a worker thread",
+    "searched": "→ search done",
+    "sending": "→ first sendMessage reaches the stand-in",
+    "sent": "→ the sendMessage that delivered it (retries after faults)",
+}
 
 
 class LoadAPI(BotAPI):
@@ -79,12 +101,100 @@ class LoadAPI(BotAPI):
         return response
 
 
+class Marks:
+    """When each question (by message id) passed each stage: ``marks[id][stage] = t``."""
+
+    def __init__(self) -> None:
+        self.at: dict[int, dict[str, float]] = {}
+        self.batches: list[tuple[float, float, int]] = []  # start, end, size
+
+    def mark(self, stage: str, question: int | None = None, at: float | None = None) -> None:
+        question = question or ASKING.get()
+        if question:
+            self.at.setdefault(question, {}).setdefault(stage, at or time.monotonic())
+
+    def batch(self, started: float, texts: list[str]) -> None:
+        self.batches.append((started, time.monotonic(), len(texts)))
+
+    def stages(self, api: LoadAPI, chats: dict[int, int]) -> dict[int, dict[str, float]]:
+        """Each answered question's seconds in each stage of :data:`STAGES`.
+
+        The stand-in's record gives the rest: when a getUpdates handed the update out, and
+        when the chat's first sendMessage after its search arrived (faulty or not).
+        """
+        handed: dict[int, float] = {}
+        for call in api.calls:
+            if call.method == "getUpdates" and call.status == 200:
+                for update in call.result or []:
+                    message = update.get("message") or {}
+                    handed.setdefault(message.get("message_id", 0), call.at)
+        ends = sorted(end for _, end, _ in self.batches)
+        starts = {end: start for start, end, _ in self.batches}
+        out = {}
+        for question, at in self.at.items():
+            if "sent" not in at or "returned" not in at or "searched" not in at:
+                continue
+            i = bisect.bisect_right(ends, at["returned"]) - 1  # the batch that encoded it
+            sends = [
+                c.at for c in api.calls_to("sendMessage", chat_id=chats[question])
+                if c.at >= at["searched"]
+            ]  # fmt: skip
+            times = {
+                "pushed": at["pushed"],
+                "polled": handed.get(question, at["dispatched"]),
+                "dispatched": at["dispatched"],
+                "queued": max(starts[ends[i]], at["dispatched"]) if i >= 0 else at["dispatched"],
+                "encoded": ends[i] if i >= 0 else at["returned"],
+                "searching": at["searching"],
+                "searched": at["searched"],
+                "sending": min(sends) if sends else at["sent"],
+                "sent": at["sent"],
+            }
+            marks = list(times.values())
+            out[question] = {
+                stage: max(marks[j + 1] - marks[j], 0.0) for j, stage in enumerate(STAGES)
+            }
+        return out
+
+
+def breakdown(stages: dict[int, dict[str, float]], latencies: dict[int, float]) -> dict:
+    """Mean seconds per stage over all questions and over the slowest 5 % (the tail)."""
+    if not stages:
+        return {}
+    order = sorted(stages, key=lambda q: latencies.get(q, 0.0))
+    tail = order[int(len(order) * 0.95) :]
+    return {
+        stage: {
+            "mean s": round(statistics.fmean(stages[q][stage] for q in order), 3),
+            "tail mean s": round(statistics.fmean(stages[q][stage] for q in tail), 3),
+        }
+        for stage in STAGES
+    }
+
+
+class TracingEncoder:
+    """The retriever's encoder, marking when each batch starts and ends encoding."""
+
+    def __init__(self, encoder: Any, marks: Marks) -> None:
+        self.encoder, self.marks = encoder, marks
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.encoder, name)
+
+    def encode_queries(self, texts: list[str]) -> Any:
+        started = time.monotonic()
+        vectors = self.encoder.encode_queries(texts)
+        self.marks.batch(started, texts)
+        return vectors
+
+
 class CountingRetriever:
     """The real retriever, counting questions: each handled update asks exactly once."""
 
-    def __init__(self, retriever: Retriever) -> None:
+    def __init__(self, retriever: Retriever, marks: Marks) -> None:
         self.retriever = retriever
-        self.encoder = retriever.encoder  # the bot batch-encodes questions with it
+        self.marks = marks
+        self.encoder = TracingEncoder(retriever.encoder, marks)  # the bot batch-encodes with it
         self.asked = 0
 
     def refresh(self) -> bool:
@@ -95,7 +205,44 @@ class CountingRetriever:
 
     def ask(self, question: str, k: int = 3, history: Any = None, vector: Any = None) -> Answer:
         self.asked += 1
-        return self.retriever.ask(question, k=k, vector=vector)  # no history: replies as expected
+        self.marks.mark("searching")
+        answer = self.retriever.ask(question, k=k, vector=vector)  # no history: as expected
+        self.marks.mark("searched")
+        return answer
+
+
+def trace(app: Any, marks: Marks) -> None:
+    """Mark when the bot starts handling each question and gets its vector back."""
+
+    async def started(update: Update, context: Any) -> None:
+        if update.effective_message is not None:
+            ASKING.set(update.effective_message.message_id)
+            marks.mark("dispatched")
+
+    app.add_handler(TypeHandler(Update, started), group=-2)
+    batcher = app.bot_data.batcher
+    encode = batcher.encode
+
+    async def encoded(text: str) -> Any:
+        vector = await encode(text)
+        marks.mark("returned")
+        return vector
+
+    batcher.encode = encoded
+
+
+def cpu_by_thread() -> dict[str, float]:
+    """CPU seconds so far per kind of thread: the event loop, the encoder's thread, search
+    workers, and threads Python does not know (ONNX Runtime's own pool)."""
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    ticks = os.sysconf("SC_CLK_TCK")
+    out: Counter[str] = Counter()
+    for task in Path("/proc/self/task").iterdir():
+        fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        name = names.get(int(task.name), "native")
+        kind = "event loop" if name == "MainThread" else name.rstrip("_0123456789")
+        out[kind] += (int(fields[11]) + int(fields[12])) / ticks
+    return {k: round(v, 1) for k, v in out.most_common()}
 
 
 def rss_mb() -> float:
@@ -132,18 +279,21 @@ async def chat(
     wait: float,
     expected: dict[str, Any],
     burst: int,
-) -> tuple[Counter[str], list[float], list[str]]:
+    marks: Marks,
+) -> tuple[Counter[str], dict[int, float], list[str]]:
     """Ask ``burst`` questions at once, wait for their replies, and so on; what became of
     each question (and how many replies came out of order), the latencies, every reply."""
     inbox = api.inbox.setdefault(chat_id, asyncio.Queue())
     outcome: Counter[str] = Counter()
-    latencies, received = [], []
+    latencies: dict[int, float] = {}
+    received = []
     for start in range(0, len(questions), burst):
         group = questions[start : start + burst]
-        pushed = []
+        pushed, ids = [], []
         for question in group:
             pushed.append(time.monotonic())
-            api.push_message(question, chat_id=chat_id)
+            ids.append(api.push_message(question, chat_id=chat_id)["message_id"])
+            marks.mark("pushed", ids[-1], pushed[-1])
         texts = [expected[q][0] for q in group]
         done = [False] * len(group)
         deadline = pushed[-1] + wait
@@ -162,7 +312,8 @@ async def chat(
                     outcome["out of order"] += 1
                 done[i] = True
                 outcome["answered" if expected[group[i]][1] else "not found"] += 1
-                latencies.append(reply.at - pushed[i])
+                latencies[ids[i]] = reply.at - pushed[i]
+                marks.mark("sent", ids[i], reply.at)
             elif kind_of(reply.text) != "other":  # the next question's reply, not an answer
                 done[first] = True
                 outcome[kind_of(reply.text)] += 1
@@ -182,7 +333,8 @@ def tally(received: list[list[str]], expected: dict[str, Any], matched: int) -> 
 
 
 async def run(args: argparse.Namespace, settings: Settings, retriever: Retriever) -> dict[str, Any]:
-    counting = CountingRetriever(retriever)
+    marks = Marks()
+    counting = CountingRetriever(retriever, marks)
     n = len(QUESTIONS)
     plans = [[QUESTIONS[(c + q) % n] for q in range(args.questions)] for c in range(args.chats)]
     expected = expected_replies(retriever, QUESTIONS)
@@ -195,6 +347,7 @@ async def run(args: argparse.Namespace, settings: Settings, retriever: Retriever
         )
         retry = RetryPolicy(per_second=args.send_rate)
         app = build_application(settings, counting, retry=retry)
+        trace(app, marks)
         started = time.monotonic()
         async with app:
             await app.post_init(app)  # type: ignore[misc]
@@ -202,7 +355,7 @@ async def run(args: argparse.Namespace, settings: Settings, retriever: Retriever
             await app.updater.start_polling(poll_interval=0, timeout=10)  # type: ignore[union-attr]
             tasks = [
                 asyncio.create_task(
-                    chat(api, 1001 + c, plan, args.per_question, expected, args.burst)
+                    chat(api, 1001 + c, plan, args.per_question, expected, args.burst, marks)
                 )
                 for c, plan in enumerate(plans)
             ]
@@ -210,15 +363,23 @@ async def run(args: argparse.Namespace, settings: Settings, retriever: Retriever
             for task in pending:
                 task.cancel()
             elapsed = time.monotonic() - started
+            cpu = cpu_by_thread()
             await asyncio.sleep(2.0)  # room for late duplicates to arrive
             await app.updater.stop()  # type: ignore[union-attr]
             await app.stop()
         outcome: Counter[str] = Counter()
-        latencies: list[float] = []
+        latencies: dict[int, float] = {}
         for task in done:
             counts, times, _ = task.result()
             outcome.update(counts)
-            latencies += times
+            latencies.update(times)
+        chats: dict[int, int] = {}
+        for call in api.calls:  # which chat asked each question
+            if call.method == "getUpdates" and call.status == 200:
+                for update in call.result or []:
+                    message = update.get("message") or {}
+                    chats[message.get("message_id", 0)] = message.get("chat", {}).get("id", 0)
+        sizes = [size for _, _, size in marks.batches]
         # Every reply that reached each chat, late ones included, against what it asked.
         received = [
             [c.text for c in api.calls_to("sendMessage", chat_id=1001 + i) if c.status == 200]
@@ -242,7 +403,11 @@ async def run(args: argparse.Namespace, settings: Settings, retriever: Retriever
             "updates handed out twice": sum(1 for v in api.deliveries.values() if v > 1),
             "updates left unconfirmed": len(api.pending()),
             "faults": {f"{m} {s}": k for (m, s), k in sorted(faults.items())},
-            "latencies": latencies,
+            "latencies": list(latencies.values()),
+            "CPU s by thread": cpu,
+            "encoder batches": len(sizes),
+            "mean batch": round(statistics.fmean(sizes), 1) if sizes else 0,
+            "stages": breakdown(marks.stages(api, chats), latencies),
             "elapsed": elapsed,
             "questions per second": (outcome["answered"] + outcome["not found"]) / elapsed,
             "timed out": bool(pending),
@@ -269,7 +434,13 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=290.0, help="seconds for the whole run")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("-v", "--verbose", action="store_true", help="show the bot's warnings")
+    parser.add_argument(
+        "--without-sniffio", action="store_true",
+        help="as installed before sniffio was a dependency (httpcore fails an import per lock)",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.without_sniffio:
+        sys.modules["sniffio"] = None  # type: ignore[assignment]  # import fails, as if absent
     logging.basicConfig(level=logging.WARNING if args.verbose else logging.CRITICAL)
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -301,7 +472,12 @@ def main() -> int:
           f"{args.limits:.0%} 429 on {' and '.join(FAULTY)}, "
           f"{args.lost:.0%} sendMessage responses lost after delivery")  # fmt: skip
     for key, value in result.items():
-        print(f"{key}: {value}")
+        if key != "stages":
+            print(f"{key}: {value}")
+    if result["stages"]:
+        print(f"{'where the time goes':<64}{'mean s':>8}{'tail s':>8}  (tail: slowest 5 %)")
+        for stage, times in result["stages"].items():
+            print(f"{STAGES[stage]:<64}{times['mean s']:>8.3f}{times['tail mean s']:>8.3f}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         options = {k: v for k, v in vars(args).items() if k not in ("json", "verbose")}

@@ -143,7 +143,7 @@ async def test_reply_delivered_then_response_lost_is_sent_twice(
     async with running(make_settings(api), fake):
         api.lose_response("sendMessage", **fault)
         await ask(api, QUESTION)
-        await asyncio.sleep(1.0)  # room for the retry (0.5 s backoff) and any further copy
+        await asyncio.sleep(1.0)  # room for the retry (0.1 s backoff) and any further copy
     first, second = answers(api, 1001)  # exactly two copies reached the user
     assert first.text == second.text and "1969" in visible(first)
     assert api.lost == [first]
@@ -189,6 +189,41 @@ async def test_get_updates_faults_lose_no_update_and_repeat_none(api: BotAPI) ->
     assert sorted(fake.questions) == sorted(questions.values())
     assert set(api.deliveries) == {1, 2, 3, 4} and set(api.deliveries.values()) == {1}
     assert api.pending() == []  # all confirmed: Telegram would not send them again
+
+
+async def test_a_429_holds_back_only_its_own_chat(api: BotAPI) -> None:
+    """Chat 1001's answer gets a 429 (wait 1 s); chat 1002, asking during that wait, is
+    answered meanwhile. PTB's AIORateLimiter paused every call until 1001's retry was done
+    (unless a call cancelled meanwhile, such as a typing hint, happened to lift the pause)."""
+    fake = FakeRetriever()
+    async with running(make_settings(api), fake):
+        await ask(api, QUESTION, chat_id=1000)  # the bot is up and answering
+        api.fail("sendMessage", retry_after=1)
+        api.push_message(QUESTION, chat_id=1001)
+        async with asyncio.timeout(20):
+            while not api.calls_to("sendMessage", chat_id=1001):
+                await asyncio.sleep(0.01)
+        other = await ask(api, "/help", chat_id=1002)  # no typing hint: see the docstring
+        held = await api.wait_for("sendMessage", chat_id=1001, timeout=20)
+    [limited] = api.calls_to("sendMessage", chat_id=1001)[:1]
+    assert limited.status == 429
+    assert other.at - limited.at < 1.0  # answered during the other chat's wait…
+    assert held.at - limited.at >= 1.0  # …which is honoured
+
+
+async def test_a_failed_get_updates_is_repeated_at_once(api: BotAPI) -> None:
+    """A 502 on getUpdates is repeated after 0.1 s, not after PTB's 1 s pause, during
+    which every question asked would wait."""
+    fake = FakeRetriever()
+    async with running(make_settings(api), fake):
+        await ask(api, QUESTION, chat_id=1000)
+        api.fail("getUpdates", status=502)
+        mark = api.mark()
+        await ask(api, QUESTION, chat_id=1001)
+    polls = api.calls_to("getUpdates", since=mark)
+    failed = next(i for i, c in enumerate(polls) if c.status == 502)
+    assert polls[failed + 1].at - polls[failed].at < 0.8  # PTB alone: 1 s or more
+    assert len(answers(api, 1001)) == 1
 
 
 async def test_restarted_bot_does_not_answer_old_questions_again(api: BotAPI) -> None:

@@ -221,6 +221,11 @@ def test_save_load_round_trip(index: LexicalIndex, tmp_path: Path) -> None:
         np.testing.assert_array_equal(scores(loaded, q, ids), scores(index, q, ids))
         assert coverage(loaded, q, 101) == coverage(index, q, 101)
     assert loaded.terms_of(303) == index.terms_of(303)
+    # Key numbers and posting rows are stored in the smallest type that holds them (one byte
+    # here), and an index read that way is updated like a built one.
+    assert loaded._flat.dtype == loaded._indices.dtype == np.uint8
+    grown = loaded.updated(add_ids=[777], add_texts=["قطار سريع إلى قازان"])
+    assert search(grown, "قطار قازان", 1)[0][0] == 777
     # Saving again overwrites the file.
     loaded.save(tmp_path)
     assert search(LexicalIndex.load(tmp_path), "قازان", 1)[0][0] == 303

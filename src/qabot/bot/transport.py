@@ -16,10 +16,16 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from telegram.error import BadRequest, NetworkError, TelegramError
-from telegram.ext import AIORateLimiter, ApplicationBuilder, ExtBot
+from aiolimiter import AsyncLimiter
+from telegram.constants import FloodLimit
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
+from telegram.ext import ApplicationBuilder, BaseRateLimiter, ExtBot
+from telegram.request import HTTPXRequest, RequestData
 
 log = logging.getLogger(__name__)
+
+#: Messages a minute Telegram lets a bot send to one group.
+GROUP_PER_MINUTE = FloodLimit.MESSAGES_PER_MINUTE_PER_GROUP
 
 #: What @BotFather hands out: the bot's numeric id, a colon, a long URL-safe secret.
 TOKEN_RE = re.compile(r"\d+:[A-Za-z0-9_-]{30,}")
@@ -44,12 +50,14 @@ TIMEOUTS = Timeouts()
 class RetryPolicy:
     """A call that fails transiently is repeated ``retries`` times, ``backoff`` s, 2×, 4× … later.
 
+    The first retry comes quickly (a lone 5xx is the common case, and an answer held back
+    for it is what makes the slowest answers slow); the doubling still spans ~3 s of outage.
     ``rate_limited`` is how often a 429 is waited out, and ``per_second`` how many calls to
     chats may go out per second (PTB's AIORateLimiter does both).
     """
 
-    retries: int = 3
-    backoff: float = 0.5
+    retries: int = 5
+    backoff: float = 0.1
     rate_limited: int = 3
     #: Messages per second to all chats together: Telegram's flood limit (0: no limit).
     per_second: float = 30.0
@@ -104,28 +112,57 @@ def _transient(exc: TelegramError) -> bool:
 
     Yes for 5xx, timeouts, refused or dropped connections (PTB's NetworkError) and for a
     body that is not JSON (a proxy's error page). No for 400 (our request is wrong, and
-    BadRequest subclasses NetworkError), 401/403/409, or 429, which AIORateLimiter already
-    waited out as many times as it was told to.
+    BadRequest subclasses NetworkError), 401/403/409, or 429, which is waited out apart
+    (:class:`RetryingRateLimiter`).
     """
     if isinstance(exc, BadRequest):
         return False
     return isinstance(exc, NetworkError) or isinstance(exc.__cause__, json.JSONDecodeError)
 
 
-class RetryingRateLimiter(AIORateLimiter):
-    """PTB's AIORateLimiter plus retries with backoff for transient faults.
+class RetryingRateLimiter(BaseRateLimiter[int]):
+    """Telegram's flood limits kept, a 429 waited out, a transient fault retried with backoff.
 
-    AIORateLimiter keeps outgoing calls within Telegram's flood limits and waits out a
-    429's ``retry_after``, but PTB raises a 5xx or a timeout at once, so without this an
+    Calls to chats share ``per_second`` (Telegram's 30 messages/s) and a group's 20 a
+    minute, with aiolimiter as PTB's AIORateLimiter does. Unlike AIORateLimiter, a 429
+    holds back only the call that got it, for its ``retry_after``: AIORateLimiter pauses
+    every call, so one chat's 429 held every answer back for a second (benchmarks/README.md,
+    "Speed, round 2"). PTB raises a 5xx or a timeout at once, so without the retries an
     answer would turn into an apology at the first hiccup. getUpdates never comes here
-    (PTB exempts it): its polling loop has a backoff of its own. A call whose response is
-    lost after Telegram acted on it (a read timeout) may deliver its message twice: a
-    rare duplicate beats a lost answer.
+    (PTB exempts it; :class:`PollingRequest` retries it). A call whose response is lost
+    after Telegram acted on it (a read timeout) may deliver its message twice: a rare
+    duplicate beats a lost answer.
     """
 
+    #: Group limiters kept; beyond that, those with their whole minute unused are dropped.
+    GROUPS = 512
+
     def __init__(self, policy: RetryPolicy) -> None:
-        super().__init__(overall_max_rate=policy.per_second, max_retries=policy.rate_limited)
         self.policy = policy
+        self._all = AsyncLimiter(policy.per_second, 1) if policy.per_second else None
+        self._groups: dict[int | str, AsyncLimiter] = {}
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to free."""
+
+    def _limits(self, data: dict[str, Any]) -> list[AsyncLimiter]:
+        """The limiters a call to ``data``'s chat passes: all chats', and its group's."""
+        chat: Any = data.get("chat_id")
+        if chat is None:
+            return []
+        with contextlib.suppress(ValueError, TypeError):
+            chat = int(chat)
+        limits = [self._all] if self._all else []
+        if isinstance(chat, str) or chat < 0:  # a group or channel (an @name is one too)
+            if chat not in self._groups and len(self._groups) >= self.GROUPS:
+                for key, limiter in list(self._groups.items()):
+                    if limiter.has_capacity(limiter.max_rate):
+                        del self._groups[key]
+            limits.append(self._groups.setdefault(chat, AsyncLimiter(GROUP_PER_MINUTE, 60)))
+        return limits
 
     async def process_request(
         self,
@@ -136,22 +173,78 @@ class RetryingRateLimiter(AIORateLimiter):
         data: dict[str, Any],
         rate_limit_args: int | None,
     ) -> Any:
-        retries, attempt = self.policy.retries, 0
+        limited = failed = 0
         while True:
             try:
-                return await super().process_request(
-                    callback, args, kwargs, endpoint, data, rate_limit_args
-                )
-            except TelegramError as exc:
-                if attempt >= retries or not _transient(exc):
+                async with contextlib.AsyncExitStack() as stack:
+                    for limiter in self._limits(data):
+                        await stack.enter_async_context(limiter)
+                    return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                if limited >= (rate_limit_args or self.policy.rate_limited):
                     raise
-                delay = self.policy.backoff * 2**attempt
-                attempt += 1
+                limited += 1
+                # PTB's own reading of the wait: its public attribute warns until v23.
+                delay = exc._retry_after.total_seconds() + 0.1
+                log.info("Rate limit hit on %s; retry %d in %.1f s", endpoint, limited, delay)
+            except TelegramError as exc:
+                if failed >= self.policy.retries or not _transient(exc):
+                    raise
+                delay = self.policy.backoff * 2**failed
+                failed += 1
                 log.warning(
                     "Bot API %s failed (%s: %s); retry %d of %d in %.1f s",
-                    endpoint, type(exc).__name__, exc, attempt, retries, delay,
+                    endpoint, type(exc).__name__, exc, failed, self.policy.retries, delay,
                 )  # fmt: skip
-                await asyncio.sleep(delay)
+            await asyncio.sleep(delay)
+
+
+class PollingRequest(HTTPXRequest):
+    """getUpdates' connection, repeating a 5xx after ``policy``'s short backoff.
+
+    Without it PTB's polling loop pauses 1 s after a failed getUpdates (1.5 s, 2.25 s …
+    after more) and fetches nothing meanwhile, so one 502 holds back every question asked
+    in that second. getUpdates is safe to repeat: nothing is confirmed until the next call's
+    offset. A 429 is waited out for just its ``retry_after`` (PTB adds half a second).
+    What still fails after the retries, and every other fault (a timeout, a refused
+    connection), goes on to PTB's loop as before.
+    """
+
+    def __init__(self, policy: RetryPolicy, **options: Any) -> None:
+        super().__init__(**options)
+        self.policy = policy
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = HTTPXRequest.DEFAULT_NONE,
+        write_timeout: Any = HTTPXRequest.DEFAULT_NONE,
+        connect_timeout: Any = HTTPXRequest.DEFAULT_NONE,
+        pool_timeout: Any = HTTPXRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        timeouts = (read_timeout, write_timeout, connect_timeout, pool_timeout)
+        attempt = 0
+        while True:
+            status, payload = await super().do_request(url, method, request_data, *timeouts)
+            wait = _retry_after(payload) if status == 429 else None
+            if (status < 500 and wait is None) or attempt >= self.policy.retries:
+                return status, payload
+            delay = wait if wait is not None else self.policy.backoff * 2**attempt
+            attempt += 1
+            log.warning(
+                "Bot API getUpdates failed (HTTP %d); retry %d of %d in %.1f s",
+                status, attempt, self.policy.retries, delay,
+            )  # fmt: skip
+            await asyncio.sleep(delay)
+
+
+def _retry_after(payload: bytes) -> float | None:
+    """The seconds a 429's body asks to wait, if it says."""
+    with contextlib.suppress(ValueError, TypeError, KeyError, AttributeError):
+        return float(json.loads(payload)["parameters"]["retry_after"])
+    return None
 
 
 def _file_url(base_url: str) -> str | None:
@@ -172,12 +265,18 @@ def builder(
         .read_timeout(timeouts.read)
         .write_timeout(timeouts.read)
         .pool_timeout(timeouts.connect)
-        .get_updates_connect_timeout(timeouts.connect)
-        .get_updates_read_timeout(timeouts.get_updates_read)
-        # On shutdown PTB confirms the last updates with one more getUpdates while the
-        # cancelled long poll may still hold its connection: with PTB's pool of one, that
-        # call timed out and the last answered updates came back after a restart.
-        .get_updates_connection_pool_size(2)
+        .get_updates_request(
+            PollingRequest(
+                retry,
+                connect_timeout=timeouts.connect,
+                read_timeout=timeouts.get_updates_read,
+                # On shutdown PTB confirms the last updates with one more getUpdates while
+                # the cancelled long poll may still hold its connection: with PTB's pool of
+                # one, that call timed out and the last answered updates came back after a
+                # restart.
+                connection_pool_size=2,
+            )
+        )
     )
     if base_url:
         builder = builder.base_url(base_url)

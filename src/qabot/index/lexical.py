@@ -30,7 +30,7 @@ from ..arabic import ANALYSIS_VERSION, index_keys, is_arabic_token, term_groups
 from ..errors import REBUILD_HINT, IndexError_
 from . import bm25
 from .bm25 import DEFAULT_B, DEFAULT_K1
-from .npz import read_npz
+from .npz import read_npz, smallest
 
 __all__ = ["DEFAULT_B", "DEFAULT_K1", "LexicalIndex", "LexicalQuery"]
 
@@ -115,7 +115,7 @@ class LexicalIndex:
         """
         self._ids = np.asarray(ids, dtype=np.int64)
         self._vocab = vocab
-        self._flat = flat if flat.dtype == np.int32 else np.asarray(flat, dtype=np.int32)
+        self._flat = flat if flat.dtype.kind in "iu" else np.asarray(flat, dtype=np.int32)
         self._offsets = np.asarray(offsets, dtype=np.int64)
         self._k1 = float(k1)
         self._b = float(b)
@@ -341,10 +341,10 @@ class LexicalIndex:
                 fh,
                 meta=meta_bytes,
                 ids=self._ids,
-                flat=self._flat,
+                flat=smallest(self._flat),
                 offsets=self._offsets,
                 data=self._data,
-                indices=self._indices,
+                indices=smallest(self._indices),
                 indptr=self._indptr,
                 df=self._df,
             )

@@ -48,3 +48,11 @@ def read_npz(path: Path, mapped: Collection[str]) -> dict[str, np.ndarray]:
                 else np.zeros(shape, dtype)
             )
     return out
+
+
+def smallest(array: np.ndarray) -> np.ndarray:
+    """``array`` (non-negative integers) in the smallest unsigned type that holds its values:
+    key numbers of a vocabulary under 65,536 keys, or rows of fewer passages, take two bytes
+    instead of four (the issue-12 probe's BM25 file: 87 → 55 MB)."""
+    top = int(array.max()) if len(array) else 0
+    return array.astype(np.min_scalar_type(top), copy=False)

@@ -76,6 +76,10 @@ def faiss_search(index: faiss.Index, vector: np.ndarray, k: int) -> list[tuple[i
     if k <= 0:
         return []
     query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, index.d)
+    # The setting above is the importing thread's own: a worker thread (the bot searches
+    # in one) starts with OpenMP's default of every core, whose spinning team cost the bot
+    # ~20 ms of CPU a question (benchmarks/README.md, "Speed, round 2"). Cheap: a per-thread int.
+    faiss.omp_set_num_threads(1)
     scores, ids = index.search(query, k)
     return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
 

@@ -166,6 +166,10 @@ def _open_onnx(folder: Path, converted: Path, batch_size: int) -> OnnxEncoder:
 
     options = ort.SessionOptions()
     options.log_severity_level = 3  # ONNX Runtime's warnings about unused initialisers: noise
+    # Its threads sleep when idle instead of spinning: on 2 shared cores a spinning thread
+    # takes the CPU the event loop and the other workers need (measured: twice the CPU per
+    # batch under load, for no gain in wall time; benchmarks/README.md, "Speed, round 2").
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(
         str(folder / ONNX_FILE), options, providers=["CPUExecutionProvider"]
     )
