@@ -21,7 +21,7 @@ from qabot.index.snapshot import Snapshot
 from qabot.model import load_encoder
 
 HERE = Path(__file__).resolve().parent
-ARCD = Path("/work/shared/data/arcd/arcd.retrieval.json")
+ARCD = HERE.parents[1] / "shared" / "data" / "arcd" / "arcd.retrieval.json"
 
 
 def main() -> None:
