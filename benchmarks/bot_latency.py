@@ -89,10 +89,14 @@ async def interleaved(
         async with app:
             await app.start()
             await app.updater.start_polling(poll_interval=0, timeout=1)
-            for question in questions:
+            for i, question in enumerate(questions):
+                # A chat of its own for each question: in one chat, the questions before
+                # would be its conversation, and a follow-up is timed apart
+                # (followup_latency.py); bare search has no history either.
+                chat = 1001 + i
                 mark, started = api.mark(), time.monotonic()
-                api.push_message(question, chat_id=1001)
-                reply = await api.wait_for("sendMessage", chat_id=1001, since=mark, timeout=60)
+                api.push_message(question, chat_id=chat)
+                reply = await api.wait_for("sendMessage", chat_id=chat, since=mark, timeout=60)
                 times["bot"].append(reply.at - started)
                 times["worker"] += await asyncio.to_thread(bare_search, retriever, [question], k)
                 times["main"] += bare_search(retriever, [question], k)
