@@ -10,6 +10,7 @@ import numpy as np
 
 from . import conversation as conv
 from .arabic import is_mostly_arabic
+from .bridge import bridged_words, load_bridge
 from .config import Settings
 from .conversation import DEFAULT_CONTEXT, ContextWeights, History, Reading
 from .encoder import Encoder
@@ -22,11 +23,11 @@ from .fusion import (
     Mode,
     foreign_words,
     fuse,
-    passage_confidence,
+    passage_of,
     zscore,
 )
 from .gate import is_question
-from .highlight import answer_cue, best_sentence
+from .highlight import answer_cue
 from .index.files import FileStore
 from .index.snapshot import Snapshot
 from .index.store import SnapshotStore, open_store
@@ -83,6 +84,7 @@ class Retriever:
                 f"{self.encoder.model_id} (dimension {self.encoder.dim})",
                 REBUILD_HINT,
             )
+        self._bridge = load_bridge(self.index_dir, self.encoder)  # None: English by dense alone
         return snapshot.prepare_search()
 
     @property
@@ -172,20 +174,24 @@ class Retriever:
             vector = self._vectors.encode(texts, self.encoder)[0]
         elif vector is not None:  # encoded by the caller (in a batch): kept for follow-ups
             self._vectors.keep(question, vector)
-        arabic = is_mostly_arabic(question)
-        # BM25 over Arabic keys cannot match a question in another language: skip the leg.
-        legs: Mode = "dense" if mode == "hybrid" and not arabic else mode
-        found = self._candidates(snapshot, question, vector, legs)
+        arabic, w = is_mostly_arabic(question), self.weights
+        words = "" if arabic or mode != "hybrid" else bridged_words(
+            self._bridge, question, self.encoder, w.bridge_words, w.bridge_threshold
+        )  # fmt: skip
+        # BM25 over Arabic keys matches a question in another language only by its bridged words.
+        legs: Mode = "dense" if mode == "hybrid" and not arabic and not words else mode
+        found = self._candidates(snapshot, question, vector, legs, words=words)
         if found is None:
             return [], False
         fused = fuse(found, mode, arabic, self.weights)
         order = np.argsort(-fused, kind="stable")[:k]
-        alone = [self._passage(snapshot, found, int(i), float(fused[i]), arabic) for i in order]
+        alone = [passage_of(snapshot, found, int(i), float(fused[i]), arabic, self.weights)
+                 for i in order]  # fmt: skip
         if not turns:
             return alone, False
         own_scores = dict(zip(found.keys.tolist(), zscore(fused).tolist(), strict=True))
         in_context, own = self._in_context(
-            snapshot, question, vector, turns, mode, legs, arabic, k, own_scores
+            snapshot, question, vector, turns, mode, legs, arabic, k, own_scores, words
         )
         if not in_context:
             return alone, False
@@ -211,6 +217,7 @@ class Retriever:
         arabic: bool,
         k: int,
         own_scores: dict[int, float],
+        words: str,
     ) -> tuple[list[Passage], float]:
         """The passages for ``question`` read in the context of the earlier ``turns``, and
         the share of the question's own words in the best of them."""
@@ -219,7 +226,7 @@ class Retriever:
         if vector is not None:
             earlier = self._vectors.mean([t.question for t in turns], self.encoder)
             mixed = conv.mix_vectors(vector, earlier, self.context.vector)
-        found = self._candidates(snapshot, question, mixed, legs, context=text, extra=vector)
+        found = self._candidates(snapshot, question, mixed, legs, text, vector, words)
         if found is None:
             return [], 0.0
         chunks = [snapshot.by_key[int(key)] for key in found.keys]
@@ -234,7 +241,8 @@ class Retriever:
         )
         order = np.argsort(-fused, kind="stable")[:k]
         own = snapshot.lexical.query(question, 0).coverage(found.keys[order[:1]])
-        passages = [self._passage(snapshot, found, int(i), float(fused[i]), arabic) for i in order]
+        passages = [passage_of(snapshot, found, int(i), float(fused[i]), arabic, self.weights)
+                    for i in order]  # fmt: skip
         return passages, float(own[0]) if len(own) else 0.0
 
     def candidates(
@@ -252,11 +260,13 @@ class Retriever:
         mode: Mode,
         context: str | None = None,
         extra: np.ndarray | None = None,
+        words: str = "",
     ) -> Candidates | None:
         """Pool the top hits of every leg, then score each candidate on every leg.
 
         With a ``context`` (earlier questions), their words join BM25 and coverage at the
         context's lower weight, and ``extra`` (the question's own vector) adds its hits.
+        ``words``: what BM25 and coverage read instead of the question (:mod:`.bridge`).
         """
         n = self.weights.candidates
         pool: dict[int, None] = {}
@@ -270,7 +280,7 @@ class Retriever:
                     pool[key] = None
             for key in snapshot.sentence_passages(vector, n * 2):
                 pool[key] = None
-        lexical = snapshot.lexical.query(question, n if mode != "dense" else 0)
+        lexical = snapshot.lexical.query(words or question, n if mode != "dense" else 0)
         earlier = snapshot.lexical.query(context, n if mode != "dense" else 0) if context else None
         for key, _ in lexical.hits + (earlier.hits if earlier else []):
             pool[key] = None
@@ -302,36 +312,9 @@ class Retriever:
             )
             groups = groups + [(terms, w * weight) for terms, weight in earlier.groups]
         foreign = foreign_words(question, snapshot.lexical.knows)
+        cue = answer_cue(question)
         return Candidates(
-            keys, cos_p, cos_s, dense, sims, bm25, coverage, groups, answer_cue(question), foreign
-        )
-
-    def _passage(
-        self, snapshot: Snapshot, found: Candidates, i: int, score: float, arabic: bool
-    ) -> Passage:
-        key = int(found.keys[i])
-        chunk = snapshot.by_key[key]
-        sentences = snapshot.sentences.get(key, [])
-        sims = found.sentence_sims[i] if found.sentence_sims else np.zeros(len(sentences))
-        w = self.weights
-        sentence = (
-            best_sentence(
-                sentences, sims, found.groups, w.sentence_lexical, found.cue, w.sentence_cue
-            )
-            if sentences
-            else None
-        )
-        confidence = passage_confidence(found, i, arabic, w)
-        return Passage(
-            **chunk.metadata(),
-            id=chunk.id,
-            article=chunk.article,
-            paragraph=chunk.paragraph,
-            section=chunk.section,
-            text=chunk.text,
-            score=score,
-            confidence=confidence,
-            sentence=sentence,
+            keys, cos_p, cos_s, dense, sims, bm25, coverage, groups, cue, foreign, bool(words)
         )
 
     def ask(
