@@ -11,6 +11,10 @@ words form a BM25 and coverage query, fused with the dense z-score as the Arabic
 k, threshold, w and c are chosen on the English questions of one half of the articles
 (``fold_of``, the abstention split) and scored on the other half; both ways, and the
 whole 178 with the setting chosen on each half. Nothing here uses the seed test questions.
+
+Last, latency on the same questions, interleaved in one run: a bare query encoding, and
+encoding + ``Retriever.search`` without the bridge, with it (English word vectors kept from
+earlier questions) and with it cold (every word encoded again), as p50 ratios to the first.
 """
 
 from __future__ import annotations
@@ -18,15 +22,18 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import time
 from pathlib import Path
 
 import numpy as np
 
 from qabot.bridge import MIN_COUNT, Bridge, english_words
 from qabot.config import Settings
+from qabot.conversation import QueryVectors
 from qabot.evaluate import article_of, fold_of, index_eval_set, load_eval_set, paragraph_of
 from qabot.fusion import zscore
 from qabot.model import load_encoder
+from qabot.retriever import Retriever
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCD = ROOT.parent / "shared" / "data" / "arcd" / "arcd.retrieval.json"
@@ -36,6 +43,29 @@ GRID_K = (1, 2, 3, 5)
 GRID_T = (0.80, 0.83, 0.86, 0.89)
 GRID_W = (0.0, 0.1, 0.2, 0.3, 0.4)
 GRID_C = (0.0, 0.1, 0.2)
+
+
+def latency(retriever: Retriever, texts: list[str], rounds: int = 2) -> dict[str, float]:
+    """p50 milliseconds of a bare encoding and of encoding + search three ways; the ratios."""
+    bridge = retriever._bridge
+    assert bridge is not None, "the index has no bridge"
+    times: dict[str, list[float]] = {"encode": [], "dense": [], "warm": [], "cold": []}
+    for _ in range(rounds):
+        for text in texts:
+            for way in times:
+                retriever._bridge = None if way == "dense" else bridge
+                if way == "cold":
+                    bridge._english = QueryVectors(4096)
+                start = time.perf_counter()
+                vector = retriever.encoder.encode_queries([text])[0]
+                if way != "encode":
+                    retriever.search(text, k=3, vector=vector)
+                times[way].append(time.perf_counter() - start)
+    retriever._bridge = bridge
+    p50 = {way: float(np.percentile(t, 50)) * 1000 for way, t in times.items()}
+    out = {f"{way}_p50_ms": round(ms, 2) for way, ms in p50.items()}
+    out |= {f"{way}_ratio": round(p50[way] / p50["encode"], 3) for way in ("dense", "warm", "cold")}
+    return out
 
 
 def main() -> None:
@@ -114,6 +144,8 @@ def main() -> None:
         {"k": k, "t": t, "w": w, "c": c, "r1": round(float(v.mean()), 4)}
         for (k, t, w, c), v in right.items()
     ]
+    result["latency"] = latency(retriever, texts)
+    print("latency (p50, ratio to a bare encoding):", json.dumps(result["latency"]))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
 
