@@ -6,7 +6,8 @@ Every ARCD question (or, with ``--english``, every English question of
 ``benchmarks/data/arcd-english-questions.json``) is asked against both half-corpus indexes
 of ``qabot eval --unanswerable`` (``qabot.evaluate.fold_of``): answerable in its own half,
 unanswerable in the other. For the top passage it records the features the retriever has
-at hand (:func:`qabot.fusion.confidence_features`). Cross-validation is by article on a
+at hand (:func:`qabot.fusion.confidence_features`; an English question's coverage is that
+of its bridged Arabic words, :mod:`qabot.bridge`). Cross-validation is by article on a
 second split (``article // 2 % 2``, so each part holds articles of both index halves): a
 logistic regression per feature set is fitted on one part, its threshold set where 95 %
 of that part's answerable questions are kept, then scored on the other part (both ways,
@@ -61,7 +62,7 @@ def collect(cache: Path, english: bool) -> tuple[np.ndarray, np.ndarray, np.ndar
         retriever = index_fold(cache, chunks, fold, settings, encoder)
         for q, v in zip(questions, vectors, strict=True):
             arabic = is_mostly_arabic(q.question)
-            found = retriever.candidates(q.question, v, "hybrid" if arabic else "dense")
+            found = retriever.candidates(q.question, v, "hybrid")  # English: bridged words
             if found is None:
                 continue
             i = int(np.argmax(fuse(found, "hybrid", arabic, retriever.weights)))

@@ -79,12 +79,10 @@ def main() -> None:
     data = load_eval_set(ARCD)
     _, retriever = index_eval_set(data, args.cache, settings, encoder)
     snap = retriever.snapshot
-    bridge_file = args.cache / f"bridge-{args.min_count}.npz"
-    if bridge_file.exists():
-        bridge = Bridge.load(bridge_file)
-    else:
-        bridge = Bridge.build([c.text for c in snap.chunks], encoder, min_count=args.min_count)
-        bridge.save(bridge_file)
+    bridge = retriever._bridge  # what the build wrote (qabot.bridge), or a smaller one
+    if bridge is None or args.min_count != MIN_COUNT:
+        texts = [c.match_text for c in snap.chunks]
+        bridge = Bridge.build(texts, encoder, min_count=args.min_count)
     print(f"bridge vocabulary: {len(bridge)} Arabic words")
     known = {p.id for art in data.articles for p in art.paragraphs}
     gold_article = article_of(data)

@@ -75,6 +75,12 @@ def test_update_embeds_only_new_words_and_keeps_the_model(tmp_path: Path) -> Non
         bridge.vectors.astype(np.float32), enc.encode_queries(bridge.words), atol=1e-3
     )
     assert load_bridge(tmp_path, HashEncoder(model_id="another-model")) is None
+    Bridge.build(["الحرب الحرب القمة"], enc, bridge, min_count=2).save(tmp_path / FILE_NAME)
+    before = len(enc.encoded)
+    update_bridge(tmp_path, ["الحرب الحرب القمة"], enc, changed=False)  # chosen otherwise
+    rebuilt = load_bridge(tmp_path, enc)
+    assert rebuilt is not None and rebuilt.words == ["الحرب", "القمة"]
+    assert enc.encoded[before:] == ["القمة"]  # rebuilt, reusing the vector it had
     (tmp_path / FILE_NAME).write_bytes(b"not a bridge")
     assert load_bridge(tmp_path, enc) is None  # damaged: English falls back to dense alone
 

@@ -36,6 +36,8 @@ MAX_WORDS = 100_000
 MIN_COUNT = 1
 #: English word vectors kept between questions (they repeat: "who", "year", "capital").
 _KEEP_WORDS = 4096
+#: How the default vocabulary is chosen; a bridge chosen otherwise is rebuilt by the next build.
+VOCABULARY = f"min {MIN_COUNT}, max {MAX_WORDS}"
 _WORD_RE = re.compile(r"[^\W\d_]+")
 _MARKS_RE = re.compile("[\u0640\u064b-\u065f\u0670]")  # tatweel, harakat, dagger alef
 
@@ -75,10 +77,13 @@ def arabic_vocabulary(
 class Bridge:
     """The corpus's Arabic words and their unit vectors (float16), searched by cosine."""
 
-    def __init__(self, model: str, words: list[str], vectors: np.ndarray) -> None:
+    def __init__(
+        self, model: str, words: list[str], vectors: np.ndarray, vocabulary: str = ""
+    ) -> None:
         if len(words) != len(vectors):
             raise ValueError(f"{len(words)} words but {len(vectors)} vectors")
         self.model = model
+        self.vocabulary = vocabulary  # how the words were chosen (:data:`VOCABULARY`)
         self.words = words
         self.vectors = np.asarray(vectors, dtype=np.float16)
         self._english = QueryVectors(_KEEP_WORDS)
@@ -101,7 +106,7 @@ class Bridge:
         if missing:
             kept |= dict(zip(missing, encoder.encode_queries(missing), strict=True))
         vectors = np.array([kept[w] for w in words]).reshape(len(words), encoder.dim)
-        return cls(encoder.model_id, words, vectors)
+        return cls(encoder.model_id, words, vectors, f"min {min_count}, max {MAX_WORDS}")
 
     def nearest(self, vectors: np.ndarray, k: int, threshold: float) -> list[str]:
         """For each of ``vectors`` (English words), its ``k`` nearest Arabic words at
@@ -128,15 +133,18 @@ class Bridge:
 
     def save(self, path: Path) -> None:
         buffer = io.BytesIO()
-        meta = np.frombuffer(json.dumps({"model": self.model}).encode("utf-8"), np.uint8)
-        np.savez(buffer, meta=meta, words=np.array(self.words, dtype=str), vectors=self.vectors)
+        meta = {"model": self.model, "vocabulary": self.vocabulary}
+        meta_bytes = np.frombuffer(json.dumps(meta).encode("utf-8"), np.uint8)
+        words = np.array(self.words, dtype=str)
+        np.savez(buffer, meta=meta_bytes, words=words, vectors=self.vectors)
         write_atomic(path, buffer.getvalue())
 
     @classmethod
     def load(cls, path: Path) -> Bridge:
         with np.load(path) as data:
             meta = json.loads(data["meta"].tobytes().decode("utf-8"))
-            return cls(str(meta["model"]), [str(w) for w in data["words"]], data["vectors"])
+            words = [str(w) for w in data["words"]]
+            return cls(str(meta["model"]), words, data["vectors"], str(meta["vocabulary"]))
 
 
 def load_bridge(folder: Path | None, encoder: Encoder) -> Bridge | None:
@@ -159,7 +167,7 @@ def update_bridge(folder: Path, texts: Iterable[str], encoder: Encoder, changed:
     or stale, embedding only the new words. Written before the snapshot is committed, so a
     retriever that opens the new snapshot finds its words."""
     old = load_bridge(folder, encoder)
-    if old is None or changed:
+    if old is None or changed or old.vocabulary != VOCABULARY:
         Bridge.build(texts, encoder, old).save(folder / FILE_NAME)
 
 

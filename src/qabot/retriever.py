@@ -174,10 +174,7 @@ class Retriever:
             vector = self._vectors.encode(texts, self.encoder)[0]
         elif vector is not None:  # encoded by the caller (in a batch): kept for follow-ups
             self._vectors.keep(question, vector)
-        arabic, w = is_mostly_arabic(question), self.weights
-        words = "" if arabic or mode != "hybrid" else bridged_words(
-            self._bridge, question, self.encoder, w.bridge_words, w.bridge_threshold
-        )  # fmt: skip
+        arabic, words = is_mostly_arabic(question), self._bridged(question, mode)
         # BM25 over Arabic keys matches a question in another language only by its bridged words.
         legs: Mode = "dense" if mode == "hybrid" and not arabic and not words else mode
         found = self._candidates(snapshot, question, vector, legs, words=words)
@@ -250,7 +247,18 @@ class Retriever:
     ) -> Candidates | None:
         """Every leg's scores for the pooled candidates of ``question`` (its ``vector`` given),
         before fusion: what tuning scripts weigh. Keys map to passages via ``snapshot.by_key``."""
-        return self._candidates(self._snapshot, " ".join(question.split()), vector, mode)
+        question = " ".join(question.split())
+        words = self._bridged(question, mode)
+        return self._candidates(self._snapshot, question, vector, mode, words=words)
+
+    def _bridged(self, question: str, mode: Mode) -> str:
+        """The Arabic words standing for a non-Arabic question's words (:mod:`.bridge`)."""
+        if mode != "hybrid" or is_mostly_arabic(question):
+            return ""
+        w = self.weights
+        return bridged_words(
+            self._bridge, question, self.encoder, w.bridge_words, w.bridge_threshold
+        )
 
     def _candidates(
         self,
