@@ -87,6 +87,7 @@ class Bridge:
         self.words = words
         self.vectors = np.asarray(vectors, dtype=np.float16)
         self._english = QueryVectors(_KEEP_WORDS)
+        self._matrix: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.words)
@@ -113,7 +114,9 @@ class Bridge:
         cosine ≥ ``threshold``; distinct, in order."""
         if not len(self.words) or not len(vectors):
             return []
-        sims = np.asarray(vectors, dtype=np.float32) @ self.vectors.T.astype(np.float32)
+        if self._matrix is None:  # float32 once: a product in float16 is slow on CPUs
+            self._matrix = self.vectors.astype(np.float32)
+        sims = np.asarray(vectors, dtype=np.float32) @ self._matrix.T
         k = min(k, len(self.words))
         top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         out: dict[str, None] = {}
@@ -144,7 +147,7 @@ class Bridge:
         with np.load(path) as data:
             meta = json.loads(data["meta"].tobytes().decode("utf-8"))
             words = [str(w) for w in data["words"]]
-            return cls(str(meta["model"]), words, data["vectors"], str(meta["vocabulary"]))
+            return cls(str(meta["model"]), words, data["vectors"], str(meta.get("vocabulary")))
 
 
 def load_bridge(folder: Path | None, encoder: Encoder) -> Bridge | None:
