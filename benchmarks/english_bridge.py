@@ -23,13 +23,13 @@ import argparse
 import itertools
 import json
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 
 from qabot.bridge import MIN_COUNT, Bridge, english_words
 from qabot.config import Settings
-from qabot.conversation import QueryVectors
 from qabot.evaluate import (
     EvalQuestion,
     article_of,
@@ -118,7 +118,7 @@ def latency(retriever: Retriever, texts: list[str], rounds: int = 2) -> dict[str
                 retriever._bridge = None if way == "dense" else bridge
                 kept = bridge._english
                 if way == "cold":  # a fresh cache for this search only
-                    bridge._english = QueryVectors(4096)
+                    bridge._english = OrderedDict()
                 start = time.perf_counter()
                 vector = retriever.encoder.encode_queries([text])[0]
                 if way != "encode":

@@ -16,14 +16,13 @@ import io
 import json
 import logging
 import re
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from .arabic import STOPWORDS, is_arabic_token, normalize, tokenize
-from .conversation import QueryVectors
 from .encoder import Encoder
 from .fsio import write_atomic
 
@@ -34,7 +33,8 @@ FILE_NAME = "bridge.npz"
 #: which bridge English as well: benchmarks/english_bridge.py --min-count 2).
 MAX_WORDS = 100_000
 MIN_COUNT = 1
-#: English word vectors kept between questions (they repeat: "who", "year", "capital").
+#: English words' Arabic words kept between questions (they repeat: "year", "capital"):
+#: a kept word costs neither a model call nor a product with the whole vocabulary.
 _KEEP_WORDS = 4096
 #: How the default vocabulary is chosen; a bridge chosen otherwise is rebuilt by the next build.
 VOCABULARY = f"min {MIN_COUNT}, max {MAX_WORDS}"
@@ -86,7 +86,7 @@ class Bridge:
         self.vocabulary = vocabulary  # how the words were chosen (:data:`VOCABULARY`)
         self.words = words
         self.vectors = np.asarray(vectors, dtype=np.float16)
-        self._english = QueryVectors(_KEEP_WORDS)
+        self._english: OrderedDict[tuple[str, int, float], list[str]] = OrderedDict()
         self._matrix: np.ndarray | None = None
 
     def __len__(self) -> int:
@@ -128,11 +128,19 @@ class Bridge:
 
     def arabic_query(self, question: str, encoder: Encoder, k: int, threshold: float) -> str:
         """The Arabic words standing for ``question``'s English content words ("" if none)."""
-        words = english_words(question)
-        if not words:
-            return ""
-        vectors = np.array(self._english.encode(words, encoder))
-        return " ".join(self.nearest(vectors, k, threshold))
+        keys = [(w, k, threshold) for w in english_words(question)]
+        missing = [key for key in dict.fromkeys(keys) if key not in self._english]
+        if missing:
+            vectors = encoder.encode_queries([w for w, _, _ in missing])
+            for key, vector in zip(missing, vectors, strict=True):
+                self._english[key] = self.nearest(vector[None, :], k, threshold)
+        out: dict[str, None] = {}
+        for key in keys:
+            self._english.move_to_end(key)
+            out.update(dict.fromkeys(self._english[key]))
+        while len(self._english) > _KEEP_WORDS:
+            self._english.popitem(last=False)
+        return " ".join(out)
 
     def save(self, path: Path) -> None:
         buffer = io.BytesIO()
@@ -171,6 +179,7 @@ def update_bridge(folder: Path, texts: Iterable[str], encoder: Encoder, changed:
     retriever that opens the new snapshot finds its words."""
     old = load_bridge(folder, encoder)
     if old is None or changed or old.vocabulary != VOCABULARY:
+        folder.mkdir(parents=True, exist_ok=True)  # a first build: before its first commit
         Bridge.build(texts, encoder, old).save(folder / FILE_NAME)
 
 
