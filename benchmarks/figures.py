@@ -348,9 +348,9 @@ def bridge() -> str:
         rows.append(
             f"Latency, p50 over the 178 questions (interleaved, one run): bare query encoding "
             f"{lat['encode_p50_ms']} ms; encoding + search without the bridge "
-            f"{lat['dense_p50_ms']} ms (**{lat['dense_ratio']}×**), with it, the words of "
-            f"earlier questions kept, {lat['warm_p50_ms']} ms (**{lat['warm_ratio']}×**), with "
-            f"every word encoded again {lat['cold_p50_ms']} ms (**{lat['cold_ratio']}×**)."
+            f"{lat['dense_p50_ms']} ms (**{lat['dense_ratio']}×**), with it, every word met "
+            f"before, {lat['warm_p50_ms']} ms (**{lat['warm_ratio']}×**), with every word new "
+            f"{lat['cold_p50_ms']} ms (**{lat['cold_ratio']}×**)."
         )
     return "\n".join(rows)
 
