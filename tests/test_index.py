@@ -281,7 +281,8 @@ def test_leftovers_of_a_killed_build_are_ignored_then_cleaned(corpus: Settings) 
     write(corpus.articles_dir / "a.txt", PARK)
     report = build_index(corpus, encoder=enc)
     assert report.generation == "gen-000003" and report.embedded == 4
-    assert sorted(p.name for p in index.iterdir()) == [".lock", CURRENT, "gen-000001", "gen-000003"]
+    kept = [".lock", CURRENT, "bridge.npz", "gen-000001", "gen-000003"]  # bridge: qabot.bridge
+    assert sorted(p.name for p in index.iterdir()) == kept
     assert len(Retriever.load(settings=corpus, encoder=enc)) == 20
 
 
@@ -323,12 +324,13 @@ build_index(
 
 
 def test_killed_at_every_rename_the_previous_index_survives(corpus: Settings) -> None:
-    """SIGKILL just before each rename a build makes: its generation folder, then CURRENT."""
+    """SIGKILL just before each rename a build makes: the bridge's words (qabot.bridge), its
+    generation folder, then CURRENT."""
     enc = HashEncoder()
     build_index(corpus, encoder=enc)
     write(corpus.articles_dir / "a.txt", PARK)
     args = [str(corpus.articles_dir), str(corpus.index_dir)]
-    for step in range(1, 3):
+    for step in range(1, 4):
         run = subprocess.run([sys.executable, "-c", KILL_DRIVER, *args, str(step)], timeout=120)
         assert run.returncode == -signal.SIGKILL, step
         assert current_name(corpus.index_dir) == "gen-000001", step
@@ -501,11 +503,12 @@ def test_question_in_flight_keeps_its_generation(corpus: Settings) -> None:
     """A swap between the start and the end of a search does not disturb that search."""
 
     class Gated(HashEncoder):
-        entered, release = threading.Event(), threading.Event()
+        armed, entered, release = threading.Event(), threading.Event(), threading.Event()
 
         def encode_queries(self, texts: list[str]) -> np.ndarray:
-            self.entered.set()
-            assert self.release.wait(30)
+            if self.armed.is_set():  # questions, not the build's words (qabot.bridge)
+                self.entered.set()
+                assert self.release.wait(30)
             return super().encode_queries(texts)
 
         def encode_passages(self, texts: list[str]) -> np.ndarray:
@@ -515,6 +518,7 @@ def test_question_in_flight_keeps_its_generation(corpus: Settings) -> None:
     write(corpus.articles_dir / "park.txt", PARK)
     build_index(corpus, encoder=enc)
     retriever = Retriever.load(settings=corpus, encoder=enc)
+    enc.armed.set()
     found: list[set[str]] = []
     question = threading.Thread(
         target=lambda: found.append({p.article for p in retriever.search(PARK[0], k=20)})

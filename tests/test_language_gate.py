@@ -2,7 +2,8 @@
 
 A mostly Arabic question is answered by fused dense + BM25 + coverage and calibrated with
 ``conf_arabic``; any other question by the dense leg alone (BM25 over Arabic keys cannot
-match it) and calibrated with ``conf_other``. The fast fake encoder is enough: the gate is
+match it) and calibrated with ``conf_other``, unless the index has an English→Arabic bridge
+(tests/test_bridge.py; this index has none). The fast fake encoder is enough: the gate is
 about which arithmetic runs, not about meaning.
 """
 
@@ -40,6 +41,7 @@ def retriever(tmp_path_factory: pytest.TempPathFactory) -> Retriever:
     shutil.copy(SEED, root / "articles" / SEED.name)
     settings = Settings(articles_dir=root / "articles", index_dir=root / "index")
     build_index(settings, encoder=HashEncoder())
+    (root / "index" / "bridge.npz").unlink()  # no bridge: English by the dense leg alone
     return Retriever(open_store(settings), HashEncoder(), settings, WEIGHTS)
 
 

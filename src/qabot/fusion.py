@@ -9,12 +9,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
 
 from .arabic import STOPWORDS, is_arabic_token, tokenize
-from .highlight import Cue
+from .highlight import Cue, best_sentence
+from .results import Passage
+
+if TYPE_CHECKING:
+    from .index.snapshot import Snapshot
 
 #: How to rank: the fused legs, the dense vectors alone, or BM25 alone.
 Mode = Literal["hybrid", "dense", "lexical"]
@@ -31,6 +35,13 @@ class FusionWeights:
     sentence_lexical: float = 0.3  # weight of question-word overlap when picking the highlight
     sentence_cue: float = 0.2  # number/date sentence bonus for كم/متى (highlight_eval.py)
     candidates: int = 50  # hits pooled from each leg (twice as many sentence hits)
+    #: English questions' Arabic legs through :mod:`qabot.bridge`: each English word's
+    #: nearest k Arabic words at cosine ≥ threshold, then BM25 and coverage at their weights
+    #: (benchmarks/english_bridge.py, on ARCD's English questions).
+    bridge_words: int = 2
+    bridge_threshold: float = 0.86
+    bridge_lexical: float = 0.1
+    bridge_coverage: float = 0.1
     #: Logistic calibration of P(answer is in the articles), on ARCD half-corpus folds: Arabic
     #: by benchmarks/tune_retrieval.py; English (dense only) by benchmarks/english_eval.py on
     #: 62 hand-translated ARCD questions: the fitted slope, and the bias that puts the default
@@ -39,7 +50,9 @@ class FusionWeights:
     conf_arabic: tuple[float, float, float] = (59.86, 3.58, -53.07)  # dense, coverage, bias
     conf_other: tuple[float, float, float] = (32.39, 0.0, -26.53)  # dense only: 0.7819 at 0.23
     #: Further abstention features (names from :data:`FEATURES`) and their logistic weights,
-    #: fitted with the ones above by benchmarks/abstention_fit.py; empty: not used.
+    #: fitted with the ones above by benchmarks/abstention_fit.py; empty: not used. A BM25
+    #: z-score holds out better on ARCD (80 % refused at 95 % answered) but refuses two seed
+    #: questions the tests require answered (benchmarks/README.md, issue 15 round two).
     conf_more_arabic: tuple[tuple[str, float], ...] = ()
     conf_more_other: tuple[tuple[str, float], ...] = ()
 
@@ -74,22 +87,24 @@ class Candidates:
     groups: list[tuple[tuple[str, ...], float]]  # the question's weighted content words
     cue: Cue | None = None  # what the question asks for (qabot.highlight.answer_cue)
     foreign: int = 0  # Latin words of the question the articles don't contain (foreign_words)
+    bridged: bool = False  # BM25 and coverage score a non-Arabic question's bridged words
 
 
 def fuse(
     found: Candidates, mode: Mode, arabic: bool, weights: FusionWeights = DEFAULT_WEIGHTS
 ) -> np.ndarray:
-    """One score per candidate; BM25 joins only for Arabic questions, which it can match."""
-    w = weights.lexical
+    """One score per candidate; BM25 joins for Arabic questions, which it can match, and
+    for others through their bridged Arabic words (:mod:`qabot.bridge`), at a lower weight."""
     if mode == "lexical":
         return found.bm25.astype(np.float64)
-    if mode == "dense" or not arabic:
+    if mode == "dense" or not (arabic or found.bridged):
         return found.dense.astype(np.float64)
-    return (
-        (1 - w) * zscore(found.dense)
-        + w * zscore(found.bm25)
-        + weights.coverage * zscore(found.coverage)
+    w, c = (
+        (weights.lexical, weights.coverage)
+        if arabic
+        else (weights.bridge_lexical, weights.bridge_coverage)
     )
+    return (1 - w) * zscore(found.dense) + w * zscore(found.bm25) + c * zscore(found.coverage)
 
 
 def confidence_of(
@@ -164,3 +179,35 @@ def passage_confidence(
     if arabic and found.foreign:
         return max(calibrated(True), calibrated(False))
     return calibrated(arabic)
+
+
+def passage_of(
+    snapshot: Snapshot,
+    found: Candidates,
+    i: int,
+    score: float,
+    arabic: bool,
+    weights: FusionWeights = DEFAULT_WEIGHTS,
+) -> Passage:
+    """Candidate ``i`` as a result: its passage, ``score``, confidence and best sentence."""
+    key = int(found.keys[i])
+    chunk = snapshot.by_key[key]
+    sentences = snapshot.sentences.get(key, [])
+    sims = found.sentence_sims[i] if found.sentence_sims else np.zeros(len(sentences))
+    w = weights
+    sentence = (
+        best_sentence(sentences, sims, found.groups, w.sentence_lexical, found.cue, w.sentence_cue)
+        if sentences
+        else None
+    )
+    return Passage(
+        **chunk.metadata(),
+        id=chunk.id,
+        article=chunk.article,
+        paragraph=chunk.paragraph,
+        section=chunk.section,
+        text=chunk.text,
+        score=score,
+        confidence=passage_confidence(found, i, arabic, w),
+        sentence=sentence,
+    )

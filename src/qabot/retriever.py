@@ -10,6 +10,7 @@ import numpy as np
 
 from . import conversation as conv
 from .arabic import is_mostly_arabic
+from .bridge import bridged_words, load_bridge
 from .config import Settings
 from .conversation import DEFAULT_CONTEXT, ContextWeights, History, Reading
 from .encoder import Encoder
@@ -23,10 +24,11 @@ from .fusion import (
     foreign_words,
     fuse,
     passage_confidence,
+    passage_of,
     zscore,
 )
 from .gate import is_question
-from .highlight import answer_cue, best_sentence
+from .highlight import answer_cue
 from .index.files import FileStore
 from .index.legs import LexicalHits
 from .index.snapshot import Snapshot
@@ -84,6 +86,7 @@ class Retriever:
                 f"{self.encoder.model_id} (dimension {self.encoder.dim})",
                 REBUILD_HINT,
             )
+        self._bridge = load_bridge(self.index_dir, self.encoder)  # None: English by dense alone
         return snapshot.prepare_search()
 
     @property
@@ -166,14 +169,14 @@ class Retriever:
             vector = self._vectors.encode(texts, self.encoder)[0]
         elif vector is not None:  # encoded by the caller (in a batch): kept for follow-ups
             self._vectors.keep(question, vector)
-        arabic = is_mostly_arabic(question)
-        # BM25 over Arabic keys cannot match a question in another language: skip the leg.
-        legs: Mode = "dense" if mode == "hybrid" and not arabic else mode
+        arabic, words = is_mostly_arabic(question), self._bridged(question, mode)
+        # BM25 over Arabic keys matches a question in another language only by its bridged words.
+        legs: Mode = "dense" if mode == "hybrid" and not arabic and not words else mode
         n = self.weights.candidates if legs != "dense" else 0
         dense = None if legs == "lexical" else vector
-        primed = snapshot.for_question([question], dense, self.weights.candidates, n)
-        lexical = primed.lexical.query(question, n)
-        found = self._candidates(primed, question, vector, legs, lexical=lexical)
+        primed = snapshot.for_question([words or question], dense, self.weights.candidates, n)
+        lexical = primed.lexical.query(words or question, n)
+        found = self._candidates(primed, question, vector, legs, lexical=lexical, words=words)
         if found is None:
             return [], False
         fused = fuse(found, mode, arabic, self.weights)
@@ -188,7 +191,9 @@ class Retriever:
         if vector is not None:
             earlier = self._vectors.mean([t.question for t in turns], self.encoder)
             mixed = conv.mix_vectors(vector, earlier, self.context.vector)
-        more = self._candidates(snapshot, question, mixed, legs, text, found.keys, lexical)
+        more = self._candidates(
+            snapshot, question, mixed, legs, text, found.keys, lexical, words
+        )
         if more is None:
             return self._passages(snapshot, found, fused, order, arabic), False
         scores = zscore(fuse(more, mode, arabic, self.weights))
@@ -216,14 +221,26 @@ class Retriever:
         self, snapshot: Snapshot, found: Candidates, scores: np.ndarray, order: np.ndarray,
         arabic: bool,
     ) -> list[Passage]:  # fmt: skip
-        return [self._passage(snapshot, found, int(i), float(scores[i]), arabic) for i in order]
+        w = self.weights
+        return [passage_of(snapshot, found, int(i), float(scores[i]), arabic, w) for i in order]
 
     def candidates(
         self, question: str, vector: np.ndarray | None, mode: Mode = "hybrid"
     ) -> Candidates | None:
         """Every leg's scores for the pooled candidates of ``question`` (its ``vector`` given),
         before fusion: what tuning scripts weigh. Keys map to passages via ``snapshot.by_key``."""
-        return self._candidates(self._snapshot, " ".join(question.split()), vector, mode)
+        question = " ".join(question.split())
+        words = self._bridged(question, mode)
+        return self._candidates(self._snapshot, question, vector, mode, words=words)
+
+    def _bridged(self, question: str, mode: Mode) -> str:
+        """The Arabic words standing for a non-Arabic question's words (:mod:`.bridge`)."""
+        if mode != "hybrid" or is_mostly_arabic(question):
+            return ""
+        w = self.weights
+        return bridged_words(
+            self._bridge, question, self.encoder, w.bridge_words, w.bridge_threshold
+        )
 
     def _candidates(
         self,
@@ -234,19 +251,21 @@ class Retriever:
         context: str | None = None,
         pooled: np.ndarray | None = None,
         lexical: LexicalHits | None = None,
+        words: str = "",
     ) -> Candidates | None:
         """Pool the top hits of every leg, then score each candidate on every leg.
 
         With a ``context`` (earlier questions), their words join BM25 and coverage at the
         context's lower weight, and the question's own candidates (``pooled``) join the pool.
-        ``lexical``: the question's BM25 query when the caller made it already.
+        ``lexical``: the question's BM25 query when the caller made it already. ``words``:
+        what BM25 and coverage read instead of the question (:mod:`.bridge`).
         """
         n = self.weights.candidates
         pool: dict[int, None] = {}
         if mode == "lexical":
             vector = None  # BM25 alone: no dense candidates, whatever the caller passed
         # A database fetches at once what this search will ask for (unless the caller did).
-        texts = [t for t in (question if lexical is None else None, context) if t]
+        texts = [t for t in (words or question if lexical is None else None, context) if t]
         if texts:
             snapshot = snapshot.for_question(texts, vector, n, n if mode != "dense" else 0)
         if vector is not None:
@@ -258,7 +277,7 @@ class Retriever:
             for key in snapshot.sentence_passages(vector, n * 2):
                 pool[key] = None
         if lexical is None:
-            lexical = snapshot.lexical.query(question, n if mode != "dense" else 0)
+            lexical = snapshot.lexical.query(words or question, n if mode != "dense" else 0)
         earlier = snapshot.lexical.query(context, n if mode != "dense" else 0) if context else None
         for key, _ in lexical.hits + (earlier.hits if earlier else []):
             pool[key] = None
@@ -289,37 +308,10 @@ class Retriever:
                 coverage, earlier.coverage(keys), own_total, earlier_total, w
             )
             groups = groups + [(terms, w * weight) for terms, weight in earlier.groups]
+        foreign = foreign_words(question, snapshot.lexical.knows)
+        cue = answer_cue(question)
         return Candidates(
-            keys, cos_p, cos_s, dense, sims, bm25, coverage, groups, answer_cue(question),
-            foreign_words(question, snapshot.lexical.knows),
-        )  # fmt: skip
-
-    def _passage(
-        self, snapshot: Snapshot, found: Candidates, i: int, score: float, arabic: bool
-    ) -> Passage:
-        key = int(found.keys[i])
-        chunk = snapshot.by_key[key]
-        sentences = snapshot.sentences.get(key, [])
-        sims = found.sentence_sims[i] if found.sentence_sims else np.zeros(len(sentences))
-        w = self.weights
-        sentence = (
-            best_sentence(
-                sentences, sims, found.groups, w.sentence_lexical, found.cue, w.sentence_cue
-            )
-            if sentences
-            else None
-        )
-        confidence = passage_confidence(found, i, arabic, w)
-        return Passage(
-            **chunk.metadata(),
-            id=chunk.id,
-            article=chunk.article,
-            paragraph=chunk.paragraph,
-            section=chunk.section,
-            text=chunk.text,
-            score=score,
-            confidence=confidence,
-            sentence=sentence,
+            keys, cos_p, cos_s, dense, sims, bm25, coverage, groups, cue, foreign, bool(words)
         )
 
     def ask(

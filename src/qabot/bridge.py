@@ -1,0 +1,190 @@
+"""An English→Arabic word bridge in the model's own embedding space.
+
+BM25 over Arabic keys cannot match an English question, so English questions ranked by the
+dense leg alone. The multilingual model places a word near its translations, so the
+corpus's distinct Arabic words, embedded once at index time (``bridge.npz`` beside the
+generations of a file store), turn each English content word into its nearest Arabic words:
+a BM25 and coverage query at a low weight (:data:`qabot.fusion.FusionWeights.bridge`).
+On ARCD's 178 English questions this lifts R@1 from 0.618 to 0.635 cross-validated
+(benchmarks/english_bridge.py). A store without the file (PostgreSQL) ranks by the dense
+leg alone, as before.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from collections import Counter, OrderedDict
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from .arabic import STOPWORDS, is_arabic_token, normalize, tokenize
+from .encoder import Encoder
+from .fsio import write_atomic
+
+log = logging.getLogger(__name__)
+
+FILE_NAME = "bridge.npz"
+#: The corpus's commonest Arabic words kept: ARCD has 11,836 (4,868 seen twice or more,
+#: which bridge English as well: benchmarks/english_bridge.py --min-count 2).
+MAX_WORDS = 100_000
+MIN_COUNT = 1
+#: English words' Arabic words kept between questions (they repeat: "year", "capital"):
+#: a kept word costs neither a model call nor a product with the whole vocabulary.
+_KEEP_WORDS = 4096
+#: How the default vocabulary is chosen; a bridge chosen otherwise is rebuilt by the next build.
+VOCABULARY = f"min {MIN_COUNT}, max {MAX_WORDS}"
+_WORD_RE = re.compile(r"[^\W\d_]+")
+_MARKS_RE = re.compile("[\u0640\u064b-\u065f\u0670]")  # tatweel, harakat, dagger alef
+
+
+def english_words(question: str) -> list[str]:
+    """The Latin content words of ``question`` (normalised, distinct, in order)."""
+    return list(
+        dict.fromkeys(
+            t
+            for t in tokenize(question)
+            if t.isalpha() and not is_arabic_token(t) and t not in STOPWORDS and len(t) > 1
+        )
+    )
+
+
+def arabic_vocabulary(
+    texts: Iterable[str], min_count: int = MIN_COUNT, limit: int = MAX_WORDS
+) -> list[str]:
+    """The commonest Arabic content words of ``texts``, one per normalised form (its
+    commonest spelling, without marks), commonest first."""
+    spellings: Counter[tuple[str, str]] = Counter()
+    for text in texts:
+        for word in _WORD_RE.findall(_MARKS_RE.sub("", text)):
+            if is_arabic_token(word):
+                key = normalize(word)
+                if len(key) > 2 and key not in STOPWORDS:
+                    spellings[(key, word)] += 1
+    best: dict[str, tuple[int, str]] = {}
+    totals: Counter[str] = Counter()
+    for (key, word), n in spellings.items():
+        totals[key] += n
+        if key not in best or n > best[key][0]:
+            best[key] = (n, word)
+    return [best[key][1] for key, n in totals.most_common(limit) if n >= min_count]
+
+
+class Bridge:
+    """The corpus's Arabic words and their unit vectors (float16), searched by cosine."""
+
+    def __init__(
+        self, model: str, words: list[str], vectors: np.ndarray, vocabulary: str = ""
+    ) -> None:
+        if len(words) != len(vectors):
+            raise ValueError(f"{len(words)} words but {len(vectors)} vectors")
+        self.model = model
+        self.vocabulary = vocabulary  # how the words were chosen (:data:`VOCABULARY`)
+        self.words = words
+        self.vectors = np.asarray(vectors, dtype=np.float16)
+        self._english: OrderedDict[tuple[str, int, float], list[str]] = OrderedDict()
+        self._matrix: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    @classmethod
+    def build(
+        cls,
+        texts: Iterable[str],
+        encoder: Encoder,
+        old: Bridge | None = None,
+        min_count: int = MIN_COUNT,
+    ) -> Bridge:
+        """The bridge of ``texts``' vocabulary; words ``old`` has are not embedded again."""
+        words = arabic_vocabulary(texts, min_count)
+        kept = dict(zip(old.words, old.vectors, strict=True)) if old else {}
+        missing = [w for w in words if w not in kept]
+        if missing:
+            kept |= dict(zip(missing, encoder.encode_queries(missing), strict=True))
+        vectors = np.array([kept[w] for w in words]).reshape(len(words), encoder.dim)
+        return cls(encoder.model_id, words, vectors, f"min {min_count}, max {MAX_WORDS}")
+
+    def nearest(self, vectors: np.ndarray, k: int, threshold: float) -> list[str]:
+        """For each of ``vectors`` (English words), its ``k`` nearest Arabic words at
+        cosine ≥ ``threshold``; distinct, in order."""
+        if not len(self.words) or not len(vectors):
+            return []
+        if self._matrix is None:  # float32 once: a product in float16 is slow on CPUs
+            self._matrix = self.vectors.astype(np.float32)
+        sims = np.asarray(vectors, dtype=np.float32) @ self._matrix.T
+        k = min(k, len(self.words))
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        out: dict[str, None] = {}
+        for row, cols in enumerate(top):
+            for col in sorted(cols.tolist(), key=lambda c: -sims[row, c]):
+                if sims[row, col] >= threshold:
+                    out[self.words[col]] = None
+        return list(out)
+
+    def arabic_query(self, question: str, encoder: Encoder, k: int, threshold: float) -> str:
+        """The Arabic words standing for ``question``'s English content words ("" if none)."""
+        keys = [(w, k, threshold) for w in english_words(question)]
+        missing = [key for key in dict.fromkeys(keys) if key not in self._english]
+        if missing:
+            vectors = encoder.encode_queries([w for w, _, _ in missing])
+            for key, vector in zip(missing, vectors, strict=True):
+                self._english[key] = self.nearest(vector[None, :], k, threshold)
+        out: dict[str, None] = {}
+        for key in keys:
+            self._english.move_to_end(key)
+            out.update(dict.fromkeys(self._english[key]))
+        while len(self._english) > _KEEP_WORDS:
+            self._english.popitem(last=False)
+        return " ".join(out)
+
+    def save(self, path: Path) -> None:
+        buffer = io.BytesIO()
+        meta = {"model": self.model, "vocabulary": self.vocabulary}
+        meta_bytes = np.frombuffer(json.dumps(meta).encode("utf-8"), np.uint8)
+        words = np.array(self.words, dtype=str)
+        np.savez(buffer, meta=meta_bytes, words=words, vectors=self.vectors)
+        write_atomic(path, buffer.getvalue())
+
+    @classmethod
+    def load(cls, path: Path) -> Bridge:
+        with np.load(path) as data:
+            meta = json.loads(data["meta"].tobytes().decode("utf-8"))
+            words = [str(w) for w in data["words"]]
+            return cls(str(meta["model"]), words, data["vectors"], str(meta.get("vocabulary")))
+
+
+def load_bridge(folder: Path | None, encoder: Encoder) -> Bridge | None:
+    """The bridge kept in index ``folder``, if there is one for ``encoder``'s model."""
+    path = folder / FILE_NAME if folder is not None else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        bridge = Bridge.load(path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("ignoring %s: %s", path, exc)
+        return None
+    if bridge.model != encoder.model_id or bridge.vectors.shape[1:] != (encoder.dim,):
+        return None
+    return bridge
+
+
+def update_bridge(folder: Path, texts: Iterable[str], encoder: Encoder, changed: bool) -> None:
+    """Rewrite index ``folder``'s bridge for ``texts`` if they ``changed`` or it is missing
+    or stale, embedding only the new words. Written before the snapshot is committed, so a
+    retriever that opens the new snapshot finds its words."""
+    old = load_bridge(folder, encoder)
+    if old is None or changed or old.vocabulary != VOCABULARY:
+        folder.mkdir(parents=True, exist_ok=True)  # a first build: before its first commit
+        Bridge.build(texts, encoder, old).save(folder / FILE_NAME)
+
+
+def bridged_words(
+    bridge: Bridge | None, question: str, encoder: Encoder, k: int, threshold: float
+) -> str:
+    """The Arabic words for a non-Arabic ``question`` ("" without a bridge or a match)."""
+    return bridge.arabic_query(question, encoder, k, threshold) if bridge is not None else ""
