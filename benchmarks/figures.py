@@ -363,6 +363,9 @@ def pg_scale() -> str:
         f"{a['files']['p50_ms']} ms in files, {a['postgres']['p50_ms']} ms in PostgreSQL "
         f"(load {a['load'][0]:.1f})."
     )
+    return "\n".join(rows)
+
+
 def bridge() -> str:
     """English questions' lexical bridges: each setting chosen on one half of the articles
     and scored on the other (english_bridge.py, english_wordlist.py)."""
