@@ -85,8 +85,8 @@ MUTANTS = [
     Mutant("Arabic calibration for all", "fusion.py",
            "confidence=passage_confidence(found, i, arabic, w),",
            "confidence=passage_confidence(found, i, True, w),", GATE),
-    Mutant("fusion ignores the gate", "fusion.py", 'if mode == "dense" or not arabic:',
-           'if mode == "dense":', GATE),
+    Mutant("fusion ignores the gate", "fusion.py",
+           'if mode == "dense" or not (arabic or found.bridged):', 'if mode == "dense":', GATE),
     Mutant("one calibration", "fusion.py",
            "weights.conf_arabic if arabic else weights.conf_other", "weights.conf_arabic", GATE),
     # index/files.py and fsio.py: what a crash or a concurrent reader would see
