@@ -157,7 +157,7 @@ def test_prior_is_looked_up_only_where_it_can_reach_the_top() -> None:
 
 
 def test_alone_scores_join_the_context_ranking() -> None:
-    fused = fuse_readings(np.array([1.0, 1.0]), [7, 8], {7: 2.0, 9: -1.0}, np.zeros(2), 0.5)
+    fused = fuse_readings(np.array([1.0, 1.0]), [7, 8], {7: 2.0, 9: -1.0}, 0.5)
     assert list(fused) == [2.0, 0.5]  # key 8 was not in the alone pool: it gets the lowest
 
 

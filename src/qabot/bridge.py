@@ -36,8 +36,15 @@ MIN_COUNT = 1
 #: English words' Arabic words kept between questions (they repeat: "year", "capital"):
 #: a kept word costs neither a model call nor a product with the whole vocabulary.
 _KEEP_WORDS = 4096
+
+
+def vocabulary_label(min_count: int) -> str:
+    """How a bridge's words were chosen, as its file records it."""
+    return f"min {min_count}, max {MAX_WORDS}"
+
+
 #: How the default vocabulary is chosen; a bridge chosen otherwise is rebuilt by the next build.
-VOCABULARY = f"min {MIN_COUNT}, max {MAX_WORDS}"
+VOCABULARY = vocabulary_label(MIN_COUNT)
 _WORD_RE = re.compile(r"[^\W\d_]+")
 _MARKS_RE = re.compile("[\u0640\u064b-\u065f\u0670]")  # tatweel, harakat, dagger alef
 
@@ -107,7 +114,7 @@ class Bridge:
         if missing:
             kept |= dict(zip(missing, encoder.encode_queries(missing), strict=True))
         vectors = np.array([kept[w] for w in words]).reshape(len(words), encoder.dim)
-        return cls(encoder.model_id, words, vectors, f"min {min_count}, max {MAX_WORDS}")
+        return cls(encoder.model_id, words, vectors, vocabulary_label(min_count))
 
     def nearest(self, vectors: np.ndarray, k: int, threshold: float) -> list[str]:
         """For each of ``vectors`` (English words), its ``k`` nearest Arabic words at

@@ -191,14 +191,13 @@ def fuse_readings(
     in_context: np.ndarray,
     keys: Sequence[int],
     alone: dict[int, float],
-    bonus: np.ndarray,
     weight: float,
 ) -> np.ndarray:
     """In-context z-scores plus ``weight`` times the question's own (candidates it did not
-    pool get its lowest), plus the prior: what ranks the in-context reading."""
+    pool get its lowest); the last answer's prior comes after (:func:`with_prior`)."""
     floor = min(alone.values(), default=0.0)
     own = np.array([alone.get(key, floor) for key in keys], dtype=np.float64)
-    return in_context + weight * own + bonus
+    return in_context + weight * own
 
 
 def with_prior(

@@ -199,8 +199,7 @@ class Retriever:
         scores = zscore(fuse(more, mode, arabic, self.weights))
         if self.context.alone:
             own_z = dict(zip(found.keys.tolist(), zscore(fused).tolist(), strict=True))
-            zero = np.zeros(len(scores))
-            scores = conv.fuse_readings(scores, more.keys.tolist(), own_z, zero, self.context.alone)
+            scores = conv.fuse_readings(scores, more.keys.tolist(), own_z, self.context.alone)
         article_of = lambda i: snapshot.by_key[int(more.keys[i])].article  # noqa: E731
         scores = conv.with_prior(scores, more.keys, article_of, turns[-1], self.context, k)
         best = np.argsort(-scores, kind="stable")[:k]
