@@ -315,6 +315,38 @@ FRAG_SWITCHES = [
     ("What is diabetes?", "And who founded modern Egypt?", "arcd-a039-p00"),
 ]
 
+# Written in wave 5, before anything was run on them (split: alternating, as above): complete
+# questions with a false dependence cue (a resumptive pronoun whose clause names its subject,
+# "And" before a complete English question), and follow-ups whose pronoun does point back.
+CUE_AR = [
+    ("لأي ناد لعب أردوغان كرة القدم؟", "ما الحزب الذي انتخبه عمدة لإسطنبول؟", "arcd-a030-p02"),
+    ("من هو تامر حسني؟", "ما القضية التي اتهم فيها عام 2006؟", "arcd-a035-p02"),
+    ("أين ولد ابن خلدون؟", "ما العلم الذي يعتبر مؤسسه؟", "arcd-a036-p02"),
+    ("ما اللقب الذي عرف به سليمان في الشرق؟", "وما الحصار الذي توقف عنده؟", "arcd-a034-p02"),
+    ("من هو ابن خلدون؟", "ما عمره حين توفي؟", "arcd-a036-p02"),
+    ("ما القبيلة التي ينتمي إليها السلاجقة؟", "ومتى دخلت الإسلام؟", "arcd-a028-p02"),
+    ("ما اسم والد تامر حسني؟", "ما الكلية التي التحق بها؟", "arcd-a035-p01"),
+]
+CUE_EN = [
+    ("Who was Tamer Hosny's father?", "And what did he study at university?", "arcd-a035-p01"),
+    ("When did Muhammad Ali Pasha rule Egypt?", "And when did his dynasty fall?", "arcd-a039-p02"),
+    ("What is the largest city in Iran?", "And the capital?", "arcd-a033-p01"),
+    ("Where did Erdogan play football?", "Which party elected him mayor of Istanbul?", "arcd-a030-p02"),
+    ("Where did Ibn Khaldun die?", "And in which year?", "arcd-a036-p02"),
+]
+CUE_SWITCHES = [
+    ("متى بدأت الحرب العالمية الثانية؟", "ما الجائزة التي نالها نجيب محفوظ؟", "arcd-a022-p00"),
+    ("أين تقع سويسرا؟", "ما الدولة التي حكمها محمد علي باشا؟", "arcd-a039-p00"),
+    ("ما عاصمة العراق؟", "ما الأسرة التي أسسها محمد علي باشا؟", "arcd-a039-p00"),
+    ("من والد تامر حسني؟", "ما القبيلة التي ينتمي إليها السلاجقة؟", "arcd-a028-p02"),
+    ("What is the capital of Iraq?", "And who heads the Justice and Development Party?", "arcd-a030-p01"),
+    ("Where is China located?", "And when was Tamer Hosny born?", "arcd-a035-p00"),
+    ("كم عدد سكان اليابان؟", "ما الحصار الذي توقف عنده سليمان القانوني؟", "arcd-a034-p02"),
+    ("ما هو التقويم الميلادي؟", "ما المنصب الذي شغله أردوغان من 2003 إلى 2014؟", "arcd-a030-p01"),
+    ("Who is Jamal Khashoggi?", "And which country borders Switzerland to the north?", "arcd-a032-p01"),
+    ("Who was Omar Mukhtar?", "And where was Ibn Khaldun buried?", "arcd-a036-p02"),
+]
+
 
 def seed_paragraphs() -> list[dict[str, str]]:
     """The seed article's body paragraphs, numbered as qabot's chunker numbers them."""
@@ -340,6 +372,9 @@ def main() -> int:
         "frag-ar": FRAG_AR,
         "frag-en": FRAG_EN,
         "frag-switch": FRAG_SWITCHES,
+        "cue-ar": CUE_AR,
+        "cue-en": CUE_EN,
+        "cue-switch": CUE_SWITCHES,
     }
     pairs = []
     for group, rows in groups.items():
