@@ -331,7 +331,11 @@ CUE_EN = [
     ("Who was Tamer Hosny's father?", "And what did he study at university?", "arcd-a035-p01"),
     ("When did Muhammad Ali Pasha rule Egypt?", "And when did his dynasty fall?", "arcd-a039-p02"),
     ("What is the largest city in Iran?", "And the capital?", "arcd-a033-p01"),
-    ("Where did Erdogan play football?", "Which party elected him mayor of Istanbul?", "arcd-a030-p02"),
+    (
+        "Where did Erdogan play football?",
+        "Which party elected him mayor of Istanbul?",
+        "arcd-a030-p02",
+    ),
     ("Where did Ibn Khaldun die?", "And in which year?", "arcd-a036-p02"),
 ]
 CUE_SWITCHES = [
@@ -339,11 +343,19 @@ CUE_SWITCHES = [
     ("أين تقع سويسرا؟", "ما الدولة التي حكمها محمد علي باشا؟", "arcd-a039-p00"),
     ("ما عاصمة العراق؟", "ما الأسرة التي أسسها محمد علي باشا؟", "arcd-a039-p00"),
     ("من والد تامر حسني؟", "ما القبيلة التي ينتمي إليها السلاجقة؟", "arcd-a028-p02"),
-    ("What is the capital of Iraq?", "And who heads the Justice and Development Party?", "arcd-a030-p01"),
+    (
+        "What is the capital of Iraq?",
+        "And who heads the Justice and Development Party?",
+        "arcd-a030-p01",
+    ),
     ("Where is China located?", "And when was Tamer Hosny born?", "arcd-a035-p00"),
     ("كم عدد سكان اليابان؟", "ما الحصار الذي توقف عنده سليمان القانوني؟", "arcd-a034-p02"),
     ("ما هو التقويم الميلادي؟", "ما المنصب الذي شغله أردوغان من 2003 إلى 2014؟", "arcd-a030-p01"),
-    ("Who is Jamal Khashoggi?", "And which country borders Switzerland to the north?", "arcd-a032-p01"),
+    (
+        "Who is Jamal Khashoggi?",
+        "And which country borders Switzerland to the north?",
+        "arcd-a032-p01",
+    ),
     ("Who was Omar Mukhtar?", "And where was Ibn Khaldun buried?", "arcd-a036-p02"),
 ]
 

@@ -65,6 +65,20 @@ published: 2023-05-01
         ("وعن الحدود الشرقية للبلاد المذكورة؟", {"elliptic"}),
         ("وفاة الكاتب المصري الكبير متى كانت بالضبط؟", set()),  # وفاة: a word, not و + في
         ("في أي عام ولد الكاتب المصري الكبير؟", set()),  # no و: a complete question
+        # a relative clause's own pronoun, its subject named after it: no back-reference
+        ("ما الكتاب الذي ألفه طه حسين؟", set()),
+        ("ما المدينة التي يسكنها أحمد؟", set()),
+        ("ما النهر الذي يمر عبره الطريق السريع؟", set()),
+        # ... but no subject after it: the clause leans on someone named earlier
+        ("ما الكتاب الذي ألفه؟", {"pronoun", "short"}),
+        ("ما النهر الذي يعبرها من الشرق؟", {"pronoun"}),
+        ("ما الجائزة التي نالها عام 1988؟", {"pronoun"}),  # a time word, not a subject
+        ("ما الحدود التي تفصلها شمالاً عن تركيا؟", {"pronoun"}),  # an adverb (tanween)
+        # English: "And" before a complete question is no cue; before a fragment it is
+        ("And who wrote the novel Palace Walk?", set()),
+        ("And in which city?", {"elliptic", "short"}),
+        ("Also the population of the capital city?", {"elliptic"}),
+        ("And when did she retire from singing?", {"pronoun", "short"}),
     ],
 )
 def test_cues(question: str, expected: set[str]) -> None:
@@ -268,6 +282,21 @@ def test_complete_question_after_another_topic_is_answered_alone(retriever: Retr
     switched = retriever.ask(question, history=["كم تبلغ مساحة الحديقة العامة الجديدة؟"])
     assert not switched.context_used
     assert switched.passages == alone.passages and switched.found == alone.found
+
+
+def test_a_complete_question_with_a_resumptive_pronoun_is_answered_alone(
+    retriever: Retriever,
+) -> None:
+    """«افتتحتها» points to «الحديقة» inside the question, whose clause names its subject:
+    even where every reading answers (threshold 0), the earlier question is not used."""
+    retriever = with_threshold(retriever, 0.0)
+    question = "ما الحديقة التي افتتحتها بلدية المدينة على ضفاف النهر؟"
+    alone = retriever.ask(question)
+    switched = retriever.ask(question, history=["متى تأسست منظمة التعاون الإسلامي؟"])
+    assert not switched.context_used
+    assert switched.passages == alone.passages
+    follow = retriever.ask("ما الحديقة التي افتتحتها؟", history=["ماذا افتتحت بلدية المدينة؟"])
+    assert follow.context_used  # no subject after the verb: the pronoun still points back
 
 
 def test_context_costs_no_extra_encoding_call(retriever: Retriever) -> None:

@@ -31,6 +31,13 @@ FOLLOW_UPS = [
      "And how many members does it have?", 16),
     ("Who is Russia's permanent representative to the OIC?",
      "What did he say Western opponents are doing?", 5),
+    # a relative clause's pronoun with no subject after it still points back (wave 5); read
+    # in context its top passage is the gold one, but at confidence 0.222 under the 0.23
+    # threshold, so it is refused (and answered alone): a known miss, kept strict
+    pytest.param(
+        "من هو رئيس تتارستان؟", "ما المجموعة التي يرأسها؟", 12,
+        marks=pytest.mark.xfail(strict=True, reason="in-context confidence under threshold"),
+    ),
     # fragments (و + preposition, no question word), written for this file
     ("من يرأس مجموعة الرؤية الاستراتيجية روسيا - العالم الإسلامي؟", "وعن قمة قازان؟", 13),
     ("أين تقع النزاعات التي سيناقش الطرفان حلها؟", "وعن العلاقات الفلسطينية الإسرائيلية؟", 9),
@@ -41,6 +48,11 @@ SWITCHES = [
     ("من هو نجيب محفوظ؟", "متى تأسست منظمة التعاون الإسلامي؟"),
     ("ماهي عاصمة سوريا؟", "ما اللقب الذي منح لمدينة قازان؟"),
     ("مع من يجتمع لافروف في موسكو؟", "متى عقدت قمة قازان 2022؟"),
+    # complete questions with a false cue, written for this file (wave 5): a relative
+    # clause's own pronoun with its subject named, and "And" before a complete question
+    ("أين يقع المغرب؟", "ما المجموعة التي يرأسها رستم مينيخانوف؟"),
+    ("من هو نجيب محفوظ؟", "ما المدينة التي يزورها حسين إبراهيم طه؟"),
+    ("What is diabetes?", "And who is Lavrov meeting in Moscow?"),
 ]
 OFF_TOPIC = [
     ("متى تأسست منظمة التعاون الإسلامي؟", "كيف أحضّر الكبسة باللحم؟"),

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .arabic import normalize, term_groups, tokenize
+from .arabic import STOPWORDS, normalize, term_groups, tokenize
 from .chunking import stable_key
 from .encoder import Encoder
 from .results import Answer
@@ -86,7 +86,27 @@ _SUFFIX_RE = re.compile(r"^\w{2,}(?:ه|ها|هم|هما|هن)$")
 _ENGLISH_BACK = frozenset(
     "he she it they him her them his its their hers theirs there that those this".split()  # noqa: SIM905
 )
-_ENGLISH_OPENERS = ("and ", "what about", "how about", "also ")
+#: Openers of an English fragment ("What about the west?"); "And"/"Also" only before one.
+_ENGLISH_OPENERS = ("what about", "how about")
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(normalize(w) for w in text.split())
+
+
+_ENGLISH_CONNECTIVES = _words("and also")
+#: Words that open a complete English question: after "And" it still names what it asks.
+_ENGLISH_QUESTION = _words(
+    "who whom whose what which when where why how is are was were do does did can could "
+    "will would has have had"
+)
+#: Relative pronouns: a pronoun suffix on the word after one can be the clause's own
+#: (resumptive) pronoun, pointing to the noun before it: «الحزب الذي يرأسه أردوغان».
+_RELATIVES = _words("الذي التي الذين اللذان اللتان اللذين اللتين اللاتي اللواتي")
+#: Words after such a verb that are no subject: adverbs of place and time, numbers.
+_NOT_SUBJECT = _words(
+    "على شمالا جنوبا شرقا غربا عام سنة يوم شهر قرن مرة أيضا فعلا حاليا سابقا لاحقا اليوم الآن"
+)
 #: Words ending in ه/ها that are not pronouns.
 _NOT_SUFFIXED = frozenset("الله وجه اتجاه مياه شبه انتباه فقه منها عليها فيها هذه".split())  # noqa: SIM905
 _MARKS_RE = re.compile("[\u064b-\u0652\u0640]")  # short vowels and tatweel
@@ -99,18 +119,49 @@ def cues(question: str) -> set[str]:
     words = tokenize(text)
     folded = normalize(text)
     goes_on = _ELLIPTIC_RE.match(folded) or _FRAGMENT_RE.match(folded)
-    if goes_on or text.startswith(_ENGLISH_OPENERS):
+    if goes_on or text.startswith(_ENGLISH_OPENERS) or _english_fragment(words):
         found.add("elliptic")
     if any(w in _ENGLISH_BACK for w in words):
         found.add("pronoun")
-    for word in re.findall(r"[^\W_]+", text):  # not folded: ة must stay apart from ه
+    raw = re.findall(r"[^\W_]+", text)  # not folded: ة must stay apart from ه
+    for i, word in enumerate(raw):
         bare = _MARKS_RE.sub("", word)
-        if _SUFFIX_RE.match(bare) and not {bare, bare[1:]} & _NOT_SUFFIXED:  # والله, بوجه
+        pointing = _SUFFIX_RE.match(bare) and not {bare, bare[1:]} & _NOT_SUFFIXED  # والله
+        if pointing and not _resumptive(raw, i):
             found.add("pronoun")
             break
     if len(term_groups(question)) <= 2:
         found.add("short")
     return found
+
+
+def _english_fragment(words: list[str]) -> bool:
+    """"And his mother?", "And in 1990?": "And" or "Also" before no question word.
+
+    English drops no subject: a complete question after "And" ("And who founded modern
+    Egypt?") names what it asks, or shows its back-reference as a pronoun ("And when did it
+    end?"). Arabic verbs carry their subject («ومتى انتهت؟»), so و + question word stays a cue.
+    """
+    if len(words) < 2 or words[0] not in _ENGLISH_CONNECTIVES:
+        return False
+    return words[1] not in _ENGLISH_QUESTION or words[2:3] == ["about"]  # "And what about…"
+
+
+def _resumptive(words: list[str], i: int) -> bool:
+    """Whether the suffix on ``words[i]`` is a relative clause's own pronoun, the clause
+    naming its subject: «الحزب الذي يرأسه أردوغان», «القبيلة التي ينتمي إليها السلاجقة».
+
+    Such a pronoun points to the noun before الذي/التي, inside the question. Without a
+    subject after it («الدولة التي تحدها من الشمال؟», «المجموعة التي يرأسها؟») the clause
+    leans on someone named earlier, and the suffix stays a cue.
+    """
+    before = [normalize(w) for w in words[max(0, i - 2) : i]]
+    if not _RELATIVES.intersection(before) or i + 1 >= len(words):
+        return False
+    after = words[i + 1]
+    folded = normalize(after)
+    adverb = "\u064b" in after  # tanween fath: شمالاً, an adverb
+    return not (adverb or folded.isdigit() or folded in STOPWORDS or folded in _NOT_SUBJECT)
 
 
 def as_turns(history: History | None, limit: int) -> list[Turn]:
