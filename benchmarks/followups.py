@@ -143,7 +143,10 @@ def main() -> int:
     tried = []
     for values in itertools.product(*GRID.values()):
         weights = replace(DEFAULT_CONTEXT, **dict(zip(GRID, values, strict=True)))
-        retriever = Retriever(base.store, encoder, settings, context=weights)
+        # gain -9.9: every question is read in context, cues or not (conv.may_depend), so
+        # the offline rules below can weigh the gain on pairs without a cue too
+        forced = replace(weights, gain=-9.9)
+        retriever = Retriever(base.store, encoder, settings, context=forced)
         retriever._vectors = base._vectors  # each question is encoded once for the whole grid
         rows = in_context(asked, retriever, known)
         for rule_values in itertools.product(*RULES.values()):

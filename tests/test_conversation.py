@@ -15,6 +15,7 @@ from qabot.config import Settings
 from qabot.conversation import (
     DEFAULT_CONTEXT,
     ContextWeights,
+    QueryVectors,
     Reading,
     Turn,
     as_turns,
@@ -22,6 +23,7 @@ from qabot.conversation import (
     cues,
     depends,
     fuse_readings,
+    may_depend,
     mix_coverage,
     mix_lexical,
     mix_vectors,
@@ -103,6 +105,28 @@ def test_confidence_gain_decides_without_cues() -> None:
     weights = replace_weights(gain=0.3)
     assert depends(reading(set(), 0.1, 0.5), weights)
     assert not depends(reading(set(), 0.4, 0.5), weights)
+
+
+def test_without_a_cue_only_a_reachable_gain_lets_a_question_depend() -> None:
+    assert may_depend({"elliptic"}) and may_depend({"pronoun", "short"})
+    assert not may_depend(set()) and not may_depend({"short"})  # gain 1.1: out of reach
+    assert may_depend({"short"}, replace_weights(short=True))
+    assert may_depend(set(), replace_weights(gain=0.3))
+    # wherever may_depend says no, depends says no for every pair of confidences
+    for alone, context in ((0.0, 1.0), (0.5, 0.5), (1.0, 0.0)):
+        assert not depends(reading({"short"}, alone, context))
+
+
+def test_kept_vectors_are_found_whatever_the_spacing() -> None:
+    encoder = HashEncoder()
+    calls: list[list[str]] = []
+    encode = encoder.encode_queries
+    encoder.encode_queries = lambda texts: calls.append(texts) or encode(texts)  # type: ignore[method-assign]
+    kept = QueryVectors(4)
+    first = kept.one("ما هي  عاصمة فرنسا؟\n", encoder)
+    again = kept.one(" ما هي عاصمة فرنسا؟", encoder)
+    assert calls == [["ما هي عاصمة فرنسا؟"]]
+    np.testing.assert_array_equal(first, again)
 
 
 def test_context_without_an_answer_is_not_used() -> None:
@@ -318,5 +342,8 @@ def test_context_costs_no_extra_encoding_call(retriever: Retriever) -> None:
         assert calls[2:] == [["وهل فيها ممرات؟"]]  # that context was asked before: kept
         retriever.ask("وهل فيها أشجار؟", history=["سؤال أول لم يطرح", "سؤال ثان لم يطرح"])
         assert calls[3:] == [["وهل فيها أشجار؟", "سؤال أول لم يطرح", "سؤال ثان لم يطرح"]]
+        # no cue: the history cannot change the answer, so it is not even encoded
+        retriever.ask("ما عدد الزوار في الحديقة الجديدة؟", history=["سؤال ثالث لم يطرح"])
+        assert calls[4:] == [["ما عدد الزوار في الحديقة الجديدة؟"]]
     finally:
         del retriever.encoder.encode_queries

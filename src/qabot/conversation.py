@@ -175,14 +175,24 @@ def context_text(turns: Sequence[Turn]) -> str:
     return " ".join(t.question for t in turns)
 
 
+def _key(text: str) -> str:
+    """What a question is kept under: its words, so «ما  هي؟\n» and «ما هي؟» are one."""
+    return " ".join(text.split())
+
+
 class QueryVectors:
-    """Recent query vectors, so an earlier question is not encoded again as context."""
+    """Recent query vectors, so an earlier question is not encoded again as context.
+
+    Keyed by the question's words (:func:`_key`): the text a caller passes back as
+    history need not be spaced exactly as it was asked.
+    """
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._kept: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def _keep(self, text: str, vector: np.ndarray) -> np.ndarray:
+        text = _key(text)
         self._kept.pop(text, None)
         self._kept[text] = vector
         while len(self._kept) > self.limit:
@@ -195,11 +205,12 @@ class QueryVectors:
 
     def encode(self, texts: list[str], encoder: Encoder) -> list[np.ndarray]:
         """The vectors of ``texts``: those not kept are encoded together, in one call."""
-        missing = list(dict.fromkeys(t for t in texts if t not in self._kept))
+        keys = [_key(t) for t in texts]
+        missing = list(dict.fromkeys(k for k in keys if k not in self._kept))
         if missing:
             for text, vector in zip(missing, encoder.encode_queries(missing), strict=True):
                 self._keep(text, vector)
-        return [self._keep(t, self._kept[t]) for t in texts]
+        return [self._keep(k, self._kept[k]) for k in keys]
 
     def one(self, text: str, encoder: Encoder) -> np.ndarray:
         """The vector of ``text``, encoded now unless it was kept."""
@@ -210,7 +221,7 @@ class QueryVectors:
         return np.mean(self.encode(texts, encoder), axis=0)
 
     def forget(self, text: str) -> None:
-        self._kept.pop(text, None)
+        self._kept.pop(_key(text), None)
 
     def clear(self) -> None:
         self._kept.clear()
@@ -292,6 +303,19 @@ class Reading:
     answered: bool = True  # whether the in-context reading is confident enough to answer
 
 
+def may_depend(found: set[str] | frozenset[str], weights: ContextWeights = DEFAULT_CONTEXT) -> bool:
+    """Whether :func:`depends` can say yes for a question with these cues, whatever its
+    readings: if not, the question is not read in context at all (nor its history encoded).
+
+    Without a cue only the confidence gain can decide, and confidences lie in [0, 1].
+    """
+    return bool(_signals(found, weights)) or weights.gain <= 1.0
+
+
+def _signals(found: set[str] | frozenset[str], weights: ContextWeights) -> set[str]:
+    return set(found) if weights.short else set(found) - {"short"}
+
+
 def depends(reading: Reading, weights: ContextWeights = DEFAULT_CONTEXT) -> bool:
     """Whether to answer in context: a textual cue, or much more confident in context.
 
@@ -302,9 +326,6 @@ def depends(reading: Reading, weights: ContextWeights = DEFAULT_CONTEXT) -> bool
     """
     if not reading.answered or (reading.arabic and reading.own < weights.own):
         return False
-    signals = set(reading.cues)
-    if not weights.short:
-        signals.discard("short")
-    if signals:
+    if _signals(reading.cues, weights):
         return True
     return reading.context - reading.alone >= weights.gain

@@ -162,9 +162,12 @@ class Retriever:
         if not snapshot.chunks or k <= 0:
             return [], False
         turns = conv.as_turns(history, self.context.turns)
+        found_cues = conv.cues(question) if turns else set()
+        if not conv.may_depend(found_cues, self.context):
+            turns = []  # a complete question: its history can change nothing, not even read
         if vector is None and mode != "lexical":
             # The question and any earlier question not kept go through the model together:
-            # one call, so a cold history costs about what the question alone does.
+            # one call, so a cold history costs less than two encodings.
             texts = [question, *(t.question for t in turns)]
             vector = self._vectors.encode(texts, self.encoder)[0]
         elif vector is not None:  # encoded by the caller (in a batch): kept for follow-ups
@@ -205,7 +208,7 @@ class Retriever:
         best = np.argsort(-scores, kind="stable")[:k]
         context = passage_confidence(more, int(best[0]), arabic, self.weights)
         reading = Reading(
-            cues=frozenset(conv.cues(question)),
+            cues=frozenset(found_cues),
             alone=passage_confidence(found, int(order[0]), arabic, self.weights),
             context=context,
             own=float(lexical.coverage(more.keys)[best[0]]),  # scored already: no recount
