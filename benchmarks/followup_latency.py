@@ -5,7 +5,9 @@ alone (its vector not kept from before), the question in context as the bot asks
 earlier question was asked just before, so its vector is kept: no extra encoding), and in
 context cold (nothing kept: the question and the earlier one go through the model in one
 call). Also the bare encoding of the question, and of the question with the earlier one in
-one call, for scale. Medians, their ratios and the load go to
+one call, for scale. Then every topic-switch pair the same way, alone and in context cold: a
+question no cue makes dependent is not read in context, nor is its history encoded
+(``conversation.may_depend``). Medians, their ratios and the load go to
 benchmarks/results/followup_latency.json.
 
     python benchmarks/followup_latency.py [benchmarks/data/followups.json] [--cache DIR]
@@ -43,7 +45,9 @@ def main() -> int:
     retriever = open_followups(data, Path(args.cache), settings, encoder)
     vectors = retriever._vectors  # the retriever's kept query vectors, emptied per arm
     pairs = [p for p in data.pairs if p.kind == "followup"]
-    times: dict[str, list[float]] = {k: [] for k in ("alone", "warm", "cold", "enc1", "enc2")}
+    switches = [p for p in data.pairs if p.kind == "switch"]
+    arms = ("alone", "warm", "cold", "enc1", "enc2", "switch_alone", "switch_cold")
+    times: dict[str, list[float]] = {k: [] for k in arms}
     load = [os.getloadavg()[0]]
 
     def timed(arm: str, call: Callable[..., object], *args: object, **kwargs: object) -> None:
@@ -66,6 +70,11 @@ def main() -> int:
 
             vectors.clear()
             timed("cold", retriever.ask, q, history=history)
+        for pair in switches:
+            vectors.clear()
+            timed("switch_alone", retriever.ask, pair.question)
+            vectors.clear()
+            timed("switch_cold", retriever.ask, pair.question, history=pair.history)
         load.append(os.getloadavg()[0])
     p50 = {k: statistics.median(v) * 1000 for k, v in times.items()}
     result = {
@@ -77,6 +86,8 @@ def main() -> int:
         "warm_ratio": round(p50["warm"] / p50["alone"], 3),
         "cold_ratio": round(p50["cold"] / p50["alone"], 3),
         "encode_pair_ratio": round(p50["enc2"] / p50["enc1"], 3),
+        "switches": len(switches),
+        "switch_cold_ratio": round(p50["switch_cold"] / p50["switch_alone"], 3),
     }
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     print(f"{len(pairs)} follow-ups x {args.rounds} rounds, load {min(load):.1f}-{max(load):.1f}")
@@ -88,6 +99,10 @@ def main() -> int:
     print(
         f"bare encoding: question {p50['enc1']:.1f} ms, question + earlier in one call "
         f"{p50['enc2']:.1f} ms = {result['encode_pair_ratio']:.2f}x"
+    )
+    print(
+        f"{len(switches)} topic switches: alone {p50['switch_alone']:.1f} ms, in context cold "
+        f"{p50['switch_cold']:.1f} ms = {result['switch_cold_ratio']:.2f}x"
     )
     return 0
 
