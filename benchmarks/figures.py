@@ -254,6 +254,13 @@ def followups() -> str:
         f"{t['enc1_p50_ms']} ms for the question, {t['enc2_p50_ms']} ms for it and the earlier "
         f"question in one call ({t['encode_pair_ratio']:.2f}×)."
     )
+    if "switch_cold_ratio" in t:
+        rows[-1] += (
+            f" Topic switches ({t['switches']}), history never asked before: alone "
+            f"{t['switch_alone_p50_ms']} ms, in context {t['switch_cold_p50_ms']} ms = "
+            f"**{t['switch_cold_ratio']:.2f}×** (a question no cue makes dependent is not read "
+            f"in context, nor its history encoded)."
+        )
     return "\n".join(rows)
 
 
