@@ -79,8 +79,10 @@ published: 2023-05-01
         # English: "And" before a complete question is no cue; before a fragment it is
         ("And who wrote the novel Palace Walk?", set()),
         ("And in which city?", {"elliptic", "short"}),
+        ("And how many members?", {"elliptic", "short"}),  # a question word, but no subject
+        ("And where was the summit held?", {"elliptic", "short"}),
         ("Also the population of the capital city?", {"elliptic"}),
-        ("And when did she retire from singing?", {"pronoun", "short"}),
+        ("And when did she retire from singing?", {"elliptic", "pronoun", "short"}),
     ],
 )
 def test_cues(question: str, expected: set[str]) -> None:

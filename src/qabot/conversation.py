@@ -118,8 +118,9 @@ def cues(question: str) -> set[str]:
     found: set[str] = set()
     words = tokenize(text)
     folded = normalize(text)
+    short = len(term_groups(question)) <= 2
     goes_on = _ELLIPTIC_RE.match(folded) or _FRAGMENT_RE.match(folded)
-    if goes_on or text.startswith(_ENGLISH_OPENERS) or _english_fragment(words):
+    if goes_on or text.startswith(_ENGLISH_OPENERS) or _english_fragment(words, short):
         found.add("elliptic")
     if any(w in _ENGLISH_BACK for w in words):
         found.add("pronoun")
@@ -130,13 +131,14 @@ def cues(question: str) -> set[str]:
         if pointing and not _resumptive(raw, i):
             found.add("pronoun")
             break
-    if len(term_groups(question)) <= 2:
+    if short:
         found.add("short")
     return found
 
 
-def _english_fragment(words: list[str]) -> bool:
-    """"And his mother?", "And in 1990?": "And" or "Also" before no question word.
+def _english_fragment(words: list[str], short: bool) -> bool:
+    """"And his mother?", "And how many members?": "And" or "Also" before a fragment, that
+    is before no question word, or before a question of two content words or fewer.
 
     English drops no subject: a complete question after "And" ("And who founded modern
     Egypt?") names what it asks, or shows its back-reference as a pronoun ("And when did it
@@ -144,7 +146,7 @@ def _english_fragment(words: list[str]) -> bool:
     """
     if len(words) < 2 or words[0] not in _ENGLISH_CONNECTIVES:
         return False
-    return words[1] not in _ENGLISH_QUESTION or words[2:3] == ["about"]  # "And what about…"
+    return short or words[1] not in _ENGLISH_QUESTION or words[2:3] == ["about"]
 
 
 def _resumptive(words: list[str], i: int) -> bool:
