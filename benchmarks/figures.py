@@ -249,7 +249,14 @@ def followups() -> str:
         f"Latency ({t['pairs']} follow-ups × {t['rounds']} rounds, interleaved, load average "
         f"{t['load_min']}–{t['load_max']} on 2 shared cores): p50 alone {t['alone_p50_ms']} ms; "
         f"in context with the earlier question's vector kept {t['warm_p50_ms']} ms = "
-        f"**{t['warm_ratio']:.2f}×**; nothing kept (question and earlier question encoded in "
+        f"**{t['warm_ratio']:.2f}×**; "
+        + (
+            f"on another replica (nothing kept here; the earlier turn carries its vector) "
+            f"{t['replica_p50_ms']} ms = **{t['replica_ratio']:.2f}×**; "
+            if "replica_ratio" in t
+            else ""
+        )
+        + f"nothing kept (question and earlier question encoded in "
         f"one call) {t['cold_p50_ms']} ms = **{t['cold_ratio']:.2f}×**. Bare encoding: "
         f"{t['enc1_p50_ms']} ms for the question, {t['enc2_p50_ms']} ms for it and the earlier "
         f"question in one call ({t['encode_pair_ratio']:.2f}×)."

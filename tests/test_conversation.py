@@ -27,6 +27,9 @@ from qabot.conversation import (
     mix_coverage,
     mix_lexical,
     mix_vectors,
+    pack_vector,
+    turn_of,
+    unpack_vector,
     with_prior,
 )
 from qabot.index import build_index
@@ -349,3 +352,33 @@ def test_context_costs_no_extra_encoding_call(retriever: Retriever) -> None:
         assert calls[4:] == [["ما عدد الزوار في الحديقة الجديدة؟"]]
     finally:
         del retriever.encoder.encode_queries
+
+
+def test_a_turn_carries_its_vector_exactly() -> None:
+    vector = HashEncoder().encode_queries(["ما هي عاصمة فرنسا؟"])[0]
+    assert np.array_equal(unpack_vector(pack_vector(vector)), vector)
+
+
+def test_another_replica_reads_a_follow_up_with_the_turns_vector(retriever: Retriever) -> None:
+    """The turn an answer leaves holds its query vector: a retriever that never saw the
+    earlier question (another replica, a restart) encodes only the follow-up, and answers
+    exactly as the one that asked it."""
+    retriever = with_threshold(retriever, 0.0)
+    earlier = "كم تبلغ مساحة الحديقة العامة على ضفاف النهر؟ مرة ثانية"
+    turn = turn_of(retriever.ask(earlier, k=1))
+    assert turn.vector is not None and turn.passage is not None
+    here = retriever.ask("وكم كلف المشروع؟", k=3, history=[turn])
+    replica = Retriever(retriever.store, HashEncoder(), retriever.settings)
+    calls: list[list[str]] = []
+    encode = replica.encoder.encode_queries
+    replica.encoder.encode_queries = lambda texts: calls.append(texts) or encode(texts)  # type: ignore[method-assign]
+    there = replica.ask("وكم كلف المشروع؟", k=3, history=[turn])
+    assert calls == [["وكم كلف المشروع؟"]]
+    assert there.context_used and there.passages == here.passages
+    bare = Turn(turn.question, turn.article, turn.passage)  # no vector: encoded with it
+    calls.clear()
+    assert replica.ask("وكم كلف الإنشاء؟", k=3, history=[bare]).context_used
+    assert calls == [["وكم كلف الإنشاء؟"]]  # kept from the turn just read
+    replica._vectors.clear()
+    replica.ask("وكم كلف البناء؟", k=3, history=[bare])
+    assert calls[1:] == [["وكم كلف البناء؟", earlier]]

@@ -6,10 +6,11 @@ store in tests/test_bot_memory.py; across two webhook replicas in test_postgres_
 
 from __future__ import annotations
 
+import numpy as np
 import psycopg
 import pytest
 
-from qabot.conversation import Turn
+from qabot.conversation import Turn, pack_vector, unpack_vector
 from qabot.index import pgschema
 from qabot.index.postgres import close_pool, init_database
 from qabot.pgmemory import PgConversations, PgReplies
@@ -33,6 +34,10 @@ def test_two_replicas_share_one_conversation(pg_url: str) -> None:
     assert one.history((5, 8)) == [] and one.history((6, 7)) == []
     one.forget((5, 7))
     assert two.history((5, 7)) == []
+    vector = np.linspace(-1, 1, 384, dtype=np.float32)
+    one.remember((5, 7), Turn("q4", "a", "a#2", pack_vector(vector)))
+    kept = two.history((5, 7))[0].vector
+    assert kept is not None and np.array_equal(unpack_vector(kept), vector)  # exact, float32
 
 
 def test_expired_rows_are_deleted(pg_url: str) -> None:

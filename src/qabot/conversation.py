@@ -10,6 +10,7 @@ benchmarks/data/followups.json (benchmarks/followups.py; see README, "Follow-up 
 
 from __future__ import annotations
 
+import base64
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -30,12 +31,30 @@ class Turn:
     question: str
     article: str | None = None  # the article of the passage that answered it
     passage: str | None = None  # that passage's id
+    # The question's query vector (:func:`pack_vector`): kept with the turn, so a replica
+    # that did not encode the question reads a follow-up in context with no extra encoding.
+    vector: str | None = None
+
+
+def pack_vector(vector: np.ndarray) -> str:
+    """A query vector as text (float32, base64): it goes into JSON memories unrounded."""
+    return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
+
+
+def unpack_vector(text: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype="<f4").astype(np.float32)
 
 
 def turn_of(answer: Answer) -> Turn:
     """The turn an answer leaves in a conversation: its question, and what answered it."""
     top = answer.passages[0] if answer.found and answer.passages else None
-    return Turn(answer.question, top.article if top else None, top.id if top else None)
+    vector = answer.query_vector
+    return Turn(
+        answer.question,
+        top.article if top else None,
+        top.id if top else None,
+        pack_vector(vector) if vector is not None else None,
+    )
 
 
 #: What callers may pass as history: bare questions or turns, oldest first.

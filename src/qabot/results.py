@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+import numpy as np
+from pydantic import BaseModel, Field, PrivateAttr
 
 from .articles import ArticleMeta
 
@@ -40,3 +41,10 @@ class Answer(BaseModel):
         default=False,
         description="Whether the passages were found with the conversation's earlier questions.",
     )
+    # Not part of the answer's data (nor its JSON): the conversation keeps it with the turn.
+    _vector: np.ndarray | None = PrivateAttr(default=None)
+
+    @property
+    def query_vector(self) -> np.ndarray | None:
+        """The question's query vector, when it was encoded (kept for follow-ups)."""
+        return self._vector

@@ -151,8 +151,8 @@ class Retriever:
         mode: Mode,
         vector: np.ndarray | None,
         history: History | None,
-    ) -> tuple[list[Passage], bool]:
-        """The passages, and whether the conversation's context chose them."""
+    ) -> tuple[list[Passage], bool, np.ndarray | None]:
+        """The passages, whether the conversation's context chose them, the query vector."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         question = " ".join(question.split())
@@ -160,11 +160,14 @@ class Retriever:
             raise QuestionError("the question is empty")
         snapshot = self._snapshot  # one snapshot for the whole question, even if a swap happens
         if not snapshot.chunks or k <= 0:
-            return [], False
+            return [], False, vector
         turns = conv.as_turns(history, self.context.turns)
         found_cues = conv.cues(question) if turns else set()
         if not conv.may_depend(found_cues, self.context):
             turns = []  # a complete question: its history can change nothing, not even read
+        for turn in turns:  # encoded before, maybe by another replica: not encoded again
+            if turn.vector is not None:
+                self._vectors.keep(turn.question, conv.unpack_vector(turn.vector))
         if vector is None and mode != "lexical":
             # The question and any earlier question not kept go through the model together:
             # one call, so a cold history costs less than two encodings.
@@ -181,11 +184,11 @@ class Retriever:
         lexical = primed.lexical.query(words or question, n)
         found = self._candidates(primed, question, vector, legs, lexical=lexical, words=words)
         if found is None:
-            return [], False
+            return [], False, vector
         fused = fuse(found, mode, arabic, self.weights)
         order = np.argsort(-fused, kind="stable")[:k]
         if not turns:
-            return self._passages(snapshot, found, fused, order, arabic), False
+            return self._passages(snapshot, found, fused, order, arabic), False, vector
         # The question read in context shares what its own reading found: its lexical query,
         # and its candidates join the pool (no second search with its own vector). Only the
         # reading answered with is turned into passages; the other gives its confidence.
@@ -198,7 +201,7 @@ class Retriever:
             snapshot, question, mixed, legs, text, found.keys, lexical, words
         )
         if more is None:
-            return self._passages(snapshot, found, fused, order, arabic), False
+            return self._passages(snapshot, found, fused, order, arabic), False, vector
         scores = zscore(fuse(more, mode, arabic, self.weights))
         if self.context.alone:
             own_z = dict(zip(found.keys.tolist(), zscore(fused).tolist(), strict=True))
@@ -216,8 +219,8 @@ class Retriever:
             answered=context >= self.settings.min_confidence,
         )
         if conv.depends(reading, self.context):
-            return self._passages(snapshot, more, scores, best, arabic), True
-        return self._passages(snapshot, found, fused, order, arabic), False
+            return self._passages(snapshot, more, scores, best, arabic), True, vector
+        return self._passages(snapshot, found, fused, order, arabic), False, vector
 
     def _passages(
         self, snapshot: Snapshot, found: Candidates, scores: np.ndarray, order: np.ndarray,
@@ -336,12 +339,14 @@ class Retriever:
             raise QuestionError("the question is empty")
         if not is_question(question, self._snapshot.lexical.knows):
             return Answer(question=question, passages=[], found=False)
-        passages, used = self._search(question, k, mode, vector, history)
+        passages, used, vector = self._search(question, k, mode, vector, history)
         found = bool(passages) and passages[0].confidence >= self.settings.min_confidence
-        return Answer(
+        answer = Answer(
             question=question,
             passages=passages,
             found=found,
             sentence=passages[0].sentence if found else None,
             context_used=used,
         )
+        answer._vector = vector
+        return answer
