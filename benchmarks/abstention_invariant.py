@@ -20,8 +20,9 @@ of the articles, ``article // 2 % 2``, threshold at 95 % answered, scored on the
 Each feature set is then fitted on all ARCD rows, and that calibration, with the boundary
 at 95 % of ARCD's answerable kept, is applied to the seed article's index: the seed
 questions of ``tests/test_retrieval_seed.py`` (Arabic, answerable; and the Arabic off-topic
-ones) are *checked*, never fitted on. Only Arabic questions (English abstention: ``--english``
-of abstention_fit.py).
+ones) are *checked*, never fitted on. With ``--english``: the 178 English questions of
+``benchmarks/data/arcd-english-questions.json``, their BM25, coverage and shares from their
+bridged Arabic words (:mod:`qabot.bridge`), and the seed's English questions.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from qabot.retriever import Retriever
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCD = ROOT.parent / "shared" / "data" / "arcd" / "arcd.retrieval.json"
+ENGLISH = ROOT / "benchmarks" / "data" / "arcd-english-questions.json"
 SEED = ROOT / "articles" / "000_b3e058f4b2c0909a.txt"
 KEEP = 0.95
 NAMES = (*FEATURES, "bm25_idf")
@@ -66,6 +68,15 @@ SETS = [
     ("dense", "sentence", "paragraph", "bm25_share", "sent_cov"),
     ("dense", "coverage", "bm25_share", "sent_cov"),
 ]
+ENGLISH_SETS = [
+    ("dense",),
+    ("dense", "bm25_share"),
+    ("dense", "sent_cov"),
+    ("dense", "coverage"),
+    ("dense", "bm25_share", "sent_cov"),
+    ("dense", "sentence", "paragraph"),
+    ("dense", "sentence", "paragraph", "bm25_share", "sent_cov"),
+]
 
 
 def features(retriever: Retriever, question: str, vector: np.ndarray) -> list[float] | None:
@@ -76,27 +87,33 @@ def features(retriever: Retriever, question: str, vector: np.ndarray) -> list[fl
     arabic = is_mostly_arabic(question)
     i = int(np.argmax(fuse(found, "hybrid", arabic, retriever.weights)))
     sentences = retriever.snapshot.sentences.get(int(found.keys[i]), [])
+    # English: BM25, coverage and their shares of the bridged words (qabot.bridge)
     idf = sum(w for _, w in found.groups)  # the question's words' IDF mass: a cruder ceiling
     crude = float(found.bm25[i]) / idf if idf > 0 else 0.0
-    return [*confidence_features(found, i, arabic, sentences), crude]
+    return [*confidence_features(found, i, True, sentences), crude]
 
 
-def collect(cache: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def collect(cache: Path, english: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     settings = Settings()
     encoder = load_encoder(settings)
     data = load_eval_set(ARCD)
+    questions = data.questions
+    if english:
+        texts = json.loads(ENGLISH.read_text(encoding="utf-8"))["questions"]
+        questions = [q.model_copy(update={"question": texts[q.id]}) for q in questions
+                     if q.id in texts]  # fmt: skip
     chunks, _ = index_eval_set(data, cache, settings, encoder)
     article = article_of(data)
-    saved = cache / "vectors-arabic.npy"
+    saved = cache / ("vectors-english.npy" if english else "vectors-arabic.npy")
     if saved.exists():
         vectors = np.load(saved)
     else:
-        vectors = encoder.encode_queries([q.question for q in data.questions])
+        vectors = encoder.encode_queries([q.question for q in questions])
         np.save(saved, vectors)
     x, y, part = [], [], []
     for fold in (0, 1):
         retriever = index_fold(cache, chunks, fold, settings, encoder)
-        for q, v in zip(data.questions, vectors, strict=True):
+        for q, v in zip(questions, vectors, strict=True):
             row = features(retriever, q.question, v)
             if row is None:
                 continue
@@ -106,7 +123,7 @@ def collect(cache: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.array(x), np.array(y), np.array(part)
 
 
-def seed_rows() -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
+def seed_rows(english: bool) -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
     """The seed test questions' features on a fresh index of the seed article (checked only)."""
     sys.path.insert(0, str(ROOT / "tests"))
     import test_retrieval_seed as seed  # noqa: PLC0415
@@ -120,8 +137,9 @@ def seed_rows() -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
         local = Settings(articles_dir=root / "articles", index_dir=root / "index")
         build_index(local, encoder=encoder)
         retriever = Retriever.load(settings=local, encoder=encoder)
-        asked = [q for q, _ in seed.ARABIC + seed.KNOWN_MISSES if is_mostly_arabic(q)]
-        off = [q for q in seed.OFF_TOPIC if is_mostly_arabic(q)]
+        pick = lambda q: is_mostly_arabic(q) != english  # noqa: E731
+        asked = [q for q, _ in seed.ARABIC + seed.ENGLISH + seed.KNOWN_MISSES if pick(q)]
+        off = [q for q in seed.OFF_TOPIC if pick(q)]
         rows = [features(retriever, q, encoder.encode_queries([q])[0]) for q in asked + off]
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -150,19 +168,20 @@ def crossval(x: np.ndarray, y: np.ndarray, part: np.ndarray, cols: list[int]) ->
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cache", type=Path, required=True)
-    out = ROOT / "benchmarks/results/abstention_invariant.json"
-    ap.add_argument("--json", type=Path, default=out)
+    ap.add_argument("--english", action="store_true")
+    ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    saved = args.cache / "abstention_invariant.npz"
+    tail = "-english" if args.english else ""
+    saved = args.cache / f"abstention_invariant{tail}.npz"
     if saved.exists():
         z = np.load(saved)
         x, y, part = z["x"], z["y"], z["part"]
     else:
-        x, y, part = collect(args.cache)
+        x, y, part = collect(args.cache, args.english)
         np.savez(saved, x=x, y=y, part=part)
-    asked, seed_x, off, off_x = seed_rows()
+    asked, seed_x, off, off_x = seed_rows(args.english)
     rows = []
-    for names in SETS:
+    for names in ENGLISH_SETS if args.english else SETS:
         cols = [NAMES.index(n) for n in names]
         row = {"features": list(names), **crossval(x, y, part, cols)}
         model = LogisticRegression(C=10.0, max_iter=1000).fit(x[:, cols], y)
@@ -179,9 +198,9 @@ def main() -> None:
         row["seed_off_topic_refused"] = f"{int((off_margin < 0).sum())}/{len(off)}"
         rows.append(row)
         print(json.dumps(row, ensure_ascii=False), flush=True)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
+    path = args.json or ROOT / f"benchmarks/results/abstention_invariant{tail}.json"
     out = {"n": int(len(y)), "seed_questions": len(asked), "rows": rows}
-    args.json.write_text(json.dumps(out, ensure_ascii=False, indent=1) + "\n")
+    path.write_text(json.dumps(out, ensure_ascii=False, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -37,14 +37,10 @@ class _Ceiling(Protocol):
     def ceiling(self) -> float: ...
 
 
-def ceiling_of(hits: object, earlier: object = None, weight: float = 0.0) -> float:
-    """The BM25 an ideal passage would get for a question's BM25 ``hits`` (plus ``weight``
-    times that of the ``earlier`` questions' words, as a follow-up's BM25 mixes them); 0 for
-    a leg that cannot say (the PostgreSQL store, for now: it keeps the plain calibration)."""
-    if not isinstance(hits, _Ceiling):
-        return 0.0
-    more = earlier.ceiling() if isinstance(earlier, _Ceiling) else 0.0
-    return hits.ceiling() + weight * more
+def ceiling_of(hits: object) -> float:
+    """The BM25 an ideal passage would get for a question's BM25 ``hits``; 0 for a leg that
+    cannot say (the PostgreSQL store, for now: it keeps the plain calibration)."""
+    return hits.ceiling() if isinstance(hits, _Ceiling) else 0.0
 
 
 def bm25_share(score: float, ceiling: float) -> float:

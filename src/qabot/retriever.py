@@ -317,7 +317,9 @@ class Retriever:
         cue = answer_cue(question)
         ceiling, answer = 0.0, None  # BM25's share and the answer type: hybrid only
         if mode == "hybrid":
-            ceiling = ceiling_of(lexical, earlier, self.context.words)
+            # The evidence calibration was fitted on questions alone, not on readings that mix
+            # in earlier words: those keep the plain one (qabot eval --followups).
+            ceiling = ceiling_of(lexical) if earlier is None else 0.0
             answer = answer_shares(groups, cue, [snapshot.sentences.get(k, []) for k in pool])
         return Candidates(
             keys, cos_p, cos_s, dense, sims, bm25, coverage, groups, cue, foreign, bool(words),
