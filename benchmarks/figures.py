@@ -429,7 +429,7 @@ def synonyms() -> str:
 def passage_signals() -> str:
     r = _load("passage_signals.json")
     rows = ["| questions | signal(s) added | R@1 before | MRR@10 before | cross-validated R@1 "
-            "| MRR@10 | weights chosen on half 0 / half 1 |",
+            "| MRR@10 | largest weight chosen on half 0 / half 1 |",
             "|---|---|---|---|---|---|---|"]  # fmt: skip
     for lang, label in (("ar", "ARCD Arabic"), ("en", "English")):
         for row in r[lang]:

@@ -13,7 +13,8 @@ words meet *in one sentence*, and whether that sentence holds what the question 
   ``sent_cov`` over the sentences that hold a number / a time only (0 otherwise);
 - ``best``: the highlight's own sentence score (similarity + lexical share + cue bonus).
 
-Each is added to the shipped fused score as ``+ a·z(signal)`` (per question, over its
+Each is added to the fused score of main 6d16300 (``answer_type`` 0: before ``cue_cov``
+shipped as :func:`qabot.evidence.answer_shares`) as ``+ a·z(signal)`` (per question, over its
 candidates). Weights are chosen on the questions of one half of the articles (``fold_of``,
 the split the adapter and bridge experiments use) and scored on the other half, both ways:
 the cross-validated R@1 and MRR@10 are the honest figures. The same for the 178 English
@@ -24,6 +25,7 @@ uses the seed test questions.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import pickle
@@ -121,6 +123,7 @@ def collect(cache: Path, limit: int | None) -> list[dict]:
     data = load_eval_set(ARCD)
     _, retriever = index_eval_set(data, cache, settings, encoder)
     snap = retriever.snapshot
+    before = dataclasses.replace(retriever.weights, answer_type=0.0)  # the ranking of 6d16300
     known = {p.id for art in data.articles for p in art.paragraphs}
     article = article_of(data)
     english = json.loads(ENGLISH.read_text(encoding="utf-8"))["questions"]
@@ -142,7 +145,7 @@ def collect(cache: Path, limit: int | None) -> list[dict]:
             "cue": found.cue,
             "para": [paragraph_of(c.id, known) for c in chunks],
             "gold_id": q.paragraph_id,
-            "fused": fuse(found, "hybrid", arabic, retriever.weights),
+            "fused": fuse(found, "hybrid", arabic, before),
             "x": signals(found, sents, [c.text for c in chunks], answer_type(text)),
             "kind": answer_type(text),
         })  # fmt: skip
