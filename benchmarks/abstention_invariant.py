@@ -8,7 +8,7 @@ the tests require answered. Why: z(BM25) is the top passage's BM25 in standard d
 above the *other candidates*. Over ARCD's half corpus (about 600 passages, 100 pooled
 candidates, most of them off topic) a hit stands many deviations above them; over a
 one-article corpus every candidate is on topic and the same match stands one or two above.
-So this script adds features whose scale does not move with the corpus:
+So this script adds two shares, meant not to move with the corpus's size:
 
 - ``bm25_share``: the top passage's BM25 over the BM25 an ideal passage would get (every
   query key once, at average length: the sum of their IDFs): a share, like coverage;
@@ -23,6 +23,12 @@ questions of ``tests/test_retrieval_seed.py`` (Arabic, answerable; and the Arabi
 ones) are *checked*, never fitted on. With ``--english``: the 178 English questions of
 ``benchmarks/data/arcd-english-questions.json``, their BM25, coverage and shares from their
 bridged Arabic words (:mod:`qabot.bridge`), and the seed's English questions.
+
+Measured, not shipped (benchmarks/README.md, round four): both shares weigh words by their
+IDF *in the index*, and over a one-article corpus the article's own topic words are in most
+passages, so their IDF, and a passage's share of them, collapse as the z-score did: the
+calibration shipped on this branch for a while (commit 0d07627) refused the park question of
+``tests/test_incremental.py`` (an eight-paragraph article).
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from qabot.arabic import is_mostly_arabic
 from qabot.config import Settings
 from qabot.evaluate import article_of, fold_of, index_eval_set, index_fold, load_eval_set
 from qabot.fusion import FEATURES, confidence_features, fuse
+from qabot.highlight import _sentence_terms as sentence_terms  # not public
 from qabot.index import build_index
 from qabot.model import load_encoder
 from qabot.retriever import Retriever
@@ -51,7 +58,7 @@ ARCD = ROOT.parent / "shared" / "data" / "arcd" / "arcd.retrieval.json"
 ENGLISH = ROOT / "benchmarks" / "data" / "arcd-english-questions.json"
 SEED = ROOT / "articles" / "000_b3e058f4b2c0909a.txt"
 KEEP = 0.95
-NAMES = (*FEATURES, "bm25_idf")
+NAMES = (*FEATURES, "bm25_share", "sent_cov", "bm25_idf")
 SETS = [
     ("dense", "coverage"),
     ("dense", "coverage", "sentence", "paragraph", "bm25_z"),  # round three's best
@@ -80,17 +87,28 @@ ENGLISH_SETS = [
 
 
 def features(retriever: Retriever, question: str, vector: np.ndarray) -> list[float] | None:
-    """NAMES of the fused ranking's top passage."""
+    """NAMES of the fused ranking's top passage (BM25 and coverage: an English question's
+    bridged words, :mod:`qabot.bridge`)."""
     found = retriever.candidates(question, vector, "hybrid")
     if found is None:
         return None
     arabic = is_mostly_arabic(question)
     i = int(np.argmax(fuse(found, "hybrid", arabic, retriever.weights)))
+    lexical = retriever.snapshot.lexical
+    query = lexical.query(question if arabic else retriever._bridged(question, "hybrid"), 0)
+    # the ceiling: each query key once at average length scores its IDF (Lucene BM25)
+    ceiling = float((lexical._idf[query._keys] * query._repeats).sum())
+    groups, bm25 = found.groups, float(found.bm25[i])
+    total = sum(w for _, w in groups)
     sentences = retriever.snapshot.sentences.get(int(found.keys[i]), [])
-    # English: BM25, coverage and their shares of the bridged words (qabot.bridge)
-    idf = sum(w for _, w in found.groups)  # the question's words' IDF mass: a cruder ceiling
-    crude = float(found.bm25[i]) / idf if idf > 0 else 0.0
-    return [*confidence_features(found, i, True, sentences), crude]
+    share = max((sum(w for g, w in groups if any(t in sentence_terms(s) for t in g))
+                 for s in sentences), default=0.0)  # fmt: skip
+    return [
+        *confidence_features(found, i, True),  # True: English rows keep their bridged BM25
+        bm25 / ceiling if ceiling > 0 else 0.0,
+        share / total if total > 0 else 0.0,
+        bm25 / total if total > 0 else 0.0,  # the question's words' IDF mass: a cruder ceiling
+    ]
 
 
 def collect(cache: Path, english: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -123,28 +141,40 @@ def collect(cache: Path, english: bool) -> tuple[np.ndarray, np.ndarray, np.ndar
     return np.array(x), np.array(y), np.array(part)
 
 
-def seed_rows(english: bool) -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
-    """The seed test questions' features on a fresh index of the seed article (checked only)."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    import test_retrieval_seed as seed  # noqa: PLC0415
-
+def _rows_on(articles: dict[str, str], questions: list[str]) -> np.ndarray:
+    """The features of ``questions`` over a fresh index of just ``articles`` (name → text)."""
     settings = Settings()
     encoder = load_encoder(settings)
-    root = Path(tempfile.mkdtemp(prefix="qabot-seed-"))
+    root = Path(tempfile.mkdtemp(prefix="qabot-small-"))
     try:
         (root / "articles").mkdir()
-        shutil.copy(SEED, root / "articles" / SEED.name)
+        for name, text in articles.items():
+            (root / "articles" / name).write_text(text, encoding="utf-8")
         local = Settings(articles_dir=root / "articles", index_dir=root / "index")
         build_index(local, encoder=encoder)
         retriever = Retriever.load(settings=local, encoder=encoder)
-        pick = lambda q: is_mostly_arabic(q) != english  # noqa: E731
-        asked = [q for q, _ in seed.ARABIC + seed.ENGLISH + seed.KNOWN_MISSES if pick(q)]
-        off = [q for q in seed.OFF_TOPIC if pick(q)]
-        rows = [features(retriever, q, encoder.encode_queries([q])[0]) for q in asked + off]
+        rows = [features(retriever, q, encoder.encode_queries([q])[0]) for q in questions]
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    x = np.array(rows)
-    return asked, x[: len(asked)], off, x[len(asked) :]
+    return np.array(rows)
+
+
+def seed_rows(english: bool) -> tuple[list[str], np.ndarray, list[str], np.ndarray, np.ndarray]:
+    """The test questions' features on fresh small indexes (checked only, never fitted on):
+    the seed article's questions and off-topic ones, and the park question of
+    tests/test_incremental.py over its eight-paragraph article (Arabic only)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import test_incremental as park  # noqa: PLC0415
+    import test_retrieval_seed as seed  # noqa: PLC0415
+
+    pick = lambda q: is_mostly_arabic(q) != english  # noqa: E731
+    asked = [q for q, _ in seed.ARABIC + seed.ENGLISH + seed.KNOWN_MISSES if pick(q)]
+    off = [q for q in seed.OFF_TOPIC if pick(q)]
+    x = _rows_on({SEED.name: SEED.read_text(encoding="utf-8")}, asked + off)
+    small = np.zeros((0, x.shape[1]))
+    if not english:
+        small = _rows_on({"park.txt": park.park_article()}, [park.PARK_QUESTION])
+    return asked, x[: len(asked)], off, x[len(asked) :], small
 
 
 def crossval(x: np.ndarray, y: np.ndarray, part: np.ndarray, cols: list[int]) -> dict:
@@ -179,7 +209,7 @@ def main() -> None:
     else:
         x, y, part = collect(args.cache, args.english)
         np.savez(saved, x=x, y=y, part=part)
-    asked, seed_x, off, off_x = seed_rows(args.english)
+    asked, seed_x, off, off_x, park_x = seed_rows(args.english)
     rows = []
     for names in ENGLISH_SETS if args.english else SETS:
         cols = [NAMES.index(n) for n in names]
@@ -191,11 +221,15 @@ def main() -> None:
         # as FusionWeights takes it: the bias that puts the default threshold at that boundary
         t = Settings().min_confidence
         bias = float(model.intercept_[0]) - boundary + math.log(t / (1 - t))
-        row["shipped"] = [*zip(names, row["coef_all"], strict=True), ("bias", round(bias, 2))]
+        row["fit_all"] = [*zip(names, row["coef_all"], strict=True), ("bias", round(bias, 2))]
         row["seed_refused"] = [q for q, m in zip(asked, margin, strict=True) if m < 0]
         row["seed_lowest_margin"] = round(float(margin.min()), 3)
         off_margin = model.decision_function(off_x[:, cols]) - boundary
         row["seed_off_topic_refused"] = f"{int((off_margin < 0).sum())}/{len(off)}"
+        if len(park_x):
+            park_margin = float(model.decision_function(park_x[:, cols])[0] - boundary)
+            row["park_refused"] = park_margin < 0
+            row["park_margin"] = round(park_margin, 3)
         rows.append(row)
         print(json.dumps(row, ensure_ascii=False), flush=True)
     path = args.json or ROOT / f"benchmarks/results/abstention_invariant{tail}.json"

@@ -446,7 +446,9 @@ def passage_signals() -> str:
 def abstention_invariant() -> str:
     rows = ["| questions | features (held out by article) | answered | refused "
             "| refused at exactly 95 % answered | seed questions refused (fit on all ARCD) "
-            "| seed off-topic refused |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+            "| seed off-topic refused | park question (test_incremental) |",
+            "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    park = {True: "**refused**", False: "answered"}
     for name, label in (("abstention_invariant.json", "Arabic"),
                         ("abstention_invariant-english.json", "English")):  # fmt: skip
         r = _load(name)
@@ -455,36 +457,10 @@ def abstention_invariant() -> str:
             rows.append(
                 f"| {label} | {' + '.join(row['features'])} | {row['answered']:.1%} "
                 f"| {row['refused']:.1%} | {row['refused_at_95']:.1%} | {refused} "
-                f"| {row['seed_off_topic_refused']} |"
+                f"| {row['seed_off_topic_refused']} "
+                f"| {park.get(row.get('park_refused'), '—')} |"
             )
     return "\n".join(rows)
-
-
-def evidence_arcd() -> str:
-    rows = ["| ARCD, `qabot eval --unanswerable` | R@1 | R@5 | MRR@10 | highlight | answered "
-            "| answered and right | unanswerable refused |",
-            "|---|---|---|---|---|---|---|---|"]  # fmt: skip
-    for name, label in (("arcd-hybrid-6d16300.json", "before (main 6d16300)"),
-                        ("arcd-hybrid-evidence.json", "this branch (qabot.evidence)")):  # fmt: skip
-        r = _load(name)
-        rows.append(
-            f"| {label} | {r['r1']:.4f} | {r['r5']:.4f} | {r['mrr10']:.4f} "
-            f"| {_pct(r['highlight'])} | {_pct(r['answered'])} | {_pct(r['answered_correct'])} "
-            f"| {_pct(r['refused_unanswerable'])} |"
-        )
-    return "\n".join(rows)
-
-
-def evidence_latency() -> str:
-    r = _load("evidence_latency.json")
-    p = r["p50_ms"]
-    return (
-        f"p50 over {r['n']} ARCD questions, interleaved, load average {r['load_average'][0]}: "
-        f"bare query encoding {p['encode']} ms; then `ask` with that vector, without the "
-        f"evidence {p['ask_without']} ms, as shipped {p['ask_shipped']} ms "
-        f"({r['shipped_over_without']}×). Encoding + ask over the bare encoding: "
-        f"**{r['ratio_without']}×** without, **{r['ratio_shipped']}×** as shipped."
-    )
 
 
 TABLES: dict[str, Callable[[], str]] = {
@@ -494,7 +470,6 @@ TABLES: dict[str, Callable[[], str]] = {
     "scale": scale, "scale-probes": scale_probes, "ann": ann, "parity": parity,
     "bridge": bridge, "abstention": abstention, "synonyms": synonyms, "pg-scale": pg_scale,
     "passage-signals": passage_signals, "abstention-invariant": abstention_invariant,
-    "evidence-arcd": evidence_arcd, "evidence-latency": evidence_latency,
 }  # fmt: skip
 
 

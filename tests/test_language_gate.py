@@ -30,7 +30,7 @@ ENGLISH = "When was the Organisation of Islamic Cooperation founded? منظمة 
 #: Two calibrations far apart and unsaturated for the fake's small cosines, so which one
 #: was used shows in every confidence.
 WEIGHTS = FusionWeights(
-    conf_arabic=(4.0, 1.0, -1.0), conf_other=(-3.0, 0.0, 1.0), conf_evidence=()
+    conf_arabic=(4.0, 1.0, -1.0), conf_other=(-3.0, 0.0, 1.0), conf_more_arabic=()
 )
 
 

@@ -61,12 +61,12 @@ def answer_cue(question: str) -> Cue | None:
 
 
 @lru_cache(maxsize=65536)
-def sentence_terms(sentence: str) -> frozenset[str]:
+def _sentence_terms(sentence: str) -> frozenset[str]:
     return frozenset(terms(sentence))
 
 
 @lru_cache(maxsize=65536)
-def holds(sentence: str, cue: Cue) -> bool:
+def _holds(sentence: str, cue: Cue) -> bool:
     """Whether ``sentence`` can answer a question of kind ``cue``: a digit, or a number
     word (for a count) or a month or era word (for a time)."""
     if _DIGIT_RE.search(normalize(sentence)):
@@ -92,9 +92,9 @@ def best_sentence(
     total = sum(w for _, w in groups)
     for j, sentence in enumerate(sentences):
         if total > 0:
-            keys = sentence_terms(sentence)
+            keys = _sentence_terms(sentence)
             found = sum(w for group, w in groups if any(t in keys for t in group))
             scores[j] += lexical * found / total
-        if cue is not None and holds(sentence, cue):
+        if cue is not None and _holds(sentence, cue):
             scores[j] += cue_weight
     return sentences[int(scores.argmax())]

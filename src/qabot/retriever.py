@@ -15,7 +15,6 @@ from .config import Settings
 from .conversation import DEFAULT_CONTEXT, ContextWeights, History, Reading
 from .encoder import Encoder
 from .errors import REBUILD_HINT, IndexError_, QuestionError
-from .evidence import answer_shares, ceiling_of
 from .fusion import (
     DEFAULT_WEIGHTS,
     MODES,
@@ -204,10 +203,10 @@ class Retriever:
         article_of = lambda i: snapshot.by_key[int(more.keys[i])].article  # noqa: E731
         scores = conv.with_prior(scores, more.keys, article_of, turns[-1], self.context, k)
         best = np.argsort(-scores, kind="stable")[:k]
-        context = self._confidence(snapshot, more, int(best[0]), arabic)
+        context = passage_confidence(more, int(best[0]), arabic, self.weights)
         reading = Reading(
             cues=frozenset(conv.cues(question)),
-            alone=self._confidence(snapshot, found, int(order[0]), arabic),
+            alone=passage_confidence(found, int(order[0]), arabic, self.weights),
             context=context,
             own=float(lexical.coverage(more.keys)[best[0]]),  # scored already: no recount
             arabic=arabic,
@@ -223,11 +222,6 @@ class Retriever:
     ) -> list[Passage]:  # fmt: skip
         w = self.weights
         return [passage_of(snapshot, found, int(i), float(scores[i]), arabic, w) for i in order]
-
-    def _confidence(self, snapshot: Snapshot, found: Candidates, i: int, arabic: bool) -> float:
-        """:func:`passage_confidence` of candidate ``i``, with its sentences if it needs them."""
-        sentences = snapshot.sentences.get(int(found.keys[i]), []) if found.ceiling > 0 else []
-        return passage_confidence(found, i, arabic, self.weights, sentences)
 
     def candidates(
         self, question: str, vector: np.ndarray | None, mode: Mode = "hybrid"
@@ -315,16 +309,9 @@ class Retriever:
             groups = groups + [(terms, w * weight) for terms, weight in earlier.groups]
         foreign = foreign_words(question, snapshot.lexical.knows)
         cue = answer_cue(question)
-        ceiling, answer = 0.0, None  # BM25's share and the answer type: hybrid only
-        if mode == "hybrid":
-            # The evidence calibration was fitted on questions alone, not on readings that mix
-            # in earlier words: those keep the plain one (qabot eval --followups).
-            ceiling = ceiling_of(lexical) if earlier is None else 0.0
-            answer = answer_shares(groups, cue, [snapshot.sentences.get(k, []) for k in pool])
         return Candidates(
-            keys, cos_p, cos_s, dense, sims, bm25, coverage, groups, cue, foreign, bool(words),
-            ceiling, answer,
-        )  # fmt: skip
+            keys, cos_p, cos_s, dense, sims, bm25, coverage, groups, cue, foreign, bool(words)
+        )
 
     def ask(
         self,

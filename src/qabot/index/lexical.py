@@ -2,13 +2,15 @@
 
 Dense retrieval misses rare names, numbers and exact wordings; BM25 over normalised and
 stemmed keys plus character trigrams (:func:`qabot.arabic.index_keys`) catches them. The
-index keeps each passage's keys: a rebuild or a load never re-tokenises text.
+index is rebuilt on every incremental update, so it keeps each passage's keys: a rebuild or
+a load never re-tokenises text.
 
-Scoring is BM25's Lucene variant. Two structures serve a question: posting lists (a CSC
-score matrix, one column per key) find the top BM25 hits, and each passage's own keys give
-the exact score and coverage of the candidates the retriever pools. At scale the keys of
-common words (``#_ال``…) are in most passages: their posting lists are not kept
-(:data:`MAX_DF_SHARE`), so no question walks them; candidates are scored with every key.
+Scoring is BM25's Lucene variant (as Lucene and bm25s compute it). Two structures serve a
+question: posting lists (a CSC score matrix, one column per key) find the top BM25 hits, and
+each passage's own keys give the exact score and coverage of the few candidates the
+retriever pools. At scale the keys of common words (``#_ال``…) are in most passages: their
+posting lists are not kept (see :data:`MAX_DF_SHARE`), so no question walks them, while
+candidates are still scored with every key.
 """
 
 from __future__ import annotations
@@ -68,14 +70,12 @@ class LexicalQuery:
         out[known] = self._index._scores(rows, tf, self._keys, self._repeats)
         return out
 
-    def ceiling(self) -> float:
-        """The BM25 of an ideal passage: each of the question's keys once, at average length."""
-        return float((self._index._idf[self._keys] * self._repeats).sum())
-
     def coverage(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
-        """Coverage of ``ids`` (0 for unknown ids): the IDF share of the question's words with
-        a key (light or Snowball stem) in the passage. Words the index never saw weigh the
-        most, so a question about what the corpus never mentions scores low. 0.0 without words.
+        """Coverage of ``ids`` (see :meth:`LexicalIndex.query`; 0 for unknown ids).
+
+        A word is found if any of its keys (light or Snowball stem) is in the passage. Words
+        absent from the whole index weigh the most, so a question about something the corpus
+        never mentions scores low: a signal for abstaining. 0.0 without content words.
         """
         rows, known, tf = self._tf(ids)
         out = np.zeros(len(known), dtype=np.float64)
