@@ -12,7 +12,9 @@ So this script adds two shares, meant not to move with the corpus's size:
 
 - ``bm25_share``: the top passage's BM25 over the BM25 an ideal passage would get (every
   query key once, at average length: the sum of their IDFs): a share, like coverage;
-- ``sent_cov``: the IDF share of the question's words inside the top passage's best sentence.
+- ``sent_cov``: the IDF share of the question's words inside the top passage's best sentence;
+  ``sent_words``: the same share unweighted (how many of the question's words), which no
+  corpus statistic enters.
 
 Rows, folds and fitting are ``abstention_fit.py``'s (two rows per question: answerable in
 its own half-corpus index, unanswerable in the other; logistic regression fitted on one part
@@ -58,7 +60,7 @@ ARCD = ROOT.parent / "shared" / "data" / "arcd" / "arcd.retrieval.json"
 ENGLISH = ROOT / "benchmarks" / "data" / "arcd-english-questions.json"
 SEED = ROOT / "articles" / "000_b3e058f4b2c0909a.txt"
 KEEP = 0.95
-NAMES = (*FEATURES, "bm25_share", "sent_cov", "bm25_idf")
+NAMES = (*FEATURES, "bm25_share", "sent_cov", "bm25_idf", "sent_words")
 SETS = [
     ("dense", "coverage"),
     ("dense", "coverage", "sentence", "paragraph", "bm25_z"),  # round three's best
@@ -74,6 +76,9 @@ SETS = [
     ("dense", "coverage", "bm25_idf", "sent_cov"),
     ("dense", "sentence", "paragraph", "bm25_share", "sent_cov"),
     ("dense", "coverage", "bm25_share", "sent_cov"),
+    ("dense", "coverage", "sent_words"),
+    ("dense", "coverage", "sentence", "paragraph", "sent_words"),
+    ("dense", "sentence", "paragraph", "sent_words"),
 ]
 ENGLISH_SETS = [
     ("dense",),
@@ -103,11 +108,14 @@ def features(retriever: Retriever, question: str, vector: np.ndarray) -> list[fl
     sentences = retriever.snapshot.sentences.get(int(found.keys[i]), [])
     share = max((sum(w for g, w in groups if any(t in sentence_terms(s) for t in g))
                  for s in sentences), default=0.0)  # fmt: skip
+    # unweighted: the share of the question's words (not of their IDF) in its best sentence
+    counts = [sum(any(t in sentence_terms(s) for t in g) for g, _ in groups) for s in sentences]
     return [
         *confidence_features(found, i, True),  # True: English rows keep their bridged BM25
         bm25 / ceiling if ceiling > 0 else 0.0,
         share / total if total > 0 else 0.0,
         bm25 / total if total > 0 else 0.0,  # the question's words' IDF mass: a cruder ceiling
+        max(counts, default=0) / len(groups) if groups else 0.0,
     ]
 
 
