@@ -440,12 +440,50 @@ def synonyms() -> str:
     return "\n".join(rows)
 
 
+def passage_signals() -> str:
+    r = _load("passage_signals.json")
+    rows = ["| questions | signal(s) added | R@1 before | MRR@10 before | cross-validated R@1 "
+            "| MRR@10 | largest weight chosen on half 0 / half 1 |",
+            "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for lang, label in (("ar", "ARCD Arabic"), ("en", "English")):
+        for row in r[lang]:
+            chosen = [f"{w:g}" for w in (row["chosen_on_half0"], row["chosen_on_half1"])
+                      for w in [max(w)]]  # fmt: skip
+            rows.append(
+                f"| {label} ({row['n']}) | {' + '.join(row['signals'])} | {row['base_r1']:.4f} "
+                f"| {row['base_mrr10']:.4f} | {row['cv_r1']:.4f} | {row['cv_mrr10']:.4f} "
+                f"| {' / '.join(chosen)} |"
+            )
+    return "\n".join(rows)
+
+
+def abstention_invariant() -> str:
+    rows = ["| questions | features (held out by article) | answered | refused "
+            "| refused at exactly 95 % answered | seed questions refused (fit on all ARCD) "
+            "| seed off-topic refused | park question (test_incremental) |",
+            "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    park = {True: "**refused**", False: "answered"}
+    for name, label in (("abstention_invariant.json", "Arabic"),
+                        ("abstention_invariant-english.json", "English")):  # fmt: skip
+        r = _load(name)
+        for row in r["rows"]:
+            refused = ", ".join(f"«{q}»" for q in row["seed_refused"]) or "none"
+            rows.append(
+                f"| {label} | {' + '.join(row['features'])} | {row['answered']:.1%} "
+                f"| {row['refused']:.1%} | {row['refused_at_95']:.1%} | {refused} "
+                f"| {row['seed_off_topic_refused']} "
+                f"| {park.get(row.get('park_refused'), '—')} |"
+            )
+    return "\n".join(rows)
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "arcd": arcd, "crossval": crossval, "english": english, "lexical": lexical, "load": load,
     "bot-latency": bot_latency, "build": build, "encoder": encoder,
     "followups": followups,
     "scale": scale, "scale-probes": scale_probes, "ann": ann, "parity": parity,
     "bridge": bridge, "abstention": abstention, "synonyms": synonyms, "pg-scale": pg_scale,
+    "passage-signals": passage_signals, "abstention-invariant": abstention_invariant,
 }  # fmt: skip
 
 
