@@ -209,17 +209,17 @@ class LexicalIndex:
                     vocab.append(key)
                 numbers.append(number)
         new_flat = np.frombuffer(numbers, dtype=np.int32) if numbers else np.zeros(0, np.int32)
-        flat = np.concatenate((kept_flat, new_flat))
+        flat = np.concatenate((kept_flat, new_flat)) if len(kept_flat) else new_flat
         all_lengths = np.concatenate((lengths, new_lengths))
         offsets = np.zeros(len(all_lengths) + 1, dtype=np.int64)
         np.cumsum(all_lengths, out=offsets[1:])
 
         used = np.zeros(len(vocab), dtype=bool)
         used[flat] = True
-        renumber = np.cumsum(used) - 1
+        renumber = (np.cumsum(used) - 1).astype(np.int32)  # int32 gathers: no int64 copy
         vocab = [t for t, u in zip(vocab, used.tolist(), strict=True) if u]
         ids = np.concatenate((self._ids[keep], np.asarray(add_ids, dtype=np.int64).reshape(-1)))
-        flat = renumber[flat].astype(np.int32)
+        flat = flat if used.all() else renumber[flat]
         return LexicalIndex(ids, vocab, flat, offsets, k1=self._k1, b=self._b)
 
     # ------------------------------------------------------------------ queries
