@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import faiss
 import numpy as np
 import pytest
 
 from qabot.index import bm25
+from qabot.index.halfvectors import HalfIndex, to_half
+from qabot.index.spill import scratch, write_half_index
 
 
 @pytest.mark.parametrize("block", [1, 3, 64, 1 << 16])
@@ -32,3 +37,23 @@ def test_blocks_prune_the_keys_common_across_blocks(monkeypatch: pytest.MonkeyPa
     assert df[1] == 40
     np.testing.assert_array_equal(indices[indptr[1] : indptr[2]], np.arange(0, 200, 5))
     assert len(data) == indptr[-1] == 40 + 160
+
+
+def test_streamed_half_index_file_is_faiss_own(tmp_path: Path) -> None:
+    rows = to_half(np.random.default_rng(0).standard_normal((70_000, 8)).astype(np.float32))
+    fp16, inner = faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
+    stored = faiss.IndexScalarQuantizer(8, fp16, inner)
+    stored.add(rows.astype(np.float32))
+    faiss.write_index(stored, str(tmp_path / "faiss.index"))
+    write_half_index(rows, tmp_path / "streamed.index")  # two steps of rows
+    assert (tmp_path / "streamed.index").read_bytes() == (tmp_path / "faiss.index").read_bytes()
+    mapped = HalfIndex.load(tmp_path / "streamed.index", 8, 70_000)
+    np.testing.assert_array_equal(mapped.get(np.array([0, 69_999])), rows[[0, 69_999]])
+
+
+def test_scratch_arrays_live_in_a_nameless_file(tmp_path: Path) -> None:
+    array = scratch((1000, 16), np.float16, tmp_path / "index")
+    assert isinstance(array, np.memmap) and not array.any()
+    array[3] = 1.5
+    assert array[3].sum() == 24 and list((tmp_path / "index").iterdir()) == []
+    assert scratch((0, 16), np.float16, None).shape == (0, 16)

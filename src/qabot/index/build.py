@@ -24,6 +24,7 @@ from .files import FileStore
 from .halfvectors import HalfRows, half_rows, to_half
 from .lexical import LexicalIndex
 from .snapshot import Snapshot, sentence_layout
+from .spill import scratch
 from .store import SnapshotStore, open_store
 from .vectors import FaissIndex, VectorIndex
 
@@ -171,21 +172,33 @@ def _sync(
     new: Mapping[int, tuple[str, str]],
     reuse: Mapping[str, np.ndarray],
     embed: Callable[[list[str]], np.ndarray],
+    folder: Path | None = None,
 ) -> tuple[list[int], int]:
     """Make ``vectors`` hold one vector per key of ``new`` (key → (text hash, text)), given
     that it holds ``old`` (key → hash) now; return the keys (re)added and the texts embedded.
 
-    A vector of any text embedded before (``reuse``, by hash) is reused; the rest are
-    embedded once each, as the same text can stand under several keys.
+    A vector of any text embedded before (``reuse``, by hash, read before anything is
+    removed) is reused; the rest are embedded once each, a step at a time, as the same text
+    can stand under several keys. The added vectors wait in a scratch file in ``folder``.
     """
     changed = [k for k, (h, _) in new.items() if old.get(k) != h]
+    added = scratch((len(changed), vectors.dim), np.float32, folder)
+    todo: dict[str, list[int]] = {}  # text hash → its rows in ``added``
+    for row, key in enumerate(changed):
+        h = new[key][0]
+        if h in reuse:
+            added[row] = reuse[h]
+        else:
+            todo.setdefault(h, []).append(row)
     vectors.remove(np.array([k for k, h in old.items() if new.get(k, ("",))[0] != h], np.int64))
-    todo = {h: text for h, text in (new[k] for k in changed) if h not in reuse}
-    fresh = dict(zip(todo, embed(list(todo.values())), strict=True))
+    texts = {new[changed[rows[0]]][0]: new[changed[rows[0]]][1] for rows in todo.values()}
+    hashes = list(todo)
+    for start in range(0, len(hashes), _EMBED_STEP):
+        part = hashes[start : start + _EMBED_STEP]
+        for h, vector in zip(part, embed([texts[h] for h in part]), strict=True):
+            added[todo[h]] = vector
     if changed:
-        hashes = [new[k][0] for k in changed]
-        stacked = np.stack([fresh[h] if h in fresh else reuse[h] for h in hashes])
-        vectors.add(np.array(changed, np.int64), stacked)
+        vectors.add(np.array(changed, np.int64), added)
     return changed, len(todo)
 
 
@@ -200,12 +213,15 @@ def _sentence_vectors(
     old = base.sentence_ids_by_text()
     reused = [i for i, t in enumerate(texts) if t in old]
     todo = [i for i, t in enumerate(texts) if t not in old]
-    # float16 (as a file store keeps them): a million passages have ~4M sentences.
-    vectors = np.zeros((len(texts), base.dim), dtype=np.float16)
+    # float16 (as a file store keeps them) in a mapped scratch file: a million passages
+    # have ~4M sentences, 6 GB of vectors.
+    vectors = scratch((len(texts), base.dim), np.float16, getattr(store, "folder", None))
     # A store that keeps a row per text writes only new texts: reused ones need no reading.
     if reused and not getattr(store, "sentences_by_text", False):
         ids = np.fromiter((old[texts[i]] for i in reused), np.int64, len(reused))
-        vectors[reused] = half_rows(base.sentence_vectors, ids)
+        for start in range(0, len(reused), _EMBED_STEP):
+            rows = reused[start : start + _EMBED_STEP]
+            vectors[rows] = half_rows(base.sentence_vectors, ids[start : start + _EMBED_STEP])
     for start in range(0, len(todo), _EMBED_STEP):
         part = todo[start : start + _EMBED_STEP]
         vectors[part] = to_half(embed([texts[i] for i in part]))
@@ -270,8 +286,9 @@ def index_chunks(
             return lambda texts: _embed(encoder, texts, batch, progress, what)
 
         changed, embedded = _sync(
-            base.passages, old_passages, new_passages, base.vectors_by_hash(), embed("passages")
-        )
+            base.passages, old_passages, new_passages, base.vectors_by_hash(), embed("passages"),
+            getattr(store, "folder", None),
+        )  # fmt: skip
         # Sentences, the same way: they carry the highlight and 0.4 of the dense score.
         texts, sentence_ids = sentence_layout(chunks, sentences)
         sentence_vectors, embedded_sentences = _sentence_vectors(
