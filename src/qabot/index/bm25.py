@@ -23,7 +23,7 @@ DEFAULT_B = 0.9
 MAX_DF_SHARE = 0.05
 MIN_PRUNED_DF = 5_000
 #: Passages counted at a time when building the matrix (see :func:`score_matrix`).
-BLOCK_PASSAGES = 1 << 16
+BLOCK_PASSAGES = 1 << 14
 
 
 def pruned_df(n_docs: int) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -169,33 +169,34 @@ def _embed(encoder: Encoder, texts: list[str], batch: int, progress: bool, what:
 def _sync(
     vectors: VectorIndex,
     old: Mapping[int, str],
-    new: Mapping[int, tuple[str, str]],
+    new: Mapping[int, Chunk],
     reuse: Mapping[str, np.ndarray],
     embed: Callable[[list[str]], np.ndarray],
     folder: Path | None = None,
 ) -> tuple[list[int], int]:
-    """Make ``vectors`` hold one vector per key of ``new`` (key → (text hash, text)), given
+    """Make ``vectors`` hold one vector per key of ``new`` (key → passage), given
     that it holds ``old`` (key → hash) now; return the keys (re)added and the texts embedded.
 
     A vector of any text embedded before (``reuse``, by hash, read before anything is
     removed) is reused; the rest are embedded once each, a step at a time, as the same text
     can stand under several keys. The added vectors wait in a scratch file in ``folder``.
     """
-    changed = [k for k, (h, _) in new.items() if old.get(k) != h]
+    changed = [k for k, c in new.items() if old.get(k) != c.hash]
     added = scratch((len(changed), vectors.dim), np.float32, folder)
     todo: dict[str, list[int]] = {}  # text hash → its rows in ``added``
     for row, key in enumerate(changed):
-        h = new[key][0]
+        h = new[key].hash
         if h in reuse:
             added[row] = reuse[h]
         else:
             todo.setdefault(h, []).append(row)
-    vectors.remove(np.array([k for k, h in old.items() if new.get(k, ("",))[0] != h], np.int64))
-    texts = {new[changed[rows[0]]][0]: new[changed[rows[0]]][1] for rows in todo.values()}
+    gone = [k for k, h in old.items() if k not in new or new[k].hash != h]
+    vectors.remove(np.array(gone, np.int64))
     hashes = list(todo)
     for start in range(0, len(hashes), _EMBED_STEP):
         part = hashes[start : start + _EMBED_STEP]
-        for h, vector in zip(part, embed([texts[h] for h in part]), strict=True):
+        texts = [new[changed[todo[h][0]]].match_text for h in part]
+        for h, vector in zip(part, embed(texts), strict=True):
             added[todo[h]] = vector
     if changed:
         vectors.add(np.array(changed, np.int64), added)
@@ -230,6 +231,19 @@ def _sentence_vectors(
         return HalfRows(vectors), len(todo)
     index.add(np.arange(len(texts), dtype=np.int64), vectors.astype(np.float32))
     return index, len(todo)
+
+
+class _MatchTexts(Sequence[str]):
+    """The match texts of ``chunks``, each made when read (BM25 reads each once in order)."""
+
+    def __init__(self, chunks: list[Chunk]) -> None:
+        self._chunks = chunks
+
+    def __len__(self) -> int:
+        return len(self._chunks)
+
+    def __getitem__(self, i: int) -> str:  # type: ignore[override]  # no slices asked
+        return self._chunks[i].match_text
 
 
 def split_all(chunks: list[Chunk]) -> dict[int, list[str]]:
@@ -268,7 +282,8 @@ def index_chunks(
     # Sentences are split afresh: a newer splitter must reach the index even if no text changed.
     sentences = split_all(chunks)
     old_passages = base.passage_hashes()
-    new_passages = {c.key: (c.hash, c.match_text) for c in chunks}
+    # Passages, not their texts: a million match texts would hold another GB.
+    new_passages = {c.key: c for c in chunks}
     changed: list[int] = []
     same = (
         old is not None
@@ -304,7 +319,7 @@ def index_chunks(
             lexical=base.lexical.updated(
                 remove=old_passages.keys() - new_passages.keys(),
                 add_ids=changed,
-                add_texts=[new_passages[k][1] for k in changed],
+                add_texts=_MatchTexts([new_passages[k] for k in changed]),
             ),
             prompts={
                 "query": getattr(encoder, "query_prompt", ""),
