@@ -8,9 +8,9 @@ import faiss
 import numpy as np
 import pytest
 
-from qabot.index import bm25
+from qabot.index import LexicalIndex, bm25
 from qabot.index.halfvectors import HalfIndex, to_half
-from qabot.index.spill import scratch, write_half_index
+from qabot.index.spill import Spool, scratch, write_half_index
 
 
 @pytest.mark.parametrize("block", [1, 3, 64, 1 << 16])
@@ -57,3 +57,26 @@ def test_scratch_arrays_live_in_a_nameless_file(tmp_path: Path) -> None:
     array[3] = 1.5
     assert array[3].sum() == 24 and list((tmp_path / "index").iterdir()) == []
     assert scratch((0, 16), np.float16, None).shape == (0, 16)
+
+
+def test_a_spool_maps_back_what_was_written_and_appended() -> None:
+    spool = Spool()
+    spool.write(np.array([7, 8], np.uint16))
+    spool.numbers.extend(range(10))
+    spool.flush_if_full(limit=5)  # 10 > 5: to the file
+    spool.numbers.append(-3)
+    mapped = spool.mapped()
+    np.testing.assert_array_equal(mapped, [7, 8, *range(10), -3])
+    assert mapped.dtype == np.int32
+    assert len(Spool().mapped()) == 0
+
+
+def test_an_updated_index_renumbers_its_mapped_keys() -> None:
+    index = LexicalIndex.build([1, 2, 3], ["القاهرة عاصمة مصر", "بغداد عاصمة العراق", "نهر النيل"])
+    updated = index.updated(remove=[1], add_ids=[4], add_texts=["دمشق عاصمة سوريا"])
+    fresh = LexicalIndex.build([2, 3, 4], ["بغداد عاصمة العراق", "نهر النيل", "دمشق عاصمة سوريا"])
+    assert isinstance(updated._flat, np.memmap)
+    assert len(updated._vocab) < len(set(index._vocab) | set(fresh._vocab))  # keys dropped
+    assert sorted(updated._vocab) == sorted(fresh._vocab)
+    for question in ["ما عاصمة سوريا؟", "أين يجري نهر النيل؟"]:
+        assert updated.query(question, 3).hits == fresh.query(question, 3).hits

@@ -9,6 +9,7 @@ they never crowd other processes out), and :func:`write_half_index` writes FAISS
 
 from __future__ import annotations
 
+import array
 import tempfile
 from pathlib import Path
 
@@ -31,6 +32,39 @@ def scratch(shape: tuple[int, ...], dtype: type | np.dtype, folder: Path | None)
     with tempfile.TemporaryFile(dir=folder) as fh:
         fh.truncate(size)  # sparse: blocks are allocated as rows are written
         return np.memmap(fh, dtype=dtype, mode="r+", shape=shape)
+
+
+class Spool:
+    """int32 numbers appended to a scratch file a block at a time, then mapped back."""
+
+    #: Numbers held in memory before they go to the file.
+    BLOCK = 1 << 22
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self._file = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115  # closed by mapped()
+        self._count = 0
+        self.numbers = array.array("i")  # append here; then call :meth:`flush_if_full`
+
+    def write(self, values: np.ndarray) -> None:
+        self.flush_if_full(0)
+        self._file.write(np.ascontiguousarray(values, dtype=np.int32).tobytes())
+        self._count += len(values)
+
+    def flush_if_full(self, limit: int = BLOCK) -> None:
+        if len(self.numbers) > limit:
+            self._file.write(self.numbers.tobytes())
+            self._count += len(self.numbers)
+            self.numbers = array.array("i")
+
+    def mapped(self) -> np.ndarray:
+        """Everything written, as one writable int32 array mapped from the file."""
+        self.flush_if_full(-1)
+        self._file.flush()
+        if not self._count:
+            return np.zeros(0, dtype=np.int32)
+        out = np.memmap(self._file, dtype=np.int32, mode="r+", shape=(self._count,))
+        self._file.close()  # the map keeps the file
+        return out
 
 
 def _header(dim: int, rows: int) -> bytes:
