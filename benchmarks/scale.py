@@ -389,7 +389,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
             [("p50", "query_cpu_p50_ms"), ("p95", "query_cpu_p95_ms")],
             20,
         ),
-        ("RSS after load, MB", [("RSS", "rss_mb")], 4096),
+        ("RSS, MB", [("after load", "rss_mb"), ("build peak (anon)", "build_peak_anon_mb")], 4096),
         ("CPU seconds", [("load", "load_cpu_s"), ("build / 100", "build_per100")], 5),
     ]
     for row in rows:
@@ -402,7 +402,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
         axes[0].plot([r["passages"] for r in probed], p50, marker="x", ls=":", label=label)
     for ax, (title, lines, target) in zip(axes, series, strict=True):
         for label, key in lines:
-            ax.plot(sizes, [r[key] for r in rows], marker="o", label=label)
+            ax.plot(sizes, [r.get(key, np.nan) for r in rows], marker="o", label=label)
         ax.axhline(target, color="grey", ls="--", lw=1, label=f"1M target ({target})")
         ax.set_xscale("log")
         ax.set_xlabel("passages")
