@@ -22,7 +22,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import scale
+# Before NumPy loads (through scale): one BLAS thread, as scale.py runs; spare threads only
+# spin on a shared machine and inflate the CPU figures.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import scale  # noqa: E402
 
 peak = {"rss": 0.0, "anon": 0.0}
 
@@ -79,7 +85,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
     main()
