@@ -273,10 +273,11 @@ def followups() -> str:
 
 def scale() -> str:
     rows = [
-        "| passages | sentences | ANN threshold | build s (CPU) | load s (CPU) | RSS MB "
-        "| on disk MB | query p50 / p95 ms (CPU p50) | add / edit / remove an article s (CPU) "
-        "| passage vectors (recall@10) | sentence search (recall@10) | load avg |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| passages | sentences | ANN threshold | build s (CPU) | build peak RSS / anon MB "
+        "| load s (CPU) | RSS MB | on disk MB | query p50 / p95 ms (CPU p50) "
+        "| add / edit / remove an article s (CPU) | passage vectors (recall@10) "
+        "| sentence search (recall@10) | load avg |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in _load("scale.json"):
         passages = f"{'IVF' if r['passages_approximate'] else 'exact'} "
@@ -290,9 +291,13 @@ def scale() -> str:
             else "–"
             for e in ("add", "edit", "remove")
         )  # fmt: skip
+        # peak of the whole build process (the corpus it was handed included); anon: without
+        # the mapped scratch files. Rows before the streaming build have neither.
+        peak = (f"{r['build_peak_rss_mb']:,} / {r['build_peak_anon_mb']:,}"
+                if "build_peak_rss_mb" in r else "–")  # fmt: skip
         rows.append(
             f"| {r['passages']:,} | {r['sentences']:,} | {r['threshold']:,} "
-            f"| {r['build_s']} ({r['build_cpu_s']}) "
+            f"| {r['build_s']} ({r['build_cpu_s']}) | {peak} "
             f"| {r['load_s']} ({r['load_cpu_s']}) | {r['rss_mb']:,} | {r['disk_total_mb']:,} "
             f"| {r['query_p50_ms']} / {r['query_p95_ms']} ({r['query_cpu_p50_ms']}) | {edits} "
             f"| {passages} | {sentences} | {r['load_before']}–{r['load_after']} |"

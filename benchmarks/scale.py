@@ -26,6 +26,7 @@ import random
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -41,11 +42,31 @@ EDITS = ("add_article", "edit_article", "remove_article")
 MODEL_ID = "scale-bench"  # the snapshot's model id: vectors come from the stream below
 
 
-def rss_mb() -> float:
+def rss_mb(field: str = "VmRSS:") -> float:
+    """This process's RSS (``VmHWM:``: its peak; ``RssAnon:``: without mapped files)."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+class PeakAnon:
+    """The peak anonymous RSS while it runs, sampled every 50 ms: a build's scratch files
+    are mapped, and their pages (counted in RSS) are the kernel's to write back and drop."""
+
+    def __enter__(self) -> PeakAnon:
+        self.peak, self._done = rss_mb("RssAnon:"), threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.05):
+            self.peak = max(self.peak, rss_mb("RssAnon:"))
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 def load() -> str:
@@ -171,11 +192,16 @@ def phase_build(
     make_s = time.perf_counter() - t
     store = FileStore(work, ann_threshold=threshold)
     t, c = time.perf_counter(), time.process_time()
-    report = index_chunks(chunks, store, encoder)
+    before = rss_mb("RssAnon:")  # the corpus itself, held by this benchmark
+    with PeakAnon() as anon:
+        report = index_chunks(chunks, store, encoder)
     build_s, build_cpu = time.perf_counter() - t, time.process_time() - c
     out: dict[str, Any] = {"corpus_s": round(make_s, 1), "build_s": round(build_s, 1)}
     out["build_cpu_s"] = round(build_cpu, 1)
     out["build_rss_mb"] = round(rss_mb())
+    out["build_peak_rss_mb"] = round(rss_mb("VmHWM:"))
+    out["build_peak_anon_mb"] = round(anon.peak)
+    out["corpus_anon_mb"] = round(before)
     out["text_mb"] = round(sum(len(c.text.encode()) for c in chunks) / 1e6, 1)
     gc.collect()
     # Incremental edits, each a full `index_chunks` as `qabot index` runs it.
@@ -299,7 +325,9 @@ def search_recall_at_10(retriever: Any, texts: list[str], questions: np.ndarray)
     approximate = top10()
     ids = snap.passages.ids()
     approximate_index, snap.passages = snap.passages, FaissIndex(snap.dim, ann_threshold=len(ids))
-    snap.passages.add(ids, approximate_index.get(ids))
+    for start in range(0, len(ids), 100_000):  # no float32 copy of every vector at once
+        part = ids[start : start + 100_000]
+        snap.passages.add(part, approximate_index.get(part))
     exact = top10()
     snap.passages = approximate_index
     shared = [len(a & e) / max(1, len(e)) for a, e in zip(approximate, exact, strict=True)]
@@ -361,7 +389,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
             [("p50", "query_cpu_p50_ms"), ("p95", "query_cpu_p95_ms")],
             20,
         ),
-        ("RSS after load, MB", [("RSS", "rss_mb")], 4096),
+        ("RSS, MB", [("after load", "rss_mb"), ("build peak (anon)", "build_peak_anon_mb")], 4096),
         ("CPU seconds", [("load", "load_cpu_s"), ("build / 100", "build_per100")], 5),
     ]
     for row in rows:
@@ -374,7 +402,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
         axes[0].plot([r["passages"] for r in probed], p50, marker="x", ls=":", label=label)
     for ax, (title, lines, target) in zip(axes, series, strict=True):
         for label, key in lines:
-            ax.plot(sizes, [r[key] for r in rows], marker="o", label=label)
+            ax.plot(sizes, [r.get(key, np.nan) for r in rows], marker="o", label=label)
         ax.axhline(target, color="grey", ls="--", lw=1, label=f"1M target ({target})")
         ax.set_xscale("log")
         ax.set_xlabel("passages")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +24,7 @@ from .files import FileStore
 from .halfvectors import HalfRows, half_rows, to_half
 from .lexical import LexicalIndex
 from .snapshot import Snapshot, sentence_layout
+from .spill import scratch
 from .store import SnapshotStore, open_store
 from .vectors import FaissIndex, VectorIndex
 
@@ -168,24 +169,37 @@ def _embed(encoder: Encoder, texts: list[str], batch: int, progress: bool, what:
 def _sync(
     vectors: VectorIndex,
     old: Mapping[int, str],
-    new: Mapping[int, tuple[str, str]],
+    new: Mapping[int, Chunk],
     reuse: Mapping[str, np.ndarray],
     embed: Callable[[list[str]], np.ndarray],
+    folder: Path | None = None,
 ) -> tuple[list[int], int]:
-    """Make ``vectors`` hold one vector per key of ``new`` (key → (text hash, text)), given
+    """Make ``vectors`` hold one vector per key of ``new`` (key → passage), given
     that it holds ``old`` (key → hash) now; return the keys (re)added and the texts embedded.
 
-    A vector of any text embedded before (``reuse``, by hash) is reused; the rest are
-    embedded once each, as the same text can stand under several keys.
+    A vector of any text embedded before (``reuse``, by hash, read before anything is
+    removed) is reused; the rest are embedded once each, a step at a time, as the same text
+    can stand under several keys. The added vectors wait in a scratch file in ``folder``.
     """
-    changed = [k for k, (h, _) in new.items() if old.get(k) != h]
-    vectors.remove(np.array([k for k, h in old.items() if new.get(k, ("",))[0] != h], np.int64))
-    todo = {h: text for h, text in (new[k] for k in changed) if h not in reuse}
-    fresh = dict(zip(todo, embed(list(todo.values())), strict=True))
+    changed = [k for k, c in new.items() if old.get(k) != c.hash]
+    added = scratch((len(changed), vectors.dim), np.float32, folder)
+    todo: dict[str, list[int]] = {}  # text hash → its rows in ``added``
+    for row, key in enumerate(changed):
+        h = new[key].hash
+        if h in reuse:
+            added[row] = reuse[h]
+        else:
+            todo.setdefault(h, []).append(row)
+    gone = [k for k, h in old.items() if k not in new or new[k].hash != h]
+    vectors.remove(np.array(gone, np.int64))
+    hashes = list(todo)
+    for start in range(0, len(hashes), _EMBED_STEP):
+        part = hashes[start : start + _EMBED_STEP]
+        texts = [new[changed[todo[h][0]]].match_text for h in part]
+        for h, vector in zip(part, embed(texts), strict=True):
+            added[todo[h]] = vector
     if changed:
-        hashes = [new[k][0] for k in changed]
-        stacked = np.stack([fresh[h] if h in fresh else reuse[h] for h in hashes])
-        vectors.add(np.array(changed, np.int64), stacked)
+        vectors.add(np.array(changed, np.int64), added)
     return changed, len(todo)
 
 
@@ -200,12 +214,15 @@ def _sentence_vectors(
     old = base.sentence_ids_by_text()
     reused = [i for i, t in enumerate(texts) if t in old]
     todo = [i for i, t in enumerate(texts) if t not in old]
-    # float16 (as a file store keeps them): a million passages have ~4M sentences.
-    vectors = np.zeros((len(texts), base.dim), dtype=np.float16)
+    # float16 (as a file store keeps them) in a mapped scratch file: a million passages
+    # have ~4M sentences, 6 GB of vectors.
+    vectors = scratch((len(texts), base.dim), np.float16, getattr(store, "folder", None))
     # A store that keeps a row per text writes only new texts: reused ones need no reading.
     if reused and not getattr(store, "sentences_by_text", False):
         ids = np.fromiter((old[texts[i]] for i in reused), np.int64, len(reused))
-        vectors[reused] = half_rows(base.sentence_vectors, ids)
+        for start in range(0, len(reused), _EMBED_STEP):
+            rows = reused[start : start + _EMBED_STEP]
+            vectors[rows] = half_rows(base.sentence_vectors, ids[start : start + _EMBED_STEP])
     for start in range(0, len(todo), _EMBED_STEP):
         part = todo[start : start + _EMBED_STEP]
         vectors[part] = to_half(embed([texts[i] for i in part]))
@@ -214,6 +231,19 @@ def _sentence_vectors(
         return HalfRows(vectors), len(todo)
     index.add(np.arange(len(texts), dtype=np.int64), vectors.astype(np.float32))
     return index, len(todo)
+
+
+class _MatchTexts(Sequence[str]):
+    """The match texts of ``chunks``, each made when read (BM25 reads each once in order)."""
+
+    def __init__(self, chunks: list[Chunk]) -> None:
+        self._chunks = chunks
+
+    def __len__(self) -> int:
+        return len(self._chunks)
+
+    def __getitem__(self, i: int) -> str:  # type: ignore[override]  # no slices asked
+        return self._chunks[i].match_text
 
 
 def split_all(chunks: list[Chunk]) -> dict[int, list[str]]:
@@ -252,7 +282,8 @@ def index_chunks(
     # Sentences are split afresh: a newer splitter must reach the index even if no text changed.
     sentences = split_all(chunks)
     old_passages = base.passage_hashes()
-    new_passages = {c.key: (c.hash, c.match_text) for c in chunks}
+    # Passages, not their texts: a million match texts would hold another GB.
+    new_passages = {c.key: c for c in chunks}
     changed: list[int] = []
     same = (
         old is not None
@@ -270,8 +301,9 @@ def index_chunks(
             return lambda texts: _embed(encoder, texts, batch, progress, what)
 
         changed, embedded = _sync(
-            base.passages, old_passages, new_passages, base.vectors_by_hash(), embed("passages")
-        )
+            base.passages, old_passages, new_passages, base.vectors_by_hash(), embed("passages"),
+            getattr(store, "folder", None),
+        )  # fmt: skip
         # Sentences, the same way: they carry the highlight and 0.4 of the dense score.
         texts, sentence_ids = sentence_layout(chunks, sentences)
         sentence_vectors, embedded_sentences = _sentence_vectors(
@@ -287,7 +319,7 @@ def index_chunks(
             lexical=base.lexical.updated(
                 remove=old_passages.keys() - new_passages.keys(),
                 add_ids=changed,
-                add_texts=[new_passages[k][1] for k in changed],
+                add_texts=_MatchTexts([new_passages[k] for k in changed]),
             ),
             prompts={
                 "query": getattr(encoder, "query_prompt", ""),

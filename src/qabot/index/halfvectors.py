@@ -14,6 +14,7 @@ import faiss
 import numpy as np
 
 from ..errors import REBUILD_HINT, IndexError_
+from .spill import write_half_index
 from .vectors import VectorIndex, faiss_search
 
 #: Rows converted at a time, so millions of sentences never need a float32 copy.
@@ -100,15 +101,11 @@ class HalfIndex:
 
     @staticmethod
     def save(vectors: VectorIndex, path: Path) -> None:
-        """Write rows 0..n-1 of ``vectors`` (ids must be exactly those) in float16."""
-        index = faiss.IndexScalarQuantizer(
-            vectors.dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
-        )
-        n = len(vectors)
-        for start in range(0, n, _STEP):
-            rows = np.arange(start, min(n, start + _STEP), dtype=np.int64)
-            index.add(np.ascontiguousarray(vectors.get(rows), dtype=np.float32))
-        faiss.write_index(index, str(path))
+        """Write rows 0..n-1 of ``vectors`` (ids must be exactly those) in float16, as a
+        stream (a build's rows may be a mapped scratch file larger than RAM can spare)."""
+        rows = vectors.rows if isinstance(vectors, HalfRows) else None
+        every = np.arange(len(vectors), dtype=np.int64)
+        write_half_index(half_rows(vectors, every) if rows is None else rows, path)
 
     @classmethod
     def load(cls, path: Path, dim: int, rows: int) -> HalfIndex:

@@ -15,7 +15,6 @@ candidates are still scored with every key.
 
 from __future__ import annotations
 
-import array
 import itertools
 import json
 import math
@@ -31,6 +30,7 @@ from ..errors import REBUILD_HINT, IndexError_
 from . import bm25
 from .bm25 import DEFAULT_B, DEFAULT_K1
 from .npz import read_npz, smallest
+from .spill import Spool
 
 __all__ = ["DEFAULT_B", "DEFAULT_K1", "LexicalIndex", "LexicalQuery"]
 
@@ -188,17 +188,14 @@ class LexicalIndex:
             raise ValueError(f"{len(add_ids)} ids but {len(add_texts)} texts")
         gone = {int(i) for i in remove} | {int(i) for i in add_ids}
         keep = np.fromiter((i not in gone for i in self._ids.tolist()), dtype=bool)
-        starts = self._offsets[:-1][keep]
         lengths = np.diff(self._offsets)[keep]
-        # Gather the kept passages' key slices in one go.
-        base = np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
-        kept_flat = self._flat[base + np.arange(int(lengths.sum()), dtype=np.int64)]
-
+        # Every passage's key numbers go to a scratch file, the kept ones first: a million
+        # passages have ~500M keys, and their key strings never coexist.
+        spool = Spool()
+        spool.write(np.compress(np.repeat(keep, np.diff(self._offsets)), self._flat))
         key_id = dict(self._key_id)
         vocab = list(self._vocab)
-        # Text by text into key numbers: a million passages' key strings never coexist.
         new_lengths = np.zeros(len(add_texts), dtype=np.int64)
-        numbers = array.array("i")
         for i, text in enumerate(add_texts):
             keys = index_keys(text)
             new_lengths[i] = len(keys)
@@ -207,19 +204,20 @@ class LexicalIndex:
                 if number is None:
                     number = key_id[key] = len(vocab)
                     vocab.append(key)
-                numbers.append(number)
-        new_flat = np.frombuffer(numbers, dtype=np.int32) if numbers else np.zeros(0, np.int32)
-        flat = np.concatenate((kept_flat, new_flat))
+                spool.numbers.append(number)
+            spool.flush_if_full()
+        flat = spool.mapped()
         all_lengths = np.concatenate((lengths, new_lengths))
         offsets = np.zeros(len(all_lengths) + 1, dtype=np.int64)
         np.cumsum(all_lengths, out=offsets[1:])
 
         used = np.zeros(len(vocab), dtype=bool)
         used[flat] = True
-        renumber = np.cumsum(used) - 1
+        renumber = (np.cumsum(used) - 1).astype(np.int32)
         vocab = [t for t, u in zip(vocab, used.tolist(), strict=True) if u]
         ids = np.concatenate((self._ids[keep], np.asarray(add_ids, dtype=np.int64).reshape(-1)))
-        flat = renumber[flat].astype(np.int32)
+        for start in range(0, 0 if used.all() else len(flat), 1 << 24):
+            flat[start : start + (1 << 24)] = renumber[flat[start : start + (1 << 24)]]
         return LexicalIndex(ids, vocab, flat, offsets, k1=self._k1, b=self._b)
 
     # ------------------------------------------------------------------ queries

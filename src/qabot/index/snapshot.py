@@ -122,10 +122,9 @@ class Snapshot:
 
     def vectors_by_hash(self) -> Mapping[str, np.ndarray]:
         """The stored passage vectors, keyed by the hash of the text they embed, so a build
-        can reuse them wherever that text stands now."""
-        hashes = self.passage_hashes()
-        passage_vecs = self.passages.get(np.fromiter(hashes, np.int64, len(hashes)))
-        return {h: passage_vecs[i] for i, h in enumerate(hashes.values())}
+        can reuse them wherever that text stands now; each read when asked for (a million
+        passages' vectors are 3 GB, and an edit reuses a handful)."""
+        return _VectorsByHash({h: k for k, h in self.passage_hashes().items()}, self.passages)
 
     def sentence_ids_by_text(self) -> dict[str, int]:
         """Sentence text → the id of its stored vector, so a build can reuse it."""
@@ -239,3 +238,23 @@ class _ByKey(Mapping[int, Chunk]):
 
     def __len__(self) -> int:
         return len(self._table)
+
+
+class _VectorsByHash(Mapping[str, np.ndarray]):
+    """Text hash → the stored vector of a passage with that text, read on access."""
+
+    def __init__(self, keys: dict[str, int], vectors: VectorIndex) -> None:
+        self._keys = keys
+        self._vectors = vectors
+
+    def __getitem__(self, text_hash: str) -> np.ndarray:
+        return self._vectors.get(np.array([self._keys[text_hash]], np.int64))[0]
+
+    def __contains__(self, text_hash: object) -> bool:
+        return text_hash in self._keys
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
