@@ -12,13 +12,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from conftest import SEED
 from fakes import HashEncoder
-from test_postgres_store import QUESTIONS, assert_same_answers, both
+from test_postgres_store import PARK, QUESTIONS, assert_same_answers, both
 
 from qabot.conversation import Turn
 from qabot.index import bm25, build_index
+from qabot.index.pgschema import LIST_OF
 from qabot.index.postgres import PostgresStore
 from qabot.retriever import Retriever
 
@@ -93,3 +95,61 @@ def test_common_keys_are_pruned_as_the_file_store_prunes_them(
         assert [k for k, _ in ours] == [k for k, _ in theirs], question
         assert [s for _, s in ours] == pytest.approx([s for _, s in theirs], rel=1e-5)
     assert_same_answers(a, b)
+
+
+MARKET = (
+    "---\ntitle: سوق شعبية للخضار في وسط المدينة\n---\n"
+    "يفتح سوق الخضار الشعبي أبوابه كل صباح جمعة ويقصده الباعة من القرى المجاورة.\n"
+    "ويبيع المزارعون الطماطم والبطاطا والعنب بأسعار أقل من المتاجر الكبرى.\n"
+)
+
+
+def assert_lists_exact(url: str) -> None:
+    """Every stored posting list equals one made again from its postings, and every key a
+    question may walk (0 < df <= pruned_df(n)) has one (qabot.index.pglists' invariant)."""
+    with psycopg.connect(url) as conn:
+        n = conn.execute("SELECT passages FROM qabot_manifest").fetchone()
+        assert n is not None
+        bad = conn.execute(
+            f"SELECT t.term, t.df, l.term IS NULL FROM qabot_terms t "
+            f"LEFT JOIN qabot_lists l ON l.term = t.id WHERE "
+            f"(l.term IS NULL AND t.df > 0 AND t.df <= %s) OR (l.term IS NOT NULL AND "
+            f"l.postings IS DISTINCT FROM (SELECT {LIST_OF} FROM qabot_postings p "
+            f"WHERE p.term = t.id))",
+            (bm25.pruned_df(n[0]),),
+        ).fetchall()
+    assert bad == []
+
+
+def test_posting_lists_stay_exact_through_edits(
+    corpus: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Edits that add, change and remove passages (so that keys cross the walked share both
+    ways as the corpus grows and shrinks) keep every list exact, and the BM25 hits those of
+    the file store."""
+    monkeypatch.setattr(bm25, "MIN_PRUNED_DF", 2)
+    monkeypatch.setattr(bm25, "MAX_DF_SHARE", 0.2)
+    encoder = HashEncoder(dim=384)
+    files, database = both(corpus, pg_url)
+    seed = SEED.read_text(encoding="utf-8")
+    steps = [
+        lambda: (corpus / SEED.name).unlink(),  # first build: the park article alone
+        lambda: (corpus / SEED.name).write_text(seed, encoding="utf-8"),  # n 2 → 18
+        lambda: (corpus / "market.txt").write_text(MARKET, encoding="utf-8"),  # 20: df 4 walked
+        lambda: (corpus / SEED.name).write_text(
+            seed.replace("وقد تأسست عام 1969", "وقد تأسست عام 1970"), encoding="utf-8"
+        ),
+        lambda: (corpus / "park.txt").unlink(),  # n 20 → 18
+        lambda: (corpus / "market.txt").unlink(),  # n 18 → 16
+    ]
+    (corpus / "park.txt").write_text(PARK, encoding="utf-8")
+    for step in steps:
+        step()
+        build_index(database, encoder=encoder)
+        build_index(files, encoder=encoder)
+        assert_lists_exact(pg_url)
+        a, b = (Retriever.load(settings=s, encoder=encoder) for s in (files, database))
+        for question in [*QUESTIONS, "كم كلفت الحديقة الجديدة على ضفاف النهر"]:
+            ours, theirs = (r.snapshot.lexical.query(question, 5).hits for r in (a, b))
+            assert [k for k, _ in ours] == [k for k, _ in theirs], question
+            assert [s for _, s in ours] == pytest.approx([s for _, s in theirs], rel=1e-5)

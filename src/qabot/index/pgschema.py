@@ -12,7 +12,7 @@ import psycopg
 from ..errors import QabotError
 
 #: The schema this qabot reads and writes.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: pg_advisory_lock keys: one for migrations, one for index builds (the store's ``lock()``).
 MIGRATE_LOCK = 0x71AB0001
 BUILD_LOCK = 0x71AB0002
@@ -102,8 +102,28 @@ CREATE TABLE qabot_replies (
 CREATE INDEX ON qabot_replies (at);
 """
 
+#: A key's list from its postings rows: (passage int8, tf int2, length int4) big-endian per
+#: entry, by passage (qabot.index.pglists.ENTRY).
+LIST_OF = (
+    "string_agg(int8send(passage) || int2send(tf::int2) || int4send(dl), ''::bytea "
+    "ORDER BY passage)"
+)
+
+# 3: each key's postings as one row (qabot.index.pglists), so a question's BM25 reads a row
+# per key. Stored uncompressed (EXTERNAL): read whole on every question. A database of
+# version 2 gets every key's list made from its postings.
+_V3 = """
+CREATE TABLE qabot_lists (
+    term integer PRIMARY KEY,
+    postings bytea NOT NULL -- (passage int8, tf int2, passage length int4) per entry
+);
+ALTER TABLE qabot_lists ALTER COLUMN postings SET STORAGE EXTERNAL;
+INSERT INTO qabot_lists (term, postings)
+SELECT term, {list_of} FROM qabot_postings GROUP BY term
+"""
+
 #: version → the SQL that reaches it from the version before.
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2}
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3.format(list_of=LIST_OF)}
 
 
 def schema_version(conn: psycopg.Connection) -> int:

@@ -115,7 +115,9 @@ class PgSnapshot(Snapshot):
     sentence_vectors: PgSentenceVectors
 
     def prepare_search(self) -> Snapshot:
-        _ = self._starts, self._owners, self.by_key  # the layout only: vectors stay there
+        # The layout only (vectors stay there), on the snapshot: each question's view is a
+        # copy of it, which would otherwise compute it again.
+        _ = self._starts, self._owners, self.by_key, self._position
         return self
 
     def vectors_by_hash(self) -> Mapping[str, np.ndarray]:
