@@ -20,6 +20,7 @@ import psycopg
 from pgvector.psycopg import register_vector
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool.base import AttemptWithBackoff
 
 from ..arabic import ANALYSIS_VERSION
 from ..chunking import Chunk
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 5.0
 #: HNSW candidate list: above the most hits a question asks for (2 × 50 sentence hits).
 EF_SEARCH = 200
+#: The longest wait between the pool's attempts to reconnect to a lost database.
+RECONNECT_DELAY = 0.5
 
 _pools: dict[str, ConnectionPool] = {}
 _pools_lock = threading.Lock()
@@ -71,6 +74,36 @@ def _configure(conn: psycopg.Connection) -> None:
     conn.execute(f"SET hnsw.ef_search = {EF_SEARCH}")
 
 
+class _Attempt(AttemptWithBackoff):
+    """psycopg_pool doubles the wait between reconnection attempts without bound (1, 2, 4,
+    8… s): after a restart the pool could sit out a far attempt while questions got the
+    apology. Attempts here come at most :data:`RECONNECT_DELAY` apart (a refused connection
+    costs the server nothing)."""
+
+    INITIAL_DELAY = 0.1
+
+    def update_delay(self, now: float) -> None:
+        super().update_delay(now)
+        self.delay = min(self.delay, RECONNECT_DELAY)
+
+
+class _Pool(ConnectionPool):
+    """The pool, reconnecting promptly once the database is back (:class:`_Attempt`)."""
+
+    def _add_connection(self, attempt: AttemptWithBackoff | None, growing: bool = False) -> None:
+        super()._add_connection(attempt or _Attempt(timeout=self.reconnect_timeout), growing)
+
+    def getconn(self, timeout: float | None = None) -> psycopg.Connection:
+        try:
+            return super().getconn(timeout)
+        except PoolTimeout:
+            # The database is likely gone: drop every broken idle connection now (each
+            # would otherwise cost a later checkout a failed check and a back-off) and let
+            # replacements be made as soon as it answers again.
+            self.check()
+            raise
+
+
 def pool_for(url: str) -> ConnectionPool:
     """The process's pool for ``url`` (schema checked and migrated on first use).
 
@@ -80,7 +113,7 @@ def pool_for(url: str) -> ConnectionPool:
         pool = _pools.get(url)
         if pool is None:
             init_database(url)
-            pool = ConnectionPool(
+            pool = _Pool(
                 url,
                 min_size=1,
                 max_size=8,
