@@ -18,8 +18,10 @@ from conftest import SEED
 from fakes import HashEncoder
 from test_postgres_store import PARK, QUESTIONS, assert_same_answers, both
 
+from qabot.bridge import FILE_NAME, Bridge
 from qabot.conversation import Turn
-from qabot.index import bm25, build_index
+from qabot.fusion import FusionWeights
+from qabot.index import bm25, build_index, open_store
 from qabot.index.pgschema import LIST_OF
 from qabot.index.postgres import PostgresStore
 from qabot.retriever import Retriever
@@ -30,6 +32,18 @@ def corpus(tmp_path: Path) -> Path:
     (tmp_path / "articles").mkdir()
     shutil.copy(SEED, tmp_path / "articles" / SEED.name)
     return tmp_path / "articles"
+
+
+class Embedding(HashEncoder):
+    """Records the words the bridge embeds."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.words: list[str] = []
+
+    def encode_queries(self, texts: list[str]) -> Any:
+        self.words += texts
+        return super().encode_queries(texts)
 
 
 class Counting:
@@ -153,3 +167,39 @@ def test_posting_lists_stay_exact_through_edits(
             ours, theirs = (r.snapshot.lexical.query(question, 5).hits for r in (a, b))
             assert [k for k, _ in ours] == [k for k, _ in theirs], question
             assert [s for _, s in ours] == pytest.approx([s for _, s in theirs], rel=1e-5)
+
+
+def test_english_questions_use_the_bridge_kept_in_the_database(
+    corpus: Path, pg_url: str
+) -> None:
+    """A build stores the corpus's word bridge in the database, embedding only new words; an
+    English question then ranks as in the file store, through its bridged Arabic words (the
+    fake encoder has no meaning: both bridges hold «تأسست» under "founded"'s vector)."""
+    encoder = Embedding(dim=384)
+    files, database = both(corpus, pg_url)
+    build_index(database, encoder=encoder)
+    store = PostgresStore(pg_url)
+    kept = store.load_bridge(encoder)
+    assert kept is not None and {"منظمة", "التعاون", "روسيا"} <= set(kept.words)
+    assert store.load_bridge(HashEncoder(dim=384, model_id="another-model")) is None
+    before = len(encoder.words)
+    (corpus / "park.txt").write_text(PARK, encoding="utf-8")
+    build_index(database, encoder=encoder)
+    new = set(encoder.words[before:])
+    assert "الحديقة" in new or "حديقة" in new
+    assert not new & set(kept.words)  # the words it had are not embedded again
+
+    build_index(files, encoder=encoder)
+    founded = Bridge(encoder.model_id, ["تأسست"], encoder.encode_queries(["founded"]))
+    founded.save(files.index_dir / FILE_NAME)
+    with psycopg.connect(pg_url) as conn:
+        conn.execute("UPDATE qabot_bridge SET data = %s", (founded.to_bytes(),))
+    weights = FusionWeights(bridge_lexical=0.9, bridge_coverage=0.0)
+    a, b = (Retriever(open_store(s), encoder, s, weights) for s in (files, database))
+    question = "When was the Organisation founded?"
+    ours, theirs = (r.search(question, k=5) for r in (a, b))
+    assert "تأسست" in theirs[0].text  # BM25 on the bridged word decides at this weight
+    assert [p.id for p in ours] == [p.id for p in theirs]
+    assert [p.score for p in ours] == pytest.approx([p.score for p in theirs], rel=1e-4)
+    dense = b.search(question, k=5, mode="dense")
+    assert [p.id for p in theirs] != [p.id for p in dense]

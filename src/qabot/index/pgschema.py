@@ -111,7 +111,8 @@ LIST_OF = (
 
 # 3: each key's postings as one row (qabot.index.pglists), so a question's BM25 reads a row
 # per key. Stored uncompressed (EXTERNAL): read whole on every question. A database of
-# version 2 gets every key's list made from its postings.
+# version 2 gets every key's list made from its postings (its bridge comes with the next
+# `qabot index`).
 _V3 = """
 CREATE TABLE qabot_lists (
     term integer PRIMARY KEY,
@@ -119,7 +120,14 @@ CREATE TABLE qabot_lists (
 );
 ALTER TABLE qabot_lists ALTER COLUMN postings SET STORAGE EXTERNAL;
 INSERT INTO qabot_lists (term, postings)
-SELECT term, {list_of} FROM qabot_postings GROUP BY term
+SELECT term, {list_of} FROM qabot_postings GROUP BY term;
+-- The English→Arabic word bridge (qabot.bridge): the corpus's words and their vectors, as
+-- Bridge.to_bytes() gives them, replaced by a build when the words change.
+CREATE TABLE qabot_bridge (
+    one boolean PRIMARY KEY DEFAULT true CHECK (one),
+    data bytea NOT NULL
+);
+ALTER TABLE qabot_bridge ALTER COLUMN data SET STORAGE EXTERNAL
 """
 
 #: version → the SQL that reaches it from the version before.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import numpy as np
@@ -22,8 +22,11 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 from psycopg_pool.base import AttemptWithBackoff
 
+from .. import bridge
 from ..arabic import ANALYSIS_VERSION
+from ..bridge import Bridge
 from ..chunking import Chunk
+from ..encoder import Encoder
 from ..errors import REBUILD_HINT, DatabaseError, IndexError_, QabotError
 from . import pgquery, pgschema, pgwrite
 from .pglexical import PgLexical
@@ -190,6 +193,28 @@ class PostgresStore:
 
     def new_vectors(self, dim: int) -> PgVectorIndex:
         return PgVectorIndex(self.pool, "qabot_passage_vectors", dim, fresh=True)
+
+    def load_bridge(self, encoder: Encoder) -> Bridge | None:
+        try:
+            with self.pool.connection() as conn:
+                row = conn.execute("SELECT data FROM qabot_bridge").fetchone()
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise _unreachable(self.url, exc) from exc
+        return bridge.usable(bytes(row[0]) if row else None, encoder, f"{self.location} bridge")
+
+    def update_bridge(self, texts: Iterable[str], encoder: Encoder, changed: bool) -> None:
+        new = bridge.renewed(self.load_bridge(encoder), texts, encoder, changed)
+        if new is None:
+            return
+        try:
+            with self.pool.connection() as conn:
+                conn.execute(
+                    "INSERT INTO qabot_bridge (data) VALUES (%s) "
+                    "ON CONFLICT (one) DO UPDATE SET data = EXCLUDED.data",
+                    (new.to_bytes(),),
+                )
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise _unreachable(self.url, exc) from exc
 
     def load(self) -> PgSnapshot:
         try:
