@@ -65,13 +65,15 @@ def arabic_vocabulary(
 ) -> list[str]:
     """The commonest Arabic content words of ``texts``, one per normalised form (its
     commonest spelling, without marks), commonest first."""
-    spellings: Counter[tuple[str, str]] = Counter()
+    seen: Counter[str] = Counter()
     for text in texts:
-        for word in _WORD_RE.findall(_MARKS_RE.sub("", text)):
-            if is_arabic_token(word):
-                key = normalize(word)
-                if len(key) > 2 and key not in STOPWORDS:
-                    spellings[(key, word)] += 1
+        seen.update(_WORD_RE.findall(_MARKS_RE.sub("", text)))
+    spellings: Counter[tuple[str, str]] = Counter()
+    for word, n in seen.items():  # each distinct spelling analysed once, in order of its first use
+        if is_arabic_token(word):
+            key = normalize(word)
+            if len(key) > 2 and key not in STOPWORDS:
+                spellings[(key, word)] += n
     best: dict[str, tuple[int, str]] = {}
     totals: Counter[str] = Counter()
     for (key, word), n in spellings.items():

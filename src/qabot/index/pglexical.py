@@ -22,7 +22,6 @@ from ..arabic import index_keys, is_arabic_token, term_groups
 from . import pglists
 from .bm25 import pruned_df
 from .legs import Groups
-from .lexical import DEFAULT_B, DEFAULT_K1
 
 #: A question's keys: id and document frequency, and the posting list (:mod:`.pglists`) of
 #: those its BM25 walks: as the file store does (:func:`qabot.index.bm25.pruned_df`), only
@@ -84,10 +83,6 @@ class PgLexical:
 
     def __len__(self) -> int:
         return self.n
-
-    def saturation(self, tf: int, dl: int) -> float:
-        """BM25's term-frequency part for a passage of ``dl`` keys (the idf aside)."""
-        return tf / (tf + DEFAULT_K1 * (1 - DEFAULT_B + DEFAULT_B * dl * self.n / self.total_keys))
 
     def _terms(self, keys: Iterable[str]) -> dict[str, _Term]:
         wanted = list(set(keys))
@@ -215,36 +210,58 @@ class PgLexicalQuery:
         leg = self._leg
         scores = np.zeros(len(keys), dtype=np.float64)
         coverage = np.zeros(len(keys), dtype=np.float64)
-        term_ids = self.term_ids()
+        term_ids = sorted(self.term_ids())
         if not keys or not term_ids or not leg.n:
             return scores, coverage
-        rows = self._postings(list(keys), sorted(term_ids))
-        row_of = {key: i for i, key in enumerate(keys)}
-        has: dict[int, set[int]] = {}
-        weight = {t.id: c * idf(leg.n, t.df) for t, c in self._asked}
-        for passage, term, tf, dl in rows:
-            has.setdefault(passage, set()).add(term)
-            if term in weight:
-                scores[row_of[passage]] += weight[term] * leg.saturation(tf, dl)
+        at, term, part = self._read(list(keys), term_ids)
+        scores = self._bm25(len(keys), at, term, part, self._asked)
         total = sum(w for _, w in self.groups)
-        if total > 0:
-            for passage, terms in has.items():
-                got = sum(
-                    w
-                    for group, w in self.groups
-                    if any(t in self._terms and self._terms[t].id in terms for t in group)
-                )
-                coverage[row_of[passage]] = min(1.0, got / total)
+        if total > 0 and len(at):
+            ids = np.asarray(term_ids, dtype=np.int64)
+            present = np.zeros((len(keys), len(ids)), dtype=bool)
+            present[at, np.searchsorted(ids, term)] = True
+            got = np.zeros(len(keys), dtype=np.float64)
+            for group, w in self.groups:
+                found = [self._terms[t].id for t in group if t in self._terms]
+                if found:
+                    got += w * present[:, np.searchsorted(ids, found)].any(axis=1)
+            coverage = np.minimum(1.0, got / total)
         return scores, coverage
+
+    def _read(
+        self, keys: list[int], term_ids: list[int]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The postings of ``keys`` × ``term_ids``: each one's index in ``keys``, its term,
+        and its BM25 term-frequency part."""
+        rows = np.array(self._postings(keys, term_ids), dtype=np.int64).reshape(-1, 4)
+        wanted = np.asarray(keys, dtype=np.int64)
+        order = np.argsort(wanted)
+        at = order[np.searchsorted(wanted, rows[:, 0], sorter=order)]
+        leg = self._leg
+        return at, rows[:, 1], pglists.saturation(rows[:, 2], rows[:, 3], leg.n, leg.total_keys)
+
+    def _bm25(
+        self,
+        size: int,
+        at: np.ndarray,
+        term: np.ndarray,
+        part: np.ndarray,
+        asked: list[tuple[_Term, int]],
+    ) -> np.ndarray:
+        """Each of ``size`` passages' BM25 by the ``asked`` keys, from :meth:`_read`'s."""
+        ids = np.asarray(sorted(t.id for t, _ in asked), dtype=np.int64)
+        weight = {t.id: c * idf(self._leg.n, t.df) for t, c in asked}
+        if not len(ids) or not len(term):
+            return np.zeros(size, dtype=np.float64)
+        col = np.minimum(np.searchsorted(ids, term), len(ids) - 1)
+        hit = ids[col] == term
+        w = np.asarray([weight[int(i)] for i in ids], dtype=np.float64)
+        return np.bincount(at[hit], weights=w[col[hit]] * part[hit], minlength=size)
 
     def scores_of(self, keys: list[int], asked: list[tuple[_Term, int]]) -> np.ndarray:
         """BM25 of passages ``keys`` by the ``asked`` keys only (with their query counts)."""
-        leg, out = self._leg, np.zeros(len(keys), dtype=np.float64)
-        weight = {t.id: c * idf(leg.n, t.df) for t, c in asked}
-        row_of = {key: i for i, key in enumerate(keys)}
-        for passage, term, tf, dl in self._postings(keys, sorted(weight)):
-            out[row_of[passage]] += weight[term] * leg.saturation(tf, dl)
-        return out
+        ids = sorted({t.id for t, _ in asked})
+        return self._bm25(len(keys), *self._read(keys, ids), asked)
 
     def _fetch(self, keys: list[int], terms: list[int]) -> list[tuple[int, int, int, int]]:
         with self._leg.pool.connection() as conn:

@@ -98,11 +98,16 @@ def scores(
         return np.zeros(0, np.int64), np.zeros(0, np.float64)
     entries = np.concatenate(parts)
     weight = np.repeat(np.asarray(weights, np.float64), [len(p) for p in parts])
-    tf = entries["tf"].astype(np.float64)
-    dl = entries["dl"].astype(np.float64)
-    norm = DEFAULT_K1 * (1 - DEFAULT_B + DEFAULT_B * dl * n / total_keys)
+    part = saturation(entries["tf"], entries["dl"], n, total_keys)
     keys, owner = np.unique(entries["passage"].astype(np.int64), return_inverse=True)
-    return keys, np.bincount(owner, weights=weight * tf / (tf + norm), minlength=len(keys))
+    return keys, np.bincount(owner, weights=weight * part, minlength=len(keys))
+
+
+def saturation(tf: np.ndarray, dl: np.ndarray, n: int, total_keys: int) -> np.ndarray:
+    """BM25's term-frequency part (the idf aside) of postings with these ``tf`` in passages
+    of ``dl`` keys, in a corpus of ``n`` passages and ``total_keys`` keys."""
+    tf, dl = np.asarray(tf, np.float64), np.asarray(dl, np.float64)
+    return tf / (tf + DEFAULT_K1 * (1 - DEFAULT_B + DEFAULT_B * dl * n / total_keys))
 
 
 def best(keys: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
