@@ -376,12 +376,31 @@ def pg_scale() -> str:
     a = _load("pg_arcd.json")
     rows.append("")
     rows.append(
-        f"ARCD ({a['questions']} questions, one in {a['every']}): R@1 {a['files']['r1']:.4f} "
+        f"ARCD ({a['questions']} questions{f', one in {e}' if (e := a['every']) > 1 else ''}): "
+        f"R@1 {a['files']['r1']:.4f} "
         f"in files, {a['postgres']['r1']:.4f} in PostgreSQL, the same rank of the gold "
         f"paragraph for {a['same_rank']} of {a['questions']}; query p50 without encoding "
         f"{a['files']['p50_ms']} ms in files, {a['postgres']['p50_ms']} ms in PostgreSQL "
         f"(load {a['load'][0]:.1f})."
     )
+    return "\n".join(rows)
+
+
+def pg_hnsw() -> str:
+    """pgvector HNSW settings: recall@10 against exact and query p50 (pg_hnsw.py)."""
+    run = _load("pg_hnsw.json")
+    rows = [
+        "| vectors | rows | m | ef_construction | build s | ef_search | recall@10 "
+        "| query p50 / p95 ms | load avg |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, data in run["sets"].items():
+        for r in data["results"]:
+            rows.append(
+                f"| {name} | {data['rows']:,} | {r['m']} | {r['ef_construction']} "
+                f"| {r['build_s']} | {r['ef_search']} | {r['recall_at_10']:.4f} "
+                f"| {r['query_p50_ms']} / {r['query_p95_ms']} | {r['load']:.1f} |"
+            )
     return "\n".join(rows)
 
 
@@ -489,6 +508,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "scale": scale, "scale-probes": scale_probes, "ann": ann, "parity": parity,
     "bridge": bridge, "abstention": abstention, "synonyms": synonyms, "pg-scale": pg_scale,
     "passage-signals": passage_signals, "abstention-invariant": abstention_invariant,
+    "pg-hnsw": pg_hnsw,
 }  # fmt: skip
 
 

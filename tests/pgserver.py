@@ -49,8 +49,9 @@ def _system_user() -> str | None:
 
 
 class PgServer:
-    def __init__(self, root: Path, port: int, user: str | None) -> None:
+    def __init__(self, root: Path, port: int, user: str | None, options: str = "") -> None:
         self.root, self.port, self.user = root, port, user
+        self.options = options  # more server settings (``-c name=value``), e.g. a benchmark's
         self.data = root / "data"
         self.url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
 
@@ -67,12 +68,12 @@ class PgServer:
         )
 
     @classmethod
-    def start(cls) -> PgServer:
+    def start(cls, options: str = "") -> PgServer:
         user = _system_user()
         root = Path(tempfile.mkdtemp(prefix="qabot-pg-"))
         if user is not None:
             os.chown(root, pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid)
-        server = cls(root, _free_port(), user)
+        server = cls(root, _free_port(), user, options)
         server._run(
             "initdb", "-D", str(server.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
             "--locale=C", "--no-sync",
@@ -83,6 +84,7 @@ class PgServer:
     def run(self) -> None:
         """Start the server on its folder (again, after ``stop`` or ``kill``)."""
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off"
+        options += f" {self.options}" if self.options else ""
         self._run(
             "pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w",
             "-t", "60", "start",

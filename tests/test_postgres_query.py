@@ -12,13 +12,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from conftest import SEED
 from fakes import HashEncoder
-from test_postgres_store import QUESTIONS, assert_same_answers, both
+from test_postgres_store import PARK, QUESTIONS, assert_same_answers, both
 
+from qabot.bridge import FILE_NAME, Bridge
 from qabot.conversation import Turn
-from qabot.index import bm25, build_index
+from qabot.fusion import FusionWeights
+from qabot.index import bm25, build_index, open_store
+from qabot.index.pgschema import LIST_OF
 from qabot.index.postgres import PostgresStore
 from qabot.retriever import Retriever
 
@@ -28,6 +32,18 @@ def corpus(tmp_path: Path) -> Path:
     (tmp_path / "articles").mkdir()
     shutil.copy(SEED, tmp_path / "articles" / SEED.name)
     return tmp_path / "articles"
+
+
+class Embedding(HashEncoder):
+    """Records the words the bridge embeds."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.words: list[str] = []
+
+    def encode_queries(self, texts: list[str]) -> Any:
+        self.words += texts
+        return super().encode_queries(texts)
 
 
 class Counting:
@@ -93,3 +109,97 @@ def test_common_keys_are_pruned_as_the_file_store_prunes_them(
         assert [k for k, _ in ours] == [k for k, _ in theirs], question
         assert [s for _, s in ours] == pytest.approx([s for _, s in theirs], rel=1e-5)
     assert_same_answers(a, b)
+
+
+MARKET = (
+    "---\ntitle: سوق شعبية للخضار في وسط المدينة\n---\n"
+    "يفتح سوق الخضار الشعبي أبوابه كل صباح جمعة ويقصده الباعة من القرى المجاورة.\n"
+    "ويبيع المزارعون الطماطم والبطاطا والعنب بأسعار أقل من المتاجر الكبرى.\n"
+)
+
+
+def assert_lists_exact(url: str) -> None:
+    """Every stored posting list equals one made again from its postings, and every key a
+    question may walk (0 < df <= pruned_df(n)) has one (qabot.index.pglists' invariant)."""
+    with psycopg.connect(url) as conn:
+        n = conn.execute("SELECT passages FROM qabot_manifest").fetchone()
+        assert n is not None
+        bad = conn.execute(
+            f"SELECT t.term, t.df, l.term IS NULL FROM qabot_terms t "
+            f"LEFT JOIN qabot_lists l ON l.term = t.id WHERE "
+            f"(l.term IS NULL AND t.df > 0 AND t.df <= %s) OR (l.term IS NOT NULL AND "
+            f"l.postings IS DISTINCT FROM (SELECT {LIST_OF} FROM qabot_postings p "
+            f"WHERE p.term = t.id))",
+            (bm25.pruned_df(n[0]),),
+        ).fetchall()
+    assert bad == []
+
+
+def test_posting_lists_stay_exact_through_edits(
+    corpus: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Edits that add, change and remove passages (so that keys cross the walked share both
+    ways as the corpus grows and shrinks) keep every list exact, and the BM25 hits those of
+    the file store."""
+    monkeypatch.setattr(bm25, "MIN_PRUNED_DF", 2)
+    monkeypatch.setattr(bm25, "MAX_DF_SHARE", 0.2)
+    encoder = HashEncoder(dim=384)
+    files, database = both(corpus, pg_url)
+    seed = SEED.read_text(encoding="utf-8")
+    steps = [
+        lambda: (corpus / SEED.name).unlink(),  # first build: the park article alone
+        lambda: (corpus / SEED.name).write_text(seed, encoding="utf-8"),  # n 2 → 18
+        lambda: (corpus / "market.txt").write_text(MARKET, encoding="utf-8"),  # 20: df 4 walked
+        lambda: (corpus / SEED.name).write_text(
+            seed.replace("وقد تأسست عام 1969", "وقد تأسست عام 1970"), encoding="utf-8"
+        ),
+        lambda: (corpus / "park.txt").unlink(),  # n 20 → 18
+        lambda: (corpus / "market.txt").unlink(),  # n 18 → 16
+    ]
+    (corpus / "park.txt").write_text(PARK, encoding="utf-8")
+    for step in steps:
+        step()
+        build_index(database, encoder=encoder)
+        build_index(files, encoder=encoder)
+        assert_lists_exact(pg_url)
+        a, b = (Retriever.load(settings=s, encoder=encoder) for s in (files, database))
+        for question in [*QUESTIONS, "كم كلفت الحديقة الجديدة على ضفاف النهر"]:
+            ours, theirs = (r.snapshot.lexical.query(question, 5).hits for r in (a, b))
+            assert [k for k, _ in ours] == [k for k, _ in theirs], question
+            assert [s for _, s in ours] == pytest.approx([s for _, s in theirs], rel=1e-5)
+
+
+def test_english_questions_use_the_bridge_kept_in_the_database(
+    corpus: Path, pg_url: str
+) -> None:
+    """A build stores the corpus's word bridge in the database, embedding only new words; an
+    English question then ranks as in the file store, through its bridged Arabic words (the
+    fake encoder has no meaning: both bridges hold «تأسست» under "founded"'s vector)."""
+    encoder = Embedding(dim=384)
+    files, database = both(corpus, pg_url)
+    build_index(database, encoder=encoder)
+    store = PostgresStore(pg_url)
+    kept = store.load_bridge(encoder)
+    assert kept is not None and {"منظمة", "التعاون", "روسيا"} <= set(kept.words)
+    assert store.load_bridge(HashEncoder(dim=384, model_id="another-model")) is None
+    before = len(encoder.words)
+    (corpus / "park.txt").write_text(PARK, encoding="utf-8")
+    build_index(database, encoder=encoder)
+    new = set(encoder.words[before:])
+    assert "الحديقة" in new or "حديقة" in new
+    assert not new & set(kept.words)  # the words it had are not embedded again
+
+    build_index(files, encoder=encoder)
+    founded = Bridge(encoder.model_id, ["تأسست"], encoder.encode_queries(["founded"]))
+    founded.save(files.index_dir / FILE_NAME)
+    with psycopg.connect(pg_url) as conn:
+        conn.execute("UPDATE qabot_bridge SET data = %s", (founded.to_bytes(),))
+    weights = FusionWeights(bridge_lexical=0.9, bridge_coverage=0.0)
+    a, b = (Retriever(open_store(s), encoder, s, weights) for s in (files, database))
+    question = "When was the Organisation founded?"
+    ours, theirs = (r.search(question, k=5) for r in (a, b))
+    assert "تأسست" in theirs[0].text  # BM25 on the bridged word decides at this weight
+    assert [p.id for p in ours] == [p.id for p in theirs]
+    assert [p.score for p in ours] == pytest.approx([p.score for p in theirs], rel=1e-4)
+    dense = b.search(question, k=5, mode="dense")
+    assert [p.id for p in theirs] != [p.id for p in dense]

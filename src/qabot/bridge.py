@@ -3,11 +3,11 @@
 BM25 over Arabic keys cannot match an English question, so English questions ranked by the
 dense leg alone. The multilingual model places a word near its translations, so the
 corpus's distinct Arabic words, embedded once at index time (``bridge.npz`` beside the
-generations of a file store), turn each English content word into its nearest Arabic words:
-a BM25 and coverage query at a low weight (:data:`qabot.fusion.FusionWeights.bridge`).
+generations of a file store, a row of a database), turn each English content word into its
+nearest Arabic words: a BM25 and coverage query at a low weight
+(:data:`qabot.fusion.FusionWeights.bridge`).
 On ARCD's 178 English questions this lifts R@1 from 0.618 to 0.635 cross-validated
-(benchmarks/english_bridge.py). A store without the file (PostgreSQL) ranks by the dense
-leg alone, as before.
+(benchmarks/english_bridge.py). Without a bridge English ranks by the dense leg alone.
 """
 
 from __future__ import annotations
@@ -153,20 +153,54 @@ class Bridge:
             self._english.popitem(last=False)
         return " ".join(out)
 
-    def save(self, path: Path) -> None:
+    def to_bytes(self) -> bytes:
+        """The bridge as a store keeps it (an ``.npz``: words, float16 vectors, model)."""
         buffer = io.BytesIO()
         meta = {"model": self.model, "vocabulary": self.vocabulary}
         meta_bytes = np.frombuffer(json.dumps(meta).encode("utf-8"), np.uint8)
         words = np.array(self.words, dtype=str)
         np.savez(buffer, meta=meta_bytes, words=words, vectors=self.vectors)
-        write_atomic(path, buffer.getvalue())
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Bridge:
+        with np.load(io.BytesIO(data)) as arrays:
+            meta = json.loads(arrays["meta"].tobytes().decode("utf-8"))
+            words = [str(w) for w in arrays["words"]]
+            vectors = arrays["vectors"]
+            return cls(str(meta["model"]), words, vectors, str(meta.get("vocabulary")))
+
+    def save(self, path: Path) -> None:
+        write_atomic(path, self.to_bytes())
 
     @classmethod
     def load(cls, path: Path) -> Bridge:
-        with np.load(path) as data:
-            meta = json.loads(data["meta"].tobytes().decode("utf-8"))
-            words = [str(w) for w in data["words"]]
-            return cls(str(meta["model"]), words, data["vectors"], str(meta.get("vocabulary")))
+        return cls.from_bytes(path.read_bytes())
+
+
+def usable(data: bytes | None, encoder: Encoder, where: str) -> Bridge | None:
+    """The bridge stored as ``data`` (:meth:`Bridge.to_bytes`), if it is one for ``encoder``'s
+    model; None (English by the dense leg alone) if there is none or it is damaged."""
+    if data is None:
+        return None
+    try:
+        bridge = Bridge.from_bytes(data)
+    except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
+        log.warning("ignoring %s: %s", where, exc)
+        return None
+    if bridge.model != encoder.model_id or bridge.vectors.shape[1:] != (encoder.dim,):
+        return None
+    return bridge
+
+
+def renewed(
+    old: Bridge | None, texts: Iterable[str], encoder: Encoder, changed: bool
+) -> Bridge | None:
+    """The bridge to store for ``texts`` if they ``changed`` or ``old`` is missing or stale
+    (embedding only the new words); None when ``old`` stays."""
+    if old is None or changed or old.vocabulary != VOCABULARY:
+        return Bridge.build(texts, encoder, old)
+    return None
 
 
 def load_bridge(folder: Path | None, encoder: Encoder) -> Bridge | None:
@@ -175,23 +209,21 @@ def load_bridge(folder: Path | None, encoder: Encoder) -> Bridge | None:
     if path is None or not path.is_file():
         return None
     try:
-        bridge = Bridge.load(path)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        data = path.read_bytes()
+    except OSError as exc:
         log.warning("ignoring %s: %s", path, exc)
         return None
-    if bridge.model != encoder.model_id or bridge.vectors.shape[1:] != (encoder.dim,):
-        return None
-    return bridge
+    return usable(data, encoder, str(path))
 
 
 def update_bridge(folder: Path, texts: Iterable[str], encoder: Encoder, changed: bool) -> None:
     """Rewrite index ``folder``'s bridge for ``texts`` if they ``changed`` or it is missing
     or stale, embedding only the new words. Written before the snapshot is committed, so a
     retriever that opens the new snapshot finds its words."""
-    old = load_bridge(folder, encoder)
-    if old is None or changed or old.vocabulary != VOCABULARY:
+    new = renewed(load_bridge(folder, encoder), texts, encoder, changed)
+    if new is not None:
         folder.mkdir(parents=True, exist_ok=True)  # a first build: before its first commit
-        Bridge.build(texts, encoder, old).save(folder / FILE_NAME)
+        new.save(folder / FILE_NAME)
 
 
 def bridged_words(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -51,24 +51,30 @@ def scratch_database(url: str, label: str) -> Iterator[str]:
 
 
 class Memo:
-    """An encoder that embeds each passage text once: the halves of ``--unanswerable``
-    reuse the whole set's vectors (a file store copies its folder instead)."""
+    """An encoder that embeds each text once: the halves of ``--unanswerable`` reuse the
+    whole set's passage vectors and its word bridge's (a file store copies its folder)."""
 
     def __init__(self, encoder: Encoder) -> None:
         self.encoder = encoder
         self.model_id, self.dim = encoder.model_id, encoder.dim
         self._seen: dict[str, np.ndarray] = {}
+        self._asked: dict[str, np.ndarray] = {}
 
-    def encode_passages(self, texts: list[str]) -> np.ndarray:
-        todo = [t for t in dict.fromkeys(texts) if t not in self._seen]
+    def _memo(
+        self, seen: dict[str, np.ndarray], texts: list[str], encode: Callable[..., np.ndarray]
+    ) -> np.ndarray:
+        todo = [t for t in dict.fromkeys(texts) if t not in seen]
         if todo:
-            self._seen.update(zip(todo, self.encoder.encode_passages(todo), strict=True))
+            seen.update(zip(todo, encode(todo), strict=True))
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack([self._seen[t] for t in texts])
+        return np.stack([seen[t] for t in texts])
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray:
+        return self._memo(self._seen, texts, self.encoder.encode_passages)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
-        return self.encoder.encode_queries(texts)
+        return self._memo(self._asked, texts, self.encoder.encode_queries)
 
     def count_tokens(self, text: str) -> int:
         return self.encoder.count_tokens(text)

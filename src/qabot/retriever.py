@@ -10,7 +10,7 @@ import numpy as np
 
 from . import conversation as conv
 from .arabic import is_mostly_arabic
-from .bridge import bridged_words, load_bridge
+from .bridge import bridged_words
 from .config import Settings
 from .conversation import DEFAULT_CONTEXT, ContextWeights, History, Reading
 from .encoder import Encoder
@@ -86,7 +86,7 @@ class Retriever:
                 f"{self.encoder.model_id} (dimension {self.encoder.dim})",
                 REBUILD_HINT,
             )
-        self._bridge = load_bridge(self.index_dir, self.encoder)  # None: English by dense alone
+        self._bridge = self.store.load_bridge(self.encoder)  # None: English by dense alone
         return snapshot.prepare_search()
 
     @property

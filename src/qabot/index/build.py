@@ -15,12 +15,10 @@ from tqdm import tqdm
 
 from ..arabic import split_sentences
 from ..articles import ArticleError, read_articles
-from ..bridge import update_bridge
 from ..chunking import Chunk, chunk_article
 from ..config import Settings
 from ..encoder import Encoder
 from ..errors import IndexError_
-from .files import FileStore
 from .halfvectors import HalfRows, half_rows, to_half
 from .lexical import LexicalIndex
 from .snapshot import Snapshot, sentence_layout
@@ -291,8 +289,7 @@ def index_chunks(
         and not old.stale
         and all(old.sentences.get(c.key) == sentences[c.key] for c in chunks)
     )
-    if isinstance(store, FileStore):  # English questions' Arabic words (a database: none yet)
-        update_bridge(store.folder, (c.match_text for c in chunks), encoder, changed=not same)
+    store.update_bridge((c.match_text for c in chunks), encoder, changed=not same)  # English
     if same and old is not None:
         embedded, embedded_sentences, name = 0, 0, old.name
     else:

@@ -12,7 +12,7 @@ import json
 import logging
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,10 @@ from typing import Any
 import numpy as np
 from filelock import FileLock, Timeout
 
-from .. import __version__
+from .. import __version__, bridge
+from ..bridge import Bridge
 from ..config import DEFAULT_ANN_THRESHOLD
+from ..encoder import Encoder
 from ..errors import REBUILD_HINT, IndexError_, QabotError
 from ..fsio import publish_dir, write_atomic
 from .format1 import load_format1
@@ -83,6 +85,12 @@ class FileStore:
 
     def new_vectors(self, dim: int) -> FaissIndex:
         return FaissIndex(dim, ann_threshold=self.ann_threshold)
+
+    def load_bridge(self, encoder: Encoder) -> Bridge | None:
+        return bridge.load_bridge(self.folder, encoder)
+
+    def update_bridge(self, texts: Iterable[str], encoder: Encoder, changed: bool) -> None:
+        bridge.update_bridge(self.folder, texts, encoder, changed)
 
     # ------------------------------------------------------------------ building
 

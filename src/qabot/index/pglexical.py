@@ -2,8 +2,9 @@
 
 Each passage's matching keys (:func:`qabot.arabic.index_keys`: normalised words, both stems,
 character trigrams) are stored as postings (key, passage, tf, passage length) with each key's
-document frequency, so a question's top BM25 hits are one aggregate query over its keys'
-postings, and the scores and coverage of the fused candidates come from their postings alone.
+document frequency, and as one posting list per key (:mod:`.pglists`): a question's top BM25
+hits are added up from its keys' lists, and the scores and coverage of the fused candidates
+come from their postings alone.
 The formula and parameters are :mod:`qabot.index.lexical`'s (Lucene's BM25 variant).
 """
 
@@ -18,33 +19,17 @@ import numpy as np
 from psycopg_pool import ConnectionPool
 
 from ..arabic import index_keys, is_arabic_token, term_groups
+from . import pglists
 from .bm25 import pruned_df
 from .legs import Groups
-from .lexical import DEFAULT_B, DEFAULT_K1
 
-#: A question's top BM25 hits, from its keys' text (their ids and document frequencies are
-#: read in the same statement, so the hits cost one round trip); idf as :func:`idf`. As the
-#: file store does (:func:`qabot.index.bm25.pruned_df`), only keys in at most ``maxdf``
-#: passages are walked; when a key is left out, the best ``2k`` so found are rescored with
-#: every key and the best ``k`` of them kept.
-TOP = """
-WITH q AS (
-    SELECT t.id, t.df, q.qtf * ln(1 + (%(n)s::float8 - t.df + 0.5) / (t.df + 0.5)) AS w
-    FROM unnest(%(terms)s::text[], %(qtf)s::int[]) AS q(term, qtf)
-    JOIN qabot_terms t ON t.term = q.term AND t.df > 0
-), net AS (
-    SELECT p.passage
-    FROM q JOIN qabot_postings p ON p.term = q.id
-    WHERE q.df <= %(maxdf)s
-    GROUP BY p.passage
-    ORDER BY sum(q.w * p.tf / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.dl / %(avgdl)s))) DESC,
-             p.passage
-    LIMIT (SELECT CASE WHEN bool_or(df > %(maxdf)s) THEN 2 ELSE 1 END * %(k)s FROM q)
-)
-SELECT p.passage, sum(q.w * p.tf / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.dl / %(avgdl)s)))
-    AS s
-FROM net JOIN qabot_postings p ON p.passage = net.passage JOIN q ON q.id = p.term
-GROUP BY p.passage ORDER BY s DESC, p.passage LIMIT %(k)s
+#: A question's keys: id and document frequency, and the posting list (:mod:`.pglists`) of
+#: those its BM25 walks: as the file store does (:func:`qabot.index.bm25.pruned_df`), only
+#: keys in at most ``maxdf`` passages.
+LOOKUP = """
+SELECT t.term, t.id, t.df, l.postings FROM qabot_terms t
+LEFT JOIN qabot_lists l ON l.term = t.id AND t.df <= %(maxdf)s AND t.term = ANY(%(walk)s)
+WHERE t.term = ANY(%(wanted)s) AND t.df > 0
 """
 TERMS = "SELECT term, id, df FROM qabot_terms WHERE term = ANY(%s) AND df > 0"
 POSTINGS = (
@@ -52,6 +37,8 @@ POSTINGS = (
 )
 #: (passage keys, term ids) → their postings rows (passage, term, tf, dl).
 Postings = Callable[[list[int], list[int]], list[tuple[int, int, int, int]]]
+#: A query's keys with their counts, its content words' key groups, every key to look up.
+Plan = tuple[Counter[str], list[tuple[str, ...]], list[str]]
 
 
 def idf(n: int, df: int) -> float:
@@ -108,46 +95,61 @@ class PgLexical:
     def knows(self, word: str) -> bool:
         return bool(self._terms(t for group in term_groups(word) for t in group))
 
-    def wanted(self, query: str) -> tuple[Counter[str], list[tuple[str, ...]], list[str]]:
+    def wanted(self, query: str) -> Plan:
         """A query's keys with their counts, its content words' key groups, and every key
         to look up for them."""
         counts = Counter(index_keys(query))
         groups = list(dict.fromkeys(term_groups(query)))
         return counts, groups, list({*counts, *(t for g in groups for t in g)})
 
-    def top_params(self, counts: Counter[str], k: int) -> dict[str, object] | None:
-        """The parameters of :data:`TOP` for a query's keys; None when there is no search."""
-        if not counts or k <= 0 or not self.n:
-            return None
+    def lookup_params(self, plans: Iterable[Plan], k: int) -> dict[str, object]:
+        """The parameters of :data:`LOOKUP` for some queries' :meth:`wanted` keys."""
+        plans = list(plans)
+        walk = {t for counts, _, _ in plans for t in counts} if k > 0 and self.n else set()
         return {
-            "k1": DEFAULT_K1, "b": DEFAULT_B, "n": self.n, "avgdl": self.total_keys / self.n,
-            "terms": list(counts), "qtf": list(counts.values()), "k": k,
-            "maxdf": pruned_df(self.n),
+            "maxdf": pruned_df(self.n), "walk": sorted(walk),
+            "wanted": sorted({t for _, _, keys in plans for t in keys}),
         }  # fmt: skip
 
     def query(self, query: str, k: int) -> PgLexicalQuery:
-        counts, groups, wanted = self.wanted(query)
-        params = self.top_params(counts, k)
-        with self.pool.connection() as conn, conn.pipeline():  # one round trip
-            terms = conn.execute(TERMS, (wanted,)) if wanted else None
-            top = conn.execute(TOP, params) if params else None
-        rows = terms.fetchall() if terms else []
-        return self.answer(counts, groups, terms_of(rows), top.fetchall() if top else [])
+        plan = self.wanted(query)
+        with self.pool.connection() as conn:
+            rows = conn.execute(LOOKUP, self.lookup_params([plan], k), binary=True).fetchall()
+        return self.answer(plan, rows, k)
 
     def answer(
         self,
-        counts: Counter[str],
-        groups: list[tuple[str, ...]],
-        terms: dict[str, _Term],
-        top: list[tuple[int, float]],
+        plan: Plan,
+        rows: Sequence[tuple[str, int, int, bytes | None]],
+        k: int,
         postings: Postings | None = None,
     ) -> PgLexicalQuery:
-        """A query's hits from its looked-up ``terms`` and :data:`TOP` rows."""
+        """A query's hits and means of scoring from its :data:`LOOKUP` ``rows``: the top
+        ``k`` by its walked keys' lists, rescored with every key (``postings``: one more
+        round trip) when a key was too common to walk, as :meth:`LexicalIndex._walk` does."""
+        counts, groups, _ = plan
+        terms = terms_of((term, id_, df) for term, id_, df, _ in rows)
+        lists = {int(id_): bytes(blob) for _, id_, _, blob in rows if blob is not None}
         asked = [(terms[t], c) for t, c in counts.items() if t in terms]
         found = PgLexicalQuery(self, asked, self._weigh(groups, terms), terms, postings)
+        if k <= 0 or not asked or not self.n:
+            return found
+        limit = pruned_df(self.n)
+        walked = [(t, c) for t, c in asked if t.df <= limit]
+        keys, scores = pglists.scores(
+            [lists.get(t.id, b"") for t, _ in walked],
+            [c * idf(self.n, t.df) for t, c in walked],
+            self.n,
+            self.total_keys,
+        )
+        pruned = [(t, c) for t, c in asked if t.df > limit]
+        if pruned and len(keys):
+            net = pglists.best(keys, scores, 2 * k)
+            keys, scores = keys[net], scores[net] + found.scores_of(keys[net].tolist(), pruned)
+        top = pglists.best(keys, scores, k)
         found.hits = [
-            (int(key), float(s))
-            for key, s in top
+            (key, s)
+            for key, s in zip(keys[top].tolist(), scores[top].tolist(), strict=True)
             if s > 0 and (self.known is None or key in self.known)
         ]
         return found
@@ -208,29 +210,58 @@ class PgLexicalQuery:
         leg = self._leg
         scores = np.zeros(len(keys), dtype=np.float64)
         coverage = np.zeros(len(keys), dtype=np.float64)
-        term_ids = self.term_ids()
+        term_ids = sorted(self.term_ids())
         if not keys or not term_ids or not leg.n:
             return scores, coverage
-        rows = self._postings(list(keys), sorted(term_ids))
-        row_of = {key: i for i, key in enumerate(keys)}
-        has: dict[int, set[int]] = {}
-        avgdl = leg.total_keys / leg.n
-        weight = {t.id: c * idf(leg.n, t.df) for t, c in self._asked}
-        for passage, term, tf, dl in rows:
-            has.setdefault(passage, set()).add(term)
-            if term in weight:
-                norm = DEFAULT_K1 * (1 - DEFAULT_B + DEFAULT_B * dl / avgdl)
-                scores[row_of[passage]] += weight[term] * tf / (tf + norm)
+        at, term, part = self._read(list(keys), term_ids)
+        scores = self._bm25(len(keys), at, term, part, self._asked)
         total = sum(w for _, w in self.groups)
-        if total > 0:
-            for passage, terms in has.items():
-                got = sum(
-                    w
-                    for group, w in self.groups
-                    if any(t in self._terms and self._terms[t].id in terms for t in group)
-                )
-                coverage[row_of[passage]] = min(1.0, got / total)
+        if total > 0 and len(at):
+            ids = np.asarray(term_ids, dtype=np.int64)
+            present = np.zeros((len(keys), len(ids)), dtype=bool)
+            present[at, np.searchsorted(ids, term)] = True
+            got = np.zeros(len(keys), dtype=np.float64)
+            for group, w in self.groups:
+                found = [self._terms[t].id for t in group if t in self._terms]
+                if found:
+                    got += w * present[:, np.searchsorted(ids, found)].any(axis=1)
+            coverage = np.minimum(1.0, got / total)
         return scores, coverage
+
+    def _read(
+        self, keys: list[int], term_ids: list[int]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The postings of ``keys`` × ``term_ids``: each one's index in ``keys``, its term,
+        and its BM25 term-frequency part."""
+        rows = np.array(self._postings(keys, term_ids), dtype=np.int64).reshape(-1, 4)
+        wanted = np.asarray(keys, dtype=np.int64)
+        order = np.argsort(wanted)
+        at = order[np.searchsorted(wanted, rows[:, 0], sorter=order)]
+        leg = self._leg
+        return at, rows[:, 1], pglists.saturation(rows[:, 2], rows[:, 3], leg.n, leg.total_keys)
+
+    def _bm25(
+        self,
+        size: int,
+        at: np.ndarray,
+        term: np.ndarray,
+        part: np.ndarray,
+        asked: list[tuple[_Term, int]],
+    ) -> np.ndarray:
+        """Each of ``size`` passages' BM25 by the ``asked`` keys, from :meth:`_read`'s."""
+        ids = np.asarray(sorted(t.id for t, _ in asked), dtype=np.int64)
+        weight = {t.id: c * idf(self._leg.n, t.df) for t, c in asked}
+        if not len(ids) or not len(term):
+            return np.zeros(size, dtype=np.float64)
+        col = np.minimum(np.searchsorted(ids, term), len(ids) - 1)
+        hit = ids[col] == term
+        w = np.asarray([weight[int(i)] for i in ids], dtype=np.float64)
+        return np.bincount(at[hit], weights=w[col[hit]] * part[hit], minlength=size)
+
+    def scores_of(self, keys: list[int], asked: list[tuple[_Term, int]]) -> np.ndarray:
+        """BM25 of passages ``keys`` by the ``asked`` keys only (with their query counts)."""
+        ids = sorted({t.id for t, _ in asked})
+        return self._bm25(len(keys), *self._read(keys, ids), asked)
 
     def _fetch(self, keys: list[int], terms: list[int]) -> list[tuple[int, int, int, int]]:
         with self._leg.pool.connection() as conn:

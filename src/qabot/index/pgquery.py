@@ -2,9 +2,11 @@
 
 The retriever asks its legs one after the other (passage hits, sentence hits, BM25 hits, then
 the candidates' vectors, sentence vectors and postings): against a database each ask would
-be a round trip. :func:`prime` sends the first four at once (one pipeline: the HNSW searches,
-the keys' ids and document frequencies, the BM25 top hits), and the first ``get`` of the
-candidates' passage vectors fetches their sentence vectors and postings with them. It returns
+be a round trip. :func:`prime` sends the first ones at once (one pipeline: the HNSW searches,
+the keys' ids, document frequencies and posting lists, from which the BM25 top hits are
+added up here), and the first ``get`` of the candidates' passage vectors fetches their
+sentence vectors and postings with them. At scale, when a question has a key too common to
+walk, its best hits are rescored with it in one more (small) trip. It returns
 a view of the snapshot whose legs answer from those results, and ask the database themselves
 for anything else (the same answers either way).
 """
@@ -12,13 +14,12 @@ for anything else (the same answers either way).
 from __future__ import annotations
 
 import copy
-from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
 from pgvector import HalfVector
 
-from .pglexical import POSTINGS, TERMS, TOP, PgLexical, PgLexicalQuery, terms_of
+from .pglexical import LOOKUP, POSTINGS, PgLexical, PgLexicalQuery
 from .pgvectors import SENTENCES, PgSentenceVectors, PgVectorIndex
 from .snapshot import Snapshot
 
@@ -150,8 +151,7 @@ def prime(
     assert isinstance(lexical, PgLexical)
     dense = [] if vector is None else [vector]
     plans = {text: lexical.wanted(text) for text in dict.fromkeys(texts)}
-    wanted = sorted({key for _, _, keys in plans.values() for key in keys})
-    tops = {text: lexical.top_params(counts, lexical_k) for text, (counts, _, _) in plans.items()}
+    lookup = lexical.lookup_params(plans.values(), lexical_k)
     hits_sql = _HITS.format(table=passages.table)
     with passages.pool.connection() as conn, conn.pipeline():  # one round trip
         dense_cur = [
@@ -162,8 +162,7 @@ def prime(
         if vector is not None:
             half = HalfVector(np.asarray(vector, np.float32).reshape(-1))
             sentence_cur = conn.execute(_HITS.format(table=SENTENCES), (half, half, 2 * n))
-        terms_cur = conn.execute(TERMS, (wanted,)) if wanted else None
-        top_cur = {t: conn.execute(TOP, p) for t, p in tops.items() if p is not None}
+        terms_cur = conn.execute(LOOKUP, lookup, binary=True) if lookup["wanted"] else None
     known = passages.known
     passage_hits = [
         (v, n, [(int(k), float(s)) for k, s in cur.fetchall() if known is None or k in known])
@@ -174,13 +173,12 @@ def prime(
         ids = sentences._id
         rows = sentence_cur.fetchall()
         sentence_hits = (vector, 2 * n, [(ids[k], float(s)) for k, s in rows if k in ids])
-    terms = terms_of(terms_cur.fetchall() if terms_cur else [])
+    rows = terms_cur.fetchall() if terms_cur else []
     view = copy.copy(snapshot)
     trip = _Candidates(view, lexical, set())
     answers: dict[tuple[str, int], PgLexicalQuery] = {}
-    for text, (counts, groups, _) in plans.items():
-        top = top_cur[text].fetchall() if text in top_cur else []
-        found = lexical.answer(Counter(counts), groups, terms, top, trip.rows)
+    for text, plan in plans.items():
+        found = lexical.answer(plan, rows, lexical_k, trip.rows)
         trip.terms |= found.term_ids()
         answers[(text, lexical_k)] = found
     view.passages = _Passages(passages, passage_hits, trip)

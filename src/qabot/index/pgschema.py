@@ -12,7 +12,7 @@ import psycopg
 from ..errors import QabotError
 
 #: The schema this qabot reads and writes.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: pg_advisory_lock keys: one for migrations, one for index builds (the store's ``lock()``).
 MIGRATE_LOCK = 0x71AB0001
 BUILD_LOCK = 0x71AB0002
@@ -102,8 +102,50 @@ CREATE TABLE qabot_replies (
 CREATE INDEX ON qabot_replies (at);
 """
 
+#: The HNSW graphs' parameters (pgvector's defaults: m 16, ef_construction 64). On 100k
+#: vectors drawn like ARCD's embeddings (benchmarks/pg_hnsw.py), recall@10 at ef_search 400
+#: is 0.989 with these, 0.921 with the defaults (0.938 with ef_construction 128 alone); the
+#: graph takes ~3x as long to build.
+HNSW = "m = 32, ef_construction = 128"
+
+#: A key's list from its postings rows: (passage int8, tf int2, length int4) big-endian per
+#: entry, by passage (qabot.index.pglists.ENTRY).
+LIST_OF = (
+    "string_agg(int8send(passage) || int2send(tf::int2) || int4send(dl), ''::bytea "
+    "ORDER BY passage)"
+)
+
+# 3: each key's postings as one row (qabot.index.pglists), so a question's BM25 reads a row
+# per key. Stored uncompressed (EXTERNAL): read whole on every question. A database of
+# version 2 gets every key's list made from its postings (its bridge comes with the next
+# `qabot index`).
+_V3 = """
+CREATE TABLE qabot_lists (
+    term integer PRIMARY KEY,
+    postings bytea NOT NULL -- (passage int8, tf int2, passage length int4) per entry
+);
+ALTER TABLE qabot_lists ALTER COLUMN postings SET STORAGE EXTERNAL;
+INSERT INTO qabot_lists (term, postings)
+SELECT term, {list_of} FROM qabot_postings GROUP BY term;
+-- The English→Arabic word bridge (qabot.bridge): the corpus's words and their vectors, as
+-- Bridge.to_bytes() gives them, replaced by a build when the words change.
+CREATE TABLE qabot_bridge (
+    one boolean PRIMARY KEY DEFAULT true CHECK (one),
+    data bytea NOT NULL
+);
+ALTER TABLE qabot_bridge ALTER COLUMN data SET STORAGE EXTERNAL;
+-- The HNSW graphs again, denser ({hnsw}): measured by benchmarks/pg_hnsw.py.
+SET LOCAL maintenance_work_mem = '1GB';
+DROP INDEX qabot_passage_vectors_embedding_idx;
+CREATE INDEX qabot_passage_vectors_embedding_idx ON qabot_passage_vectors
+    USING hnsw (embedding vector_ip_ops) WITH ({hnsw});
+DROP INDEX qabot_sentence_vectors_embedding_idx;
+CREATE INDEX qabot_sentence_vectors_embedding_idx ON qabot_sentence_vectors
+    USING hnsw (embedding halfvec_ip_ops) WITH ({hnsw})
+"""
+
 #: version → the SQL that reaches it from the version before.
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2}
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3.format(list_of=LIST_OF, hnsw=HNSW)}
 
 
 def schema_version(conn: psycopg.Connection) -> int:

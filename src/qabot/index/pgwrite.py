@@ -20,6 +20,7 @@ from psycopg.types.json import Jsonb
 
 from ..arabic import ANALYSIS_VERSION
 from ..errors import REBUILD_HINT, IndexError_
+from . import pglists
 from .lexical import LexicalIndex
 from .pglexical import Change, PgLexical
 from .pgvectors import SENTENCES, PgVectorIndex, text_key
@@ -92,7 +93,9 @@ def write(conn: psycopg.Connection, snapshot: Snapshot) -> str:
     full = passages.fresh  # a build from scratch: no stored vector is reused
     replace, change = _lexical_change(snapshot)
     with conn.transaction():
-        head = conn.execute("SELECT generation FROM qabot_manifest FOR UPDATE").fetchone()
+        head = conn.execute(
+            "SELECT generation, passages FROM qabot_manifest FOR UPDATE"
+        ).fetchone()
         generation = (int(head[0]) if head else 0) + 1
         # The first build of a database fills empty tables: faster without their indexes,
         # built once at the end (nobody reads an index that does not exist yet).
@@ -101,7 +104,7 @@ def write(conn: psycopg.Connection, snapshot: Snapshot) -> str:
         hashes = {c.key: c.hash for c in snapshot.chunks}
         _write_vectors(conn, "qabot_passage_vectors", passages, hashes)
         _write_sentences(conn, snapshot, full)
-        _write_postings(conn, change, replace)
+        table, touched = _write_postings(conn, change, replace)
         if rebuild:
             conn.execute(f"SET LOCAL maintenance_work_mem = '{BULK_MEMORY}'")
             for statement in rebuild:
@@ -114,6 +117,10 @@ def write(conn: psycopg.Connection, snapshot: Snapshot) -> str:
         if n != len(snapshot.chunks):
             expected = len(snapshot.chunks)
             raise IndexError_(f"commit left {n} passages, expected {expected}", REBUILD_HINT)
+        if replace:
+            pglists.write_all(conn, table, n)
+        else:
+            pglists.sync(conn, touched, int(head[1]) if head else 0, n)
         conn.execute(
             "INSERT INTO qabot_manifest (generation, model, dim, prompts, built, passages, "
             "total_keys, analysis) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
@@ -208,9 +215,12 @@ def _write_sentences(conn: psycopg.Connection, snapshot: Snapshot, full: bool) -
     staged.staged_add, staged.staged_remove, staged.fresh = {}, set(), False
 
 
-def _write_postings(conn: psycopg.Connection, change: Change, replace: bool) -> None:
+def _write_postings(
+    conn: psycopg.Connection, change: Change, replace: bool
+) -> tuple[np.ndarray, set[int]]:
     """Drop the postings of removed and re-added passages, add the new ones, fix the dfs
-    (by the rows each key lost and gained: no recount of a common key's postings)."""
+    (by the rows each key lost and gained: no recount of a common key's postings). The
+    postings added (:data:`_ROW`, by key) and the keys whose postings changed."""
     removed: Counter[int] = Counter()
     if replace:
         conn.execute("DELETE FROM qabot_postings")
@@ -243,6 +253,7 @@ def _write_postings(conn: psycopg.Connection, change: Change, replace: bool) -> 
             "AS v(id, d) WHERE t.id = v.id",
             (list(changed), list(changed.values())),
         )
+    return table, set(delta)
 
 
 #: A postings row as PostgreSQL's binary COPY format lays it out: a field count, then each
@@ -254,13 +265,18 @@ _ROW = np.dtype(
 
 
 def _postings_table(added: dict[int, list[str]], term_id: dict[str, int]) -> np.ndarray:
-    """One :data:`_ROW` per (passage, key) of the added passages, with its count: built with
-    numpy, as a first build writes millions of them."""
+    """One :data:`_ROW` per (key, passage) of the added passages, with its count, sorted by
+    key then passage: built with numpy, as a first build writes millions of them."""
     lengths = np.fromiter(map(len, added.values()), dtype=np.int64, count=len(added))
     terms = np.fromiter(
         (term_id[t] for keys in added.values() for t in keys), dtype=np.int64, count=lengths.sum()
     )
-    owner = np.repeat(np.arange(len(added), dtype=np.int64), lengths)
+    # Passages numbered in key order: rows sorted by (key, passage), as a list lays them out.
+    ids = np.fromiter(added, dtype=np.int64, count=len(added))
+    order = np.argsort(ids, kind="stable")
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[order] = np.arange(len(ids))
+    owner = np.repeat(rank, lengths)
     # Sorted by key: a first build lays each key's postings out together on disk, so a
     # question's BM25 reads a few pages per key, not one per posting.
     pairs, tf = np.unique((terms << 32) | owner, return_counts=True)
@@ -268,8 +284,8 @@ def _postings_table(added: dict[int, list[str]], term_id: dict[str, int]) -> np.
     table["n"], table["l1"], table["l2"], table["l3"], table["l4"] = 4, 4, 8, 4, 4
     table["term"] = pairs >> 32
     rows = pairs & 0xFFFFFFFF
-    table["passage"] = np.fromiter(added, dtype=np.int64, count=len(added))[rows]
-    table["tf"], table["dl"] = tf, lengths[rows]
+    table["passage"] = ids[order][rows]
+    table["tf"], table["dl"] = tf, lengths[order][rows]
     return table
 
 

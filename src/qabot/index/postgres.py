@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import numpy as np
@@ -20,9 +20,13 @@ import psycopg
 from pgvector.psycopg import register_vector
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool.base import AttemptWithBackoff
 
+from .. import bridge
 from ..arabic import ANALYSIS_VERSION
+from ..bridge import Bridge
 from ..chunking import Chunk
+from ..encoder import Encoder
 from ..errors import REBUILD_HINT, DatabaseError, IndexError_, QabotError
 from . import pgquery, pgschema, pgwrite
 from .pglexical import PgLexical
@@ -33,8 +37,13 @@ log = logging.getLogger(__name__)
 
 #: Seconds to wait for a connection (at start, and from the pool) before giving up.
 CONNECT_TIMEOUT = 5.0
-#: HNSW candidate list: above the most hits a question asks for (2 × 50 sentence hits).
-EF_SEARCH = 200
+#: HNSW candidate list (also the most hits a search returns: above the 2 × 50 sentence hits
+#: a question asks for). With the graphs of :data:`.pgschema.HNSW`, on 100k vectors drawn
+#: like ARCD's embeddings, recall@10 against exact search is 0.957 at 200 and 0.989 at 400
+#: (benchmarks/pg_hnsw.py; 0.921 at 400 with pgvector's default graphs).
+EF_SEARCH = 400
+#: The longest wait between the pool's attempts to reconnect to a lost database.
+RECONNECT_DELAY = 0.5
 
 _pools: dict[str, ConnectionPool] = {}
 _pools_lock = threading.Lock()
@@ -71,6 +80,36 @@ def _configure(conn: psycopg.Connection) -> None:
     conn.execute(f"SET hnsw.ef_search = {EF_SEARCH}")
 
 
+class _Attempt(AttemptWithBackoff):
+    """psycopg_pool doubles the wait between reconnection attempts without bound (1, 2, 4,
+    8… s): after a restart the pool could sit out a far attempt while questions got the
+    apology. Attempts here come at most :data:`RECONNECT_DELAY` apart (a refused connection
+    costs the server nothing)."""
+
+    INITIAL_DELAY = 0.1
+
+    def update_delay(self, now: float) -> None:
+        super().update_delay(now)
+        self.delay = min(self.delay, RECONNECT_DELAY)
+
+
+class _Pool(ConnectionPool):
+    """The pool, reconnecting promptly once the database is back (:class:`_Attempt`)."""
+
+    def _add_connection(self, attempt: AttemptWithBackoff | None, growing: bool = False) -> None:
+        super()._add_connection(attempt or _Attempt(timeout=self.reconnect_timeout), growing)
+
+    def getconn(self, timeout: float | None = None) -> psycopg.Connection:
+        try:
+            return super().getconn(timeout)
+        except PoolTimeout:
+            # The database is likely gone: drop every broken idle connection now (each
+            # would otherwise cost a later checkout a failed check and a back-off) and let
+            # replacements be made as soon as it answers again.
+            self.check()
+            raise
+
+
 def pool_for(url: str) -> ConnectionPool:
     """The process's pool for ``url`` (schema checked and migrated on first use).
 
@@ -80,7 +119,7 @@ def pool_for(url: str) -> ConnectionPool:
         pool = _pools.get(url)
         if pool is None:
             init_database(url)
-            pool = ConnectionPool(
+            pool = _Pool(
                 url,
                 min_size=1,
                 max_size=8,
@@ -115,7 +154,9 @@ class PgSnapshot(Snapshot):
     sentence_vectors: PgSentenceVectors
 
     def prepare_search(self) -> Snapshot:
-        _ = self._starts, self._owners, self.by_key  # the layout only: vectors stay there
+        # The layout only (vectors stay there), on the snapshot: each question's view is a
+        # copy of it, which would otherwise compute it again.
+        _ = self._starts, self._owners, self.by_key, self._position
         return self
 
     def vectors_by_hash(self) -> Mapping[str, np.ndarray]:
@@ -155,6 +196,28 @@ class PostgresStore:
 
     def new_vectors(self, dim: int) -> PgVectorIndex:
         return PgVectorIndex(self.pool, "qabot_passage_vectors", dim, fresh=True)
+
+    def load_bridge(self, encoder: Encoder) -> Bridge | None:
+        try:
+            with self.pool.connection() as conn:
+                row = conn.execute("SELECT data FROM qabot_bridge").fetchone()
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise _unreachable(self.url, exc) from exc
+        return bridge.usable(bytes(row[0]) if row else None, encoder, f"{self.location} bridge")
+
+    def update_bridge(self, texts: Iterable[str], encoder: Encoder, changed: bool) -> None:
+        new = bridge.renewed(self.load_bridge(encoder), texts, encoder, changed)
+        if new is None:
+            return
+        try:
+            with self.pool.connection() as conn:
+                conn.execute(
+                    "INSERT INTO qabot_bridge (data) VALUES (%s) "
+                    "ON CONFLICT (one) DO UPDATE SET data = EXCLUDED.data",
+                    (new.to_bytes(),),
+                )
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise _unreachable(self.url, exc) from exc
 
     def load(self) -> PgSnapshot:
         try:

@@ -7,11 +7,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
 
+from ..bridge import Bridge
 from ..config import Settings
+from ..encoder import Encoder
 from .snapshot import Snapshot
 from .vectors import VectorIndex
 
@@ -44,6 +47,16 @@ class SnapshotStore(Protocol):
     def lock(self, timeout: float) -> AbstractContextManager[None]:
         """Held for a whole build, so two builds cannot interleave; `QabotError` after
         ``timeout`` seconds of waiting."""
+        ...
+
+    def load_bridge(self, encoder: Encoder) -> Bridge | None:
+        """The English→Arabic word bridge kept with the index (:mod:`qabot.bridge`), if
+        there is one for ``encoder``'s model."""
+        ...
+
+    def update_bridge(self, texts: Iterable[str], encoder: Encoder, changed: bool) -> None:
+        """Store the bridge of ``texts`` if they ``changed`` or it is missing or stale;
+        called before the snapshot is committed, so its readers find its words."""
         ...
 
 
