@@ -86,7 +86,7 @@ def test_build_and_edits_through_the_store_with_an_approximate_index(tmp_path: P
     index_chunks(chunks(300), store, encoder)
     snap = store.load()
     assert snap.passages.approximate  # type: ignore[attr-defined]
-    # Sentence vectors are stored once per distinct text in float16 (index/halfvectors.py);
+    # Sentence vectors are stored once per distinct text in bytes (index/halfvectors.py);
     # past the threshold no search runs over all of them: the sentences of the candidates
     # that the passage vectors and BM25 find are scored, nothing more.
     assert isinstance(snap.sentence_vectors, HalfIndex)
