@@ -65,13 +65,14 @@ def arabic_vocabulary(
 ) -> list[str]:
     """The commonest Arabic content words of ``texts``, one per normalised form (its
     commonest spelling, without marks), commonest first."""
+    # Each distinct spelling is normalised once, not at every occurrence (a build's cost).
+    counts = Counter(w for text in texts for w in _WORD_RE.findall(_MARKS_RE.sub("", text)))
     spellings: Counter[tuple[str, str]] = Counter()
-    for text in texts:
-        for word in _WORD_RE.findall(_MARKS_RE.sub("", text)):
-            if is_arabic_token(word):
-                key = normalize(word)
-                if len(key) > 2 and key not in STOPWORDS:
-                    spellings[(key, word)] += 1
+    for word, n in counts.items():
+        if is_arabic_token(word):
+            key = normalize(word)
+            if len(key) > 2 and key not in STOPWORDS:
+                spellings[(key, word)] += n
     best: dict[str, tuple[int, str]] = {}
     totals: Counter[str] = Counter()
     for (key, word), n in spellings.items():
@@ -150,19 +151,31 @@ class Bridge:
         return " ".join(out)
 
     def save(self, path: Path) -> None:
+        """Words as UTF-8 lines and vectors as bytes, each row over its own largest value
+        (11,848 ARCD words: 9.9 → 4.6 MB); decoding and coding again gives the same bytes,
+        so a rebuild that keeps a word's vector does not round it again."""
         buffer = io.BytesIO()
         meta = {"model": self.model, "vocabulary": self.vocabulary}
         meta_bytes = np.frombuffer(json.dumps(meta).encode("utf-8"), np.uint8)
-        words = np.array(self.words, dtype=str)
-        np.savez(buffer, meta=meta_bytes, words=words, vectors=self.vectors)
+        words = np.frombuffer("\n".join(self.words).encode("utf-8"), np.uint8)
+        vectors = self.vectors.astype(np.float32)
+        scales = np.maximum(np.abs(vectors).max(axis=1, initial=0.0), 1e-12) / 127
+        codes = np.rint(vectors / scales[:, None]).astype(np.int8)
+        np.savez(buffer, meta=meta_bytes, words_utf8=words, codes=codes, scales=scales)
         write_atomic(path, buffer.getvalue())
 
     @classmethod
     def load(cls, path: Path) -> Bridge:
+        """What :meth:`save` wrote, or a bridge of float16 vectors and a word array (before)."""
         with np.load(path) as data:
             meta = json.loads(data["meta"].tobytes().decode("utf-8"))
-            words = [str(w) for w in data["words"]]
-            return cls(str(meta["model"]), words, data["vectors"], str(meta.get("vocabulary")))
+            if "codes" not in data:
+                words = [str(w) for w in data["words"]]
+                return cls(str(meta["model"]), words, data["vectors"], str(meta.get("vocabulary")))
+            text = data["words_utf8"].tobytes().decode("utf-8")
+            words = text.split("\n") if text else []
+            vectors = data["codes"].astype(np.float32) * data["scales"][:, None]
+            return cls(str(meta["model"]), words, vectors, str(meta.get("vocabulary")))
 
 
 def load_bridge(folder: Path | None, encoder: Encoder) -> Bridge | None:
