@@ -18,9 +18,16 @@ from fakes import HashEncoder
 from test_postgres_store import QUESTIONS, assert_same_answers, both
 
 from qabot.conversation import Turn
-from qabot.index import bm25, build_index
+from qabot.index import bm25, build_index, halfvectors
 from qabot.index.postgres import PostgresStore
 from qabot.retriever import Retriever
+
+
+@pytest.fixture(autouse=True)
+def float16_sentences(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file store writes sentence vectors in float16 here, as the database's halfvec keeps
+    them, so that the two stores' scores compare like with like (it writes bytes otherwise)."""
+    monkeypatch.setattr(halfvectors, "WRITE_AS", "float16")
 
 
 @pytest.fixture

@@ -26,6 +26,9 @@ _STEP = 65_536
 #: same whatever else is stored: re-saving stored vectors (the reused ones of an incremental
 #: build) gives back the same codes, and an update holds what a build from scratch would.
 _SPREAD = 5.0
+#: "bytes", or "float16" as before: what the PostgreSQL store's halfvec keeps, so that its
+#: tests can compare the two stores' scores like with like.
+WRITE_AS = "bytes"
 
 
 def code_bound(dim: int) -> float:
@@ -114,12 +117,13 @@ class HalfIndex:
     @staticmethod
     def save(vectors: VectorIndex, path: Path) -> None:
         """Write rows 0..n-1 of ``vectors`` (ids must be exactly those) as byte codes."""
-        index = faiss.IndexScalarQuantizer(
-            vectors.dim, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
-        )
-        bound = np.full(vectors.dim, code_bound(vectors.dim), dtype=np.float32)
-        faiss.copy_array_to_vector(np.concatenate((-bound, 2 * bound)), index.sq.trained)
-        index.is_trained = True
+        sq = faiss.ScalarQuantizer
+        codes = sq.QT_8bit if WRITE_AS == "bytes" else sq.QT_fp16
+        index = faiss.IndexScalarQuantizer(vectors.dim, codes, faiss.METRIC_INNER_PRODUCT)
+        if WRITE_AS == "bytes":
+            bound = np.full(vectors.dim, code_bound(vectors.dim), dtype=np.float32)
+            faiss.copy_array_to_vector(np.concatenate((-bound, 2 * bound)), index.sq.trained)
+            index.is_trained = True
         n = len(vectors)
         for start in range(0, n, _STEP):
             rows = np.arange(start, min(n, start + _STEP), dtype=np.int64)
