@@ -191,8 +191,8 @@ def bot_latency() -> str:
     return "\n".join(rows)
 
 
-def build() -> str:
-    t = _load("build_throughput.json")
+def build(name: str = "build_throughput.json") -> str:
+    t = _load(name)
     rows = [
         "| corpus | code | passages | non-embedding CPU s | MB / CPU s | MB / s (wall) "
         "| index MB | budget MB | load s (BM25 part) |",
@@ -207,6 +207,55 @@ def build() -> str:
                 f"| {r['load_s']:.2f} ({r.get('load_bm25_s', float('nan')):.2f}) |"
             )
     return "\n".join(rows)
+
+
+def build_small() -> str:
+    """The index-size and build rows of the wave-5 "small" slice (same columns as build)."""
+    t = _load("build_throughput-small.json")
+    parts = ["| corpus | code | lexical | passages/ | passages.faiss | sentences.faiss | total | "
+             "budget |", "|---|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for corpus, arms in t["corpora"].items():
+        for arm, r in arms.items():
+            b = r["index_parts_bytes"]
+            parts.append(
+                f"| {corpus} | {arm} | {b['lexical'] / 1e6:.3f} | {b['passages'] / 1e6:.3f} "
+                f"| {b['passages.faiss'] / 1e6:.3f} | {b['sentences.faiss'] / 1e6:.3f} "
+                f"| {r['index_bytes'] / 1e6:.3f} | {r['budget_bytes'] / 1e6:.3f} |"
+            )
+    load = f"load average {t['load_before']:.1f} → {t['load_after']:.1f}"
+    return build("build_throughput-small.json") + f"\n\n{load}\n\n" + "\n".join(parts)
+
+
+def build_speed() -> str:
+    r = _load("build_speed.json")
+    rows = ["| arm | wall s | CPU s | passages + sentences s | bridge words s | rest s |",
+            "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for arm, a in r["arms"].items():
+        m = a["mean"]
+        rows.append(
+            f"| {arm} | {m['wall_s']:.1f} | {m['cpu_s']:.1f} | {m.get('encode_passages_s', 0):.1f} "
+            f"| {m.get('encode_queries_s', 0):.1f} | {m['rest_s']:.1f} |"
+        )
+    p = r["parity_min_cosine"]
+    rows += ["", f"{r['passages']} passages, {r['rounds']} round(s), means. torch / ONNX: wall "
+             f"**{r['speedup_mean_wall']}×**, CPU {r['speedup_mean_cpu']}×. Parity (min cosine, "
+             f"ONNX build against torch build): passages {p['passages']}, sentences "
+             f"{p['sentences']} (these are stored in bytes). Load average "
+             f"{r['load_average']['before'][0]:.1f} → {r['load_average']['after'][0]:.1f}."]
+    return "\n".join(rows)
+
+
+def bridge_bytes() -> str:
+    r = _load("bridge_bytes.json")
+    rows = ["| bridge file | size MB | min cosine to float32 | English R@1 | R@5 | MRR@10 |",
+            "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for arm in ("float16", "bytes"):
+        a = r[arm]
+        rows.append(
+            f"| {arm} | {a['bytes'] / 1e6:.2f} | {a['min_cosine_to_float32']:.4f} "
+            f"| {a['english_r1']:.3f} | {a['english_r5']:.3f} | {a['english_mrr10']:.3f} |"
+        )
+    return "\n".join(rows) + f"\n\n{r['words']:,} words."
 
 
 def encoder() -> str:
@@ -509,6 +558,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "bridge": bridge, "abstention": abstention, "synonyms": synonyms, "pg-scale": pg_scale,
     "passage-signals": passage_signals, "abstention-invariant": abstention_invariant,
     "pg-hnsw": pg_hnsw,
+    "build-small": build_small, "build-speed": build_speed, "bridge-bytes": bridge_bytes,
 }  # fmt: skip
 
 

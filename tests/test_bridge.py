@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ from fakes import HashEncoder
 
 from qabot.bridge import (
     FILE_NAME,
+    VOCABULARY,
     Bridge,
     arabic_vocabulary,
     english_words,
@@ -142,3 +145,30 @@ def test_real_model_bridges_english_words_to_their_arabic_translations(
     for english, arabic in (("Russia", "روسيا"), ("cooperation", "التعاون"), ("summit", "قمة")):
         words = bridge.arabic_query(english, encoder, w.bridge_words, w.bridge_threshold)
         assert arabic in words.split(), (english, words)
+
+
+def test_saved_vectors_are_bytes_read_back_within_half_a_step_and_never_rounded_twice(
+    tmp_path: Path,
+) -> None:
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(200, 64)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    words = [f"كلمة{chr(0x0628 + i % 20)}{i}" for i in range(200)]
+    Bridge("m", words, vectors, VOCABULARY).save(tmp_path / FILE_NAME)
+    loaded = Bridge.load(tmp_path / FILE_NAME)
+    assert loaded.words == words and loaded.vocabulary == VOCABULARY
+    step = np.abs(vectors).max(axis=1, keepdims=True) / 127  # each row over its largest value
+    error = np.abs(loaded.vectors.astype(np.float32) - vectors)
+    assert (error <= step / 2 + 1e-3).all() and error.max() > 1e-3  # bytes, not float16
+    assert (tmp_path / FILE_NAME).stat().st_size < 200 * 64 * 2  # under float16 alone
+    loaded.save(tmp_path / "again.npz")
+    again = Bridge.load(tmp_path / "again.npz")
+    np.testing.assert_array_equal(again.vectors, loaded.vectors)
+    # A bridge written before (float16 vectors, a word array) is still read.
+    buffer = io.BytesIO()
+    meta = np.frombuffer(json.dumps({"model": "m", "vocabulary": VOCABULARY}).encode(), np.uint8)
+    np.savez(buffer, meta=meta, words=np.array(words), vectors=vectors.astype(np.float16))
+    (tmp_path / "old.npz").write_bytes(buffer.getvalue())
+    old = Bridge.load(tmp_path / "old.npz")
+    assert old.words == words
+    np.testing.assert_array_equal(old.vectors, vectors.astype(np.float16))

@@ -1,10 +1,11 @@
-"""The index on disk (format 2): sentence vectors once per distinct text in float16, passages
+"""The index on disk (format 2): sentence vectors once per distinct text in bytes, passages
 column-wise and memory-mapped; an index of the previous format is read and rewritten."""
 
 import json
 import shutil
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 from fakes import HashEncoder
@@ -15,7 +16,7 @@ from qabot.config import Settings
 from qabot.errors import IndexError_
 from qabot.index import FaissIndex, FileStore, build_index, collect_chunks
 from qabot.index.files import FORMAT, current_name
-from qabot.index.halfvectors import HalfIndex
+from qabot.index.halfvectors import HalfIndex, code_bound
 from qabot.index.passages import PassageTable
 from qabot.retriever import Retriever
 
@@ -32,7 +33,7 @@ def corpus(tmp_path: Path) -> Settings:
     return Settings(articles_dir=articles, index_dir=tmp_path / "index")
 
 
-def test_a_repeated_sentence_has_one_vector_in_float16(corpus: Settings) -> None:
+def test_a_repeated_sentence_has_one_vector_in_bytes(corpus: Settings) -> None:
     report = build_index(corpus, encoder=HashEncoder(dim=DIM))
     snapshot = FileStore(corpus.index_dir).load()
     occurrences = [s for c in snapshot.chunks for s in snapshot.sentences[c.key]]
@@ -42,12 +43,19 @@ def test_a_repeated_sentence_has_one_vector_in_float16(corpus: Settings) -> None
     assert isinstance(snapshot.sentence_vectors, HalfIndex)
     gen = corpus.index_dir / current_name(corpus.index_dir)
     stored = (gen / "sentences.faiss").stat().st_size
-    assert len(set(occurrences)) * DIM * 2 <= stored < len(set(occurrences)) * DIM * 3
-    # Every occurrence reads back its own text's vector, within float16 rounding.
+    # A byte a dimension, plus each dimension's range (two float32) once.
+    codes = len(set(occurrences)) * DIM
+    assert codes + 2 * DIM * 4 <= stored < codes + 2 * DIM * 4 + 200
+    # Every occurrence reads back its own text's vector, within half a code step (plus the
+    # float16 rounding of the build's rows): the codes span [-bound, bound] in every
+    # dimension, larger values are clipped.
     expected = HashEncoder(dim=DIM).encode_passages(occurrences)
     keys = [c.key for c in snapshot.chunks]
     got = snapshot.sentence_vectors.get(np.concatenate(snapshot.sentence_rows(keys)))
-    np.testing.assert_allclose(got, expected, atol=1e-3)
+    bound = code_bound(DIM)
+    error = np.abs(got - np.clip(expected, -bound, bound))
+    assert error.max() <= bound / 255 + bound / 2048
+    assert error.max() > bound / 2048  # rounded to bytes, not float16
 
 
 def test_a_shared_sentence_finds_every_passage_that_has_it(corpus: Settings) -> None:
@@ -126,6 +134,33 @@ def test_an_index_of_the_previous_format_is_read_then_rewritten_without_embeddin
     assert report.generation == "gen-000002" and not report.full
     manifest = corpus.index_dir / "gen-000002" / "manifest.json"
     assert json.loads(manifest.read_text(encoding="utf-8"))["format"] == FORMAT
+    assert_same_as_full_build(corpus, enc)
+
+
+def test_sentence_vectors_stored_in_float16_are_read_and_an_edit_writes_bytes(
+    corpus: Settings,
+) -> None:
+    enc = HashEncoder(dim=DIM)
+    build_index(corpus, encoder=enc)
+    gen = corpus.index_dir / current_name(corpus.index_dir)
+    snapshot = FileStore(corpus.index_dir).load()
+    texts = [t for k in sorted(snapshot.sentence_ids_by_text().items(), key=lambda i: i[1])
+             for t in k[:1]]  # fmt: skip
+    # As qabot wrote them before the byte codes: float16, same file name and manifest.
+    old = faiss.IndexScalarQuantizer(DIM, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
+    old.add(enc.encode_passages(texts))
+    faiss.write_index(old, str(gen / "sentences.faiss"))
+    snapshot = FileStore(corpus.index_dir).load()
+    ids = np.arange(len(texts), dtype=np.int64)
+    np.testing.assert_allclose(snapshot.sentence_vectors.get(ids), enc.encode_passages(texts),
+                               atol=1e-3)  # fmt: skip
+    retriever = Retriever.load(settings=corpus, encoder=enc)
+    assert {p.article for p in retriever.search(PARK[1], k=2)} == {"park", "park-copy"}
+    write(corpus.articles_dir / "extra.txt", ["حديقة جديدة في المدينة افتتحت اليوم للزوار."])
+    report = build_index(corpus, encoder=enc)
+    assert report.embedded_sentences == 1  # the others reused from the float16 file
+    stored = faiss.read_index(str(corpus.index_dir / report.generation / "sentences.faiss"))
+    assert stored.sq.qtype == faiss.ScalarQuantizer.QT_8bit
     assert_same_as_full_build(corpus, enc)
 
 

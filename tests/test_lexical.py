@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import zipfile
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from qabot.arabic import index_keys
 from qabot.errors import IndexError_
+from qabot.index import lexical
 from qabot.index.lexical import DEFAULT_B, DEFAULT_K1, FILE_NAME, LexicalIndex
 
 CORPUS: dict[int, str] = {
@@ -208,8 +210,15 @@ def test_scores_follow_the_bm25_definition(index: LexicalIndex) -> None:
         np.testing.assert_allclose(got, [expected[i] for i in ids], rtol=1e-5)
 
 
-def test_save_load_round_trip(index: LexicalIndex, tmp_path: Path) -> None:
+@pytest.mark.parametrize("postings", ["stored", "made on load"])
+def test_save_load_round_trip(
+    index: LexicalIndex, tmp_path: Path, postings: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if postings == "stored":  # as a large index keeps them, to be memory-mapped
+        monkeypatch.setattr(lexical, "DERIVED_KEYS", 0)
     path = index.save(tmp_path)
+    members = {n.removesuffix(".npy") for n in zipfile.ZipFile(path).namelist()}
+    assert ("data" in members) == ("indices" in members) == (postings == "stored")
     assert path == tmp_path / FILE_NAME
     assert [p.name for p in tmp_path.iterdir()] == [FILE_NAME]  # no temp file left over
     loaded = LexicalIndex.load(tmp_path)
@@ -223,7 +232,8 @@ def test_save_load_round_trip(index: LexicalIndex, tmp_path: Path) -> None:
     assert loaded.terms_of(303) == index.terms_of(303)
     # Key numbers and posting rows are stored in the smallest type that holds them (one byte
     # here), and an index read that way is updated like a built one.
-    assert loaded._flat.dtype == loaded._indices.dtype == np.uint8
+    assert loaded._flat.dtype == np.uint8
+    assert loaded._indices.dtype == (np.uint8 if postings == "stored" else np.int32)
     grown = loaded.updated(add_ids=[777], add_texts=["قطار سريع إلى قازان"])
     assert search(grown, "قطار قازان", 1)[0][0] == 777
     # Saving again overwrites the file.

@@ -21,10 +21,17 @@ from test_postgres_store import PARK, QUESTIONS, assert_same_answers, both
 from qabot.bridge import FILE_NAME, Bridge
 from qabot.conversation import Turn
 from qabot.fusion import FusionWeights
-from qabot.index import bm25, build_index, open_store
+from qabot.index import bm25, build_index, halfvectors, open_store
 from qabot.index.pgschema import LIST_OF
 from qabot.index.postgres import PostgresStore
 from qabot.retriever import Retriever
+
+
+@pytest.fixture(autouse=True)
+def float16_sentences(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file store writes sentence vectors in float16 here, as the database's halfvec keeps
+    them, so that the two stores' scores compare like with like (it writes bytes otherwise)."""
+    monkeypatch.setattr(halfvectors, "WRITE_AS", "float16")
 
 
 @pytest.fixture

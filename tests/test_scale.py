@@ -11,7 +11,7 @@ from fakes import HashEncoder
 
 from qabot.chunking import paragraph_chunks
 from qabot.config import Settings
-from qabot.index import FaissIndex, FileStore, LexicalIndex, bm25, index_chunks
+from qabot.index import FaissIndex, FileStore, LexicalIndex, bm25, index_chunks, lexical, npz
 from qabot.index.halfvectors import HalfIndex, HalfRows, to_half
 from qabot.retriever import Retriever
 
@@ -86,7 +86,7 @@ def test_build_and_edits_through_the_store_with_an_approximate_index(tmp_path: P
     index_chunks(chunks(300), store, encoder)
     snap = store.load()
     assert snap.passages.approximate  # type: ignore[attr-defined]
-    # Sentence vectors are stored once per distinct text in float16 (index/halfvectors.py);
+    # Sentence vectors are stored once per distinct text in bytes (index/halfvectors.py);
     # past the threshold no search runs over all of them: the sentences of the candidates
     # that the passage vectors and BM25 find are scored, nothing more.
     assert isinstance(snap.sentence_vectors, HalfIndex)
@@ -136,12 +136,20 @@ def test_common_keys_keep_no_posting_list_but_candidates_score_exactly(pruning: 
         assert [s for _, s in a.hits] == pytest.approx([s for _, s in b.hits], rel=1e-6)
 
 
-def test_pruned_index_survives_save_and_load(pruning: None, tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", ["large", "small"])
+def test_pruned_index_survives_save_and_load(
+    pruning: None, tmp_path: Path, size: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if size == "large":  # saved as a large index is: posting lists kept, arrays mapped
+        monkeypatch.setattr(lexical, "DERIVED_KEYS", 0)
+        monkeypatch.setattr(npz, "MAP_FROM", 0)
     ids, texts = corpus()
     index = LexicalIndex.build(ids, texts)
     index.save(tmp_path)
     loaded = LexicalIndex.load(tmp_path)
-    assert isinstance(loaded._flat.base, np.memmap)  # mapped, not read
+    # Large: mapped, not read. Small: read whole, the posting lists made again (pruned too).
+    assert isinstance(loaded._flat.base, np.memmap) == (size == "large")
+    np.testing.assert_array_equal(loaded._indptr, index._indptr)
     question = "متى أعلنت الحكومة عن الزلزال؟"
     assert loaded.query(question, 5).hits == index.query(question, 5).hits
     np.testing.assert_array_equal(

@@ -123,9 +123,13 @@ class OnnxEncoder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         ids = self._ids([prompt + t for t in texts])
         order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start : start + self.batch_size]
-            width = max(len(ids[i]) for i in rows)
+        start = 0
+        while start < len(order):
+            # At least `batch_size` texts, more while they are short: a build embeds ~12,000
+            # single words for the word bridge, and a batch of 16 of those is mostly overhead.
+            width = len(ids[order[start]])  # the longest left
+            rows = order[start : start + max(self.batch_size, self.batch_size * 64 // width)]
+            start += len(rows)
             input_ids = np.full((len(rows), width), self._pad, dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
             for r, i in enumerate(rows):

@@ -4,7 +4,7 @@
 - :mod:`.vectors`: the :class:`VectorIndex` interface and :class:`FaissIndex`.
 - :mod:`.lexical`: :class:`LexicalIndex`, BM25 and coverage over Arabic keys.
 - :mod:`.store`: the :class:`SnapshotStore` interface; :mod:`.files` keeps snapshots on disk,
-  with :mod:`.passages` (passages column-wise) and :mod:`.halfvectors` (float16 vectors).
+  with :mod:`.passages` (passages column-wise) and :mod:`.halfvectors` (byte-coded vectors).
 - :mod:`.build`: :func:`build_index` and :func:`index_chunks`, incremental builds.
 """
 

@@ -4,10 +4,28 @@ from __future__ import annotations
 
 import struct
 import zipfile
-from collections.abc import Collection
+import zlib
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import numpy as np
+
+#: Members at least this large are stored for mapping; smaller ones are deflated, as reading
+#: them whole costs next to nothing and a small index is mostly such members.
+MAP_FROM = 1 << 20
+
+
+def write_npz(path: Path, arrays: Mapping[str, np.ndarray], mapped: Collection[str]) -> None:
+    """Write ``arrays`` as an ``.npz`` for :func:`read_npz`: the members named in ``mapped``
+    of at least :data:`MAP_FROM` bytes stored as they are (so they can be mapped), the rest
+    deflated."""
+    with zipfile.ZipFile(path, "w", allowZip64=True) as archive:
+        for name, array in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            stored = name in mapped and array.nbytes >= MAP_FROM
+            info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+            with archive.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asarray(array), allow_pickle=False)
 
 
 def read_npz(path: Path, mapped: Collection[str]) -> dict[str, np.ndarray]:
@@ -20,8 +38,11 @@ def read_npz(path: Path, mapped: Collection[str]) -> dict[str, np.ndarray]:
         for info in archive.infolist():
             name = info.filename.removesuffix(".npy")
             if name not in mapped or info.compress_type != zipfile.ZIP_STORED:
-                with archive.open(info) as member:
-                    out[name] = np.lib.format.read_array(member, allow_pickle=False)
+                try:
+                    with archive.open(info) as member:
+                        out[name] = np.lib.format.read_array(member, allow_pickle=False)
+                except zlib.error as exc:  # a damaged deflated member
+                    raise ValueError(f"bad zip entry {info.filename}: {exc}") from exc
                 continue
             fh.seek(info.header_offset)
             local = fh.read(30)  # the local file header: its name and extra field follow
