@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from qabot.index import LexicalIndex, bm25
-from qabot.index.halfvectors import HalfIndex, to_half
+from qabot.index.halfvectors import HalfIndex, HalfRows, code_bound, to_half
 from qabot.index.spill import Spool, scratch, write_half_index
 
 
@@ -49,6 +49,21 @@ def test_streamed_half_index_file_is_faiss_own(tmp_path: Path) -> None:
     assert (tmp_path / "streamed.index").read_bytes() == (tmp_path / "faiss.index").read_bytes()
     mapped = HalfIndex.load(tmp_path / "streamed.index", 8, 70_000)
     np.testing.assert_array_equal(mapped.get(np.array([0, 69_999])), rows[[0, 69_999]])
+
+
+def test_streamed_byte_codes_file_is_faiss_own(tmp_path: Path) -> None:
+    """Sentence vectors as bytes stream to the file a step at a time (never every code in
+    memory), and the file is what FAISS writes for an index that added them all."""
+    rows = to_half(np.random.default_rng(1).standard_normal((70_000, 8)).astype(np.float32) / 5)
+    bytes8, inner = faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+    stored = faiss.IndexScalarQuantizer(8, bytes8, inner)
+    bound = np.full(8, code_bound(8), dtype=np.float32)
+    faiss.copy_array_to_vector(np.concatenate((-bound, 2 * bound)), stored.sq.trained)
+    stored.is_trained = True
+    stored.add(rows.astype(np.float32))
+    faiss.write_index(stored, str(tmp_path / "faiss.index"))
+    HalfIndex.save(HalfRows(rows), tmp_path / "streamed.index")  # two steps of rows
+    assert (tmp_path / "streamed.index").read_bytes() == (tmp_path / "faiss.index").read_bytes()
 
 
 def test_scratch_arrays_live_in_a_nameless_file(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ byte codes) are read as they are. Search is exact over the stored codes.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import faiss
 import numpy as np
 
 from ..errors import REBUILD_HINT, IndexError_
-from .spill import write_half_index
+from .spill import write_codes_index, write_half_index
 from .vectors import VectorIndex, faiss_search
 
 #: Rows converted at a time, so millions of sentences never need a float32 copy.
@@ -117,24 +118,28 @@ class HalfIndex:
 
     @staticmethod
     def save(vectors: VectorIndex, path: Path) -> None:
-        """Write rows 0..n-1 of ``vectors`` (ids must be exactly those) as byte codes, a step
-        at a time (in float16, :data:`WRITE_AS`, they stream straight to the file: a build's
-        rows may be a mapped scratch file larger than RAM can spare)."""
+        """Write rows 0..n-1 of ``vectors`` (ids must be exactly those) as byte codes (or in
+        float16, :data:`WRITE_AS`), streamed to the file a step at a time: a build's rows may
+        be a mapped scratch file larger than RAM can spare."""
         if WRITE_AS != "bytes":
             rows = vectors.rows if isinstance(vectors, HalfRows) else None
             every = np.arange(len(vectors), dtype=np.int64)
             write_half_index(half_rows(vectors, every) if rows is None else rows, path)
             return
         sq = faiss.ScalarQuantizer
-        index = faiss.IndexScalarQuantizer(vectors.dim, sq.QT_8bit, faiss.METRIC_INNER_PRODUCT)
+        empty = faiss.IndexScalarQuantizer(vectors.dim, sq.QT_8bit, faiss.METRIC_INNER_PRODUCT)
         bound = np.full(vectors.dim, code_bound(vectors.dim), dtype=np.float32)
-        faiss.copy_array_to_vector(np.concatenate((-bound, 2 * bound)), index.sq.trained)
-        index.is_trained = True
+        faiss.copy_array_to_vector(np.concatenate((-bound, 2 * bound)), empty.sq.trained)
+        empty.is_trained = True
         n = len(vectors)
-        for start in range(0, n, _STEP):
-            rows = np.arange(start, min(n, start + _STEP), dtype=np.int64)
-            index.add(np.ascontiguousarray(vectors.get(rows), dtype=np.float32))
-        faiss.write_index(index, str(path))
+
+        def codes() -> Iterator[np.ndarray]:
+            for start in range(0, n, _STEP):
+                rows = np.arange(start, min(n, start + _STEP), dtype=np.int64)
+                block = np.ascontiguousarray(vectors.get(rows), dtype=np.float32)
+                yield empty.sq.compute_codes(block)
+
+        write_codes_index(empty, codes(), n, path)
 
     @classmethod
     def load(cls, path: Path, dim: int, rows: int) -> HalfIndex:
@@ -150,4 +155,3 @@ class HalfIndex:
                 REBUILD_HINT,
             )
         return cls(dim, index)
-

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import array
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import faiss
@@ -67,18 +68,27 @@ class Spool:
         return out
 
 
-def _header(dim: int, rows: int) -> bytes:
-    """What precedes and ends an fp16 ``IndexScalarQuantizer`` file around its codes: FAISS's
-    own serialisation of an empty index, with the row count and the codes' size set."""
-    empty = faiss.IndexScalarQuantizer(
-        dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
-    )
+def write_codes_index(
+    empty: faiss.IndexScalarQuantizer, blocks: Iterable[np.ndarray], rows: int, path: Path
+) -> None:
+    """Write ``rows`` codes, arriving in ``blocks`` (uint8 rows of ``empty``'s code size), as
+    the index file ``empty`` would be holding them: FAISS's own serialisation of the empty
+    (trained) index with the row count and the codes' size set, then the codes, streamed.
+    Byte for byte what ``faiss.write_index`` writes, without holding every code at once."""
     blob = bytearray(faiss.serialize_index(empty))
     # fourcc (4 bytes), d (int32), ntotal (int64) … then the codes as a size_t byte count
     # and the bytes, last.
     blob[8:16] = np.int64(rows).tobytes()
-    blob[-8:] = np.uint64(rows * dim * 2).tobytes()
-    return bytes(blob)
+    blob[-8:] = np.uint64(rows * empty.code_size).tobytes()
+    written = 0
+    with open(path, "wb") as fh:
+        fh.write(blob)
+        for block in blocks:
+            block = np.ascontiguousarray(block)
+            written += len(block)
+            fh.write(block.tobytes())
+    if written != rows:
+        raise ValueError(f"expected {rows} rows of codes, got {written}")
 
 
 def write_half_index(rows: np.ndarray, path: Path) -> None:
@@ -88,8 +98,10 @@ def write_half_index(rows: np.ndarray, path: Path) -> None:
     rows = np.asarray(rows)
     if rows.dtype != np.float16 or rows.ndim != 2:
         raise ValueError(f"expected float16 rows, got {rows.dtype} of shape {rows.shape}")
-    head = _header(int(rows.shape[1]), len(rows))
-    with open(path, "wb") as fh:
-        fh.write(head)
-        for start in range(0, len(rows), _STEP):
-            fh.write(np.ascontiguousarray(rows[start : start + _STEP]).tobytes())
+    empty = faiss.IndexScalarQuantizer(
+        int(rows.shape[1]), faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
+    )
+    steps = (
+        np.ascontiguousarray(rows[i : i + _STEP]).view(np.uint8) for i in range(0, len(rows), _STEP)
+    )
+    write_codes_index(empty, steps, len(rows), path)
