@@ -382,3 +382,14 @@ def test_another_replica_reads_a_follow_up_with_the_turns_vector(retriever: Retr
     replica._vectors.clear()
     replica.ask("وكم كلف البناء؟", k=3, history=[bare])
     assert calls[1:] == [["وكم كلف البناء؟", earlier]]
+
+
+def test_answers_compare_by_their_data_not_the_kept_vector(retriever: Retriever) -> None:
+    question = "ما عدد ملاعب الأطفال في الحديقة الجديدة؟ مرة أخرى"
+    first = retriever.ask(question)
+    retriever._vectors.clear()
+    again = retriever.ask(question)
+    assert first.query_vector is not None and again.query_vector is not None
+    assert first.query_vector is not again.query_vector  # encoded twice: two arrays
+    assert first == again
+    assert first != retriever.ask("ما هي عاصمة فرنسا؟")

@@ -48,3 +48,10 @@ class Answer(BaseModel):
     def query_vector(self) -> np.ndarray | None:
         """The question's query vector, when it was encoded (kept for follow-ups)."""
         return self._vector
+
+    def __eq__(self, other: object) -> bool:
+        """Equal by the answer's data: pydantic would also compare the kept vector, an
+        array, which has no single truth value."""
+        if not isinstance(other, Answer):
+            return NotImplemented
+        return type(self) is type(other) and self.__dict__ == other.__dict__
