@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,7 @@ from qabot.config import Settings
 from qabot.evaluate import article_of, fold_of, index_eval_set, index_fold, load_eval_set
 from qabot.fusion import FEATURES, confidence_features, fuse
 from qabot.model import load_encoder
+from qabot.retriever import Retriever
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCD = ROOT.parent / "shared" / "data" / "arcd" / "arcd.retrieval.json"
@@ -39,8 +41,25 @@ ENGLISH = ROOT / "benchmarks" / "data" / "arcd-english-questions.json"
 KEEP = 0.95
 
 
-def collect(cache: Path, english: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Features of the top passage, label (answerable), CV part; two rows per question."""
+#: The features of one question's top passage, or None when nothing was found.
+Row = Callable[[Retriever, str, np.ndarray], "list[float] | None"]
+
+
+def confidence_row(retriever: Retriever, question: str, vector: np.ndarray) -> list[float] | None:
+    """:func:`qabot.fusion.confidence_features` of the fused ranking's top passage."""
+    arabic = is_mostly_arabic(question)
+    found = retriever.candidates(question, vector, "hybrid")  # English: bridged words
+    if found is None:
+        return None
+    i = int(np.argmax(fuse(found, "hybrid", arabic, retriever.weights)))
+    return list(confidence_features(found, i, arabic))
+
+
+def collect(
+    cache: Path, english: bool, row: Row = confidence_row
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features of the top passage (``row``), label (answerable), CV part; two rows per
+    question."""
     settings = Settings()
     encoder = load_encoder(settings)
     data = load_eval_set(ARCD)
@@ -61,19 +80,18 @@ def collect(cache: Path, english: bool) -> tuple[np.ndarray, np.ndarray, np.ndar
     for fold in (0, 1):
         retriever = index_fold(cache, chunks, fold, settings, encoder)
         for q, v in zip(questions, vectors, strict=True):
-            arabic = is_mostly_arabic(q.question)
-            found = retriever.candidates(q.question, v, "hybrid")  # English: bridged words
-            if found is None:
+            features = row(retriever, q.question, v)
+            if features is None:
                 continue
-            i = int(np.argmax(fuse(found, "hybrid", arabic, retriever.weights)))
-            x.append(confidence_features(found, i, arabic))
-            a = int(article[q.paragraph_id][1:])
+            x.append(features)
             y.append(fold_of(article[q.paragraph_id]) == fold)
-            part.append(a // 2 % 2)
+            part.append(int(article[q.paragraph_id][1:]) // 2 % 2)
     return np.array(x), np.array(y), np.array(part)
 
 
-def crossval(x: np.ndarray, y: np.ndarray, part: np.ndarray, cols: list[int]) -> dict:
+def held_out(x: np.ndarray, y: np.ndarray, part: np.ndarray, cols: list[int]) -> dict:
+    """Answered, refused and refused at exactly 95 % answered, each part scored by a fit on
+    the other."""
     from sklearn.linear_model import LogisticRegression
 
     answered, refused, at_95 = [], [], []
@@ -86,6 +104,16 @@ def crossval(x: np.ndarray, y: np.ndarray, part: np.ndarray, cols: list[int]) ->
         answered += list(p[y[~train]] >= boundary)
         refused += list(p[~y[~train]] < boundary)
         at_95.append(float((p[~y[~train]] < np.quantile(p[y[~train]], 1 - KEEP)).mean()))
+    return {
+        "answered": round(float(np.mean(answered)), 4),
+        "refused": round(float(np.mean(refused)), 4),
+        "refused_at_95": round(float(np.mean(at_95)), 4),
+    }
+
+
+def crossval(x: np.ndarray, y: np.ndarray, part: np.ndarray, cols: list[int]) -> dict:
+    from sklearn.linear_model import LogisticRegression
+
     model = LogisticRegression(C=10.0, max_iter=1000).fit(x[:, cols], y)
     p = model.decision_function(x[:, cols])
     boundary = float(np.quantile(p[y], 1 - KEEP))
@@ -95,9 +123,7 @@ def crossval(x: np.ndarray, y: np.ndarray, part: np.ndarray, cols: list[int]) ->
     bias = float(model.intercept_[0]) - boundary + math.log(threshold / (1 - threshold))
     return {
         "features": [FEATURES[c] for c in cols],
-        "answered": round(float(np.mean(answered)), 4),
-        "refused": round(float(np.mean(refused)), 4),
-        "refused_at_95": round(float(np.mean(at_95)), 4),
+        **held_out(x, y, part, cols),
         "coef_all": coef,
         "bias_all": round(float(model.intercept_[0]), 2),
         "boundary_all": round(boundary, 3),

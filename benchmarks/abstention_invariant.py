@@ -44,22 +44,18 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from abstention_fit import KEEP, ROOT, collect, held_out  # its rows, folds and held-out scoring
 from sklearn.linear_model import LogisticRegression
 
 from qabot.arabic import is_mostly_arabic
 from qabot.config import Settings
-from qabot.evaluate import article_of, fold_of, index_eval_set, index_fold, load_eval_set
 from qabot.fusion import FEATURES, confidence_features, fuse
 from qabot.highlight import _sentence_terms as sentence_terms  # not public
 from qabot.index import build_index
 from qabot.model import load_encoder
 from qabot.retriever import Retriever
 
-ROOT = Path(__file__).resolve().parents[1]
-ARCD = ROOT.parent / "shared" / "data" / "arcd" / "arcd.retrieval.json"
-ENGLISH = ROOT / "benchmarks" / "data" / "arcd-english-questions.json"
 SEED = ROOT / "articles" / "000_b3e058f4b2c0909a.txt"
-KEEP = 0.95
 NAMES = (*FEATURES, "bm25_share", "sent_cov", "bm25_idf", "sent_words")
 SETS = [
     ("dense", "coverage"),
@@ -119,36 +115,6 @@ def features(retriever: Retriever, question: str, vector: np.ndarray) -> list[fl
     ]
 
 
-def collect(cache: Path, english: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    settings = Settings()
-    encoder = load_encoder(settings)
-    data = load_eval_set(ARCD)
-    questions = data.questions
-    if english:
-        texts = json.loads(ENGLISH.read_text(encoding="utf-8"))["questions"]
-        questions = [q.model_copy(update={"question": texts[q.id]}) for q in questions
-                     if q.id in texts]  # fmt: skip
-    chunks, _ = index_eval_set(data, cache, settings, encoder)
-    article = article_of(data)
-    saved = cache / ("vectors-english.npy" if english else "vectors-arabic.npy")
-    if saved.exists():
-        vectors = np.load(saved)
-    else:
-        vectors = encoder.encode_queries([q.question for q in questions])
-        np.save(saved, vectors)
-    x, y, part = [], [], []
-    for fold in (0, 1):
-        retriever = index_fold(cache, chunks, fold, settings, encoder)
-        for q, v in zip(questions, vectors, strict=True):
-            row = features(retriever, q.question, v)
-            if row is None:
-                continue
-            x.append(row)
-            y.append(fold_of(article[q.paragraph_id]) == fold)
-            part.append(int(article[q.paragraph_id][1:]) // 2 % 2)
-    return np.array(x), np.array(y), np.array(part)
-
-
 def _rows_on(articles: dict[str, str], questions: list[str]) -> np.ndarray:
     """The features of ``questions`` over a fresh index of just ``articles`` (name → text)."""
     settings = Settings()
@@ -185,24 +151,6 @@ def seed_rows(english: bool) -> tuple[list[str], np.ndarray, list[str], np.ndarr
     return asked, x[: len(asked)], off, x[len(asked) :], small
 
 
-def crossval(x: np.ndarray, y: np.ndarray, part: np.ndarray, cols: list[int]) -> dict:
-    answered, refused, at_95 = [], [], []
-    for test in (0, 1):
-        train = part != test
-        model = LogisticRegression(C=10.0, max_iter=1000).fit(x[train][:, cols], y[train])
-        p_train = model.decision_function(x[train][:, cols])
-        boundary = float(np.quantile(p_train[y[train]], 1 - KEEP))
-        p = model.decision_function(x[~train][:, cols])
-        answered += list(p[y[~train]] >= boundary)
-        refused += list(p[~y[~train]] < boundary)
-        at_95.append(float((p[~y[~train]] < np.quantile(p[y[~train]], 1 - KEEP)).mean()))
-    return {
-        "answered": round(float(np.mean(answered)), 4),
-        "refused": round(float(np.mean(refused)), 4),
-        "refused_at_95": round(float(np.mean(at_95)), 4),
-    }
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cache", type=Path, required=True)
@@ -215,13 +163,13 @@ def main() -> None:
         z = np.load(saved)
         x, y, part = z["x"], z["y"], z["part"]
     else:
-        x, y, part = collect(args.cache, args.english)
+        x, y, part = collect(args.cache, args.english, features)
         np.savez(saved, x=x, y=y, part=part)
     asked, seed_x, off, off_x, park_x = seed_rows(args.english)
     rows = []
     for names in ENGLISH_SETS if args.english else SETS:
         cols = [NAMES.index(n) for n in names]
-        row = {"features": list(names), **crossval(x, y, part, cols)}
+        row = {"features": list(names), **held_out(x, y, part, cols)}
         model = LogisticRegression(C=10.0, max_iter=1000).fit(x[:, cols], y)
         boundary = float(np.quantile(model.decision_function(x[:, cols])[y], 1 - KEEP))
         margin = model.decision_function(seed_x[:, cols]) - boundary
