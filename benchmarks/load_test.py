@@ -7,6 +7,10 @@ and 1% with a 429 (retry_after=1). Each chat asks its next question once the pre
 was answered, as a person would, so up to ``--chats`` questions wait at once; with
 ``--burst N`` each chat sends N questions at once and then waits for their N replies, which
 must come in the order asked (a reply out of order is counted and fails the run).
+``--webhook`` runs the bot as replicas do (``qabot bot --webhook``): the stand-in POSTs each
+update to the bot's webhook with its secret token, as Telegram does (at most 40 at once,
+Telegram's default ``max_connections``, repeated until the bot answers 200), and the faults
+fall on sendMessage alone, since a bot behind a webhook makes no getUpdates calls.
 The stand-in has no flood limit, so by default the bot sends as fast as it can
 (``--send-rate 30`` applies Telegram's 30 messages/s, which caps any bot's answers at that).
 
@@ -41,6 +45,7 @@ import logging
 import os
 import resource
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -50,6 +55,8 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+import aiohttp
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -75,7 +82,7 @@ FAULTY = ("sendMessage", "getUpdates")
 ASKING: contextvars.ContextVar[int] = contextvars.ContextVar("asking", default=0)
 #: Where a question's time goes, in the order it passes: each stage ends at the named mark.
 STAGES = {
-    "polled": "pushed → handed out by getUpdates",
+    "polled": "pushed → handed out (getUpdates, or the webhook POST answered)",
     "dispatched": "→ its handler starts (update queue, chat order)",
     "queued": "→ its batch starts encoding (waiting behind other batches)",
     "encoded": "→ its batch is encoded",
@@ -86,12 +93,70 @@ STAGES = {
 }
 
 
+#: The webhook's secret token (``--webhook``) and Telegram's header carrying it.
+SECRET = "load-test-secret"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+#: Telegram's default ``max_connections`` of a webhook: updates it POSTs at once.
+WEBHOOK_CONNECTIONS = 40
+
+
 class LoadAPI(BotAPI):
-    """The stand-in, also handing each delivered reply to a per-chat queue (no polling)."""
+    """The stand-in, also handing each delivered reply to a per-chat queue (no polling),
+    and POSTing updates to the bot's webhook once one is set."""
 
     def __init__(self) -> None:
         super().__init__()
         self.inbox: dict[int, asyncio.Queue[Call]] = {}
+        self.hook: str | None = None
+        #: Which chat asked each question (message id → chat id).
+        self.asked: dict[int, int] = {}
+        #: Each update POSTed to the webhook, by message id: when the bot answered 200.
+        self.posted: dict[int, float] = {}
+        self._posts: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(WEBHOOK_CONNECTIONS)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aexit__(self, *exc: object) -> None:
+        for task in self._posts:
+            task.cancel()
+        if self._session is not None:
+            await self._session.close()
+        await super().__aexit__(*exc)
+
+    def _result(self, method: str, params: dict[str, Any]) -> Any:
+        if method == "setWebhook":
+            assert params.get("secret_token") == SECRET, "the webhook must carry the secret"
+            self.hook = params["url"]
+        elif method == "deleteWebhook":
+            self.hook = None
+        return super()._result(method, params)
+
+    def _push(self, update: dict[str, Any]) -> None:
+        message = update.get("message") or {}
+        self.asked[message.get("message_id", 0)] = message.get("chat", {}).get("id", 0)
+        if self.hook is None:
+            return super()._push(update)
+        update["update_id"] = next(self._update_ids)
+        task = asyncio.get_running_loop().create_task(self._post(self.hook, update))
+        self._posts.add(task)
+        task.add_done_callback(self._posts.discard)
+
+    async def _post(self, url: str, update: dict[str, Any]) -> None:
+        """Deliver ``update`` as Telegram does: POST it, again a moment later until a 200."""
+        self._session = self._session or aiohttp.ClientSession()
+        while True:
+            async with self._slots:
+                try:
+                    async with self._session.post(
+                        url, json=update, headers={SECRET_HEADER: SECRET}
+                    ) as response:
+                        status = response.status
+                except aiohttp.ClientError:
+                    status = 0
+            if status == 200:
+                self.posted[update["message"]["message_id"]] = time.monotonic()
+                return
+            await asyncio.sleep(0.1)
 
     async def _record(self, method: str, params: dict[str, Any], status: int, result: Any,
                       error: str = "") -> Any:  # fmt: skip
@@ -119,10 +184,11 @@ class Marks:
     def stages(self, api: LoadAPI, chats: dict[int, int]) -> dict[int, dict[str, float]]:
         """Each answered question's seconds in each stage of :data:`STAGES`.
 
-        The stand-in's record gives the rest: when a getUpdates handed the update out, and
-        when the chat's first sendMessage after its search arrived (faulty or not).
+        The stand-in's record gives the rest: when a getUpdates handed the update out (or the
+        bot answered its webhook POST), and when the chat's first sendMessage after its search
+        arrived (faulty or not).
         """
-        handed: dict[int, float] = {}
+        handed: dict[int, float] = dict(api.posted)
         for call in api.calls:
             if call.method == "getUpdates" and call.status == 200:
                 for update in call.result or []:
@@ -229,6 +295,13 @@ def trace(app: Any, marks: Marks) -> None:
         return vector
 
     batcher.encode = encoded
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 nobody listens on (for the bot's webhook)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def cpu_by_thread() -> dict[str, float]:
@@ -339,7 +412,7 @@ async def run(args: argparse.Namespace, settings: Settings, retriever: Retriever
     plans = [[QUESTIONS[(c + q) % n] for q in range(args.questions)] for c in range(args.chats)]
     expected = expected_replies(retriever, QUESTIONS)
     async with LoadAPI() as api:
-        for method in FAULTY:
+        for method in ("sendMessage",) if args.webhook else FAULTY:
             api.chaos(method, errors=args.errors, limits=args.limits, retry_after=1)
         api.chaos("sendMessage", errors=args.errors, limits=args.limits, lost=args.lost)
         settings = settings.model_copy(
@@ -352,7 +425,14 @@ async def run(args: argparse.Namespace, settings: Settings, retriever: Retriever
         async with app:
             await app.post_init(app)  # type: ignore[misc]
             await app.start()
-            await app.updater.start_polling(poll_interval=0, timeout=10)  # type: ignore[union-attr]
+            if args.webhook:
+                port = free_port()
+                await app.updater.start_webhook(  # type: ignore[union-attr]
+                    listen="127.0.0.1", port=port, url_path="hook", secret_token=SECRET,
+                    webhook_url=f"http://127.0.0.1:{port}/hook",
+                )  # fmt: skip
+            else:
+                await app.updater.start_polling(poll_interval=0, timeout=10)  # type: ignore[union-attr]
             tasks = [
                 asyncio.create_task(
                     chat(api, 1001 + c, plan, args.per_question, expected, args.burst, marks)
@@ -373,12 +453,7 @@ async def run(args: argparse.Namespace, settings: Settings, retriever: Retriever
             counts, times, _ = task.result()
             outcome.update(counts)
             latencies.update(times)
-        chats: dict[int, int] = {}
-        for call in api.calls:  # which chat asked each question
-            if call.method == "getUpdates" and call.status == 200:
-                for update in call.result or []:
-                    message = update.get("message") or {}
-                    chats[message.get("message_id", 0)] = message.get("chat", {}).get("id", 0)
+        chats = api.asked  # which chat asked each question
         sizes = [size for _, _, size in marks.batches]
         # Every reply that reached each chat, late ones included, against what it asked.
         received = [
@@ -430,6 +505,9 @@ def main() -> int:
     parser.add_argument(
         "--lost", type=float, default=0.0, help="share of sendMessage responses lost after delivery"
     )
+    parser.add_argument(
+        "--webhook", action="store_true", help="updates POSTed to a webhook, not polled"
+    )
     parser.add_argument("--per-question", type=float, default=120.0, help="seconds, then lost")
     parser.add_argument("--timeout", type=float, default=290.0, help="seconds for the whole run")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -469,7 +547,7 @@ def main() -> int:
     result["load average"] = round(os.getloadavg()[0], 1)
     print(f"{args.chats} chats x {args.questions} questions (bursts of {args.burst}), "
           f"{args.errors:.0%} 5xx and "
-          f"{args.limits:.0%} 429 on {' and '.join(FAULTY)}, "
+          f"{args.limits:.0%} 429 on {'sendMessage' if args.webhook else ' and '.join(FAULTY)}, "
           f"{args.lost:.0%} sendMessage responses lost after delivery")  # fmt: skip
     for key, value in result.items():
         if key != "stages":
