@@ -121,15 +121,17 @@ def lexical() -> str:
 
 def load() -> str:
     """One column per run: the headline (each chat waits for each answer) and, if measured,
-    the run whose chats send several questions at once (the per-chat order check)."""
-    runs = [_load(name) for name in ("load_test.json", "load_test-burst4.json")
-            if (RESULTS / name).exists()]  # fmt: skip
+    the run whose chats send several questions at once (the per-chat order check), and the
+    run with updates POSTed to a webhook instead of polled."""
+    names = ("load_test.json", "load_test-burst4.json", "load_test-webhook.json")
+    runs = [_load(name) for name in names if (RESULTS / name).exists()]
 
     def cells(t: dict[str, Any]) -> list[Any]:
         o, r = t["options"], t["result"]
         faults = ", ".join(f"{k}: {v}" for k, v in r["faults"].items())
         return [
             f"{o['chats']} × {o['questions']} ({o.get('burst', 1)})",
+            "webhook" if o.get("webhook") else "polling (getUpdates)",
             o.get("send_rate", 30),
             f"{o['errors']:.0%} 5xx, {o['limits']:.0%} 429, "
             f"{o['lost']:.0%} responses lost after delivery",
@@ -150,6 +152,7 @@ def load() -> str:
 
     names = [
         "chats × questions (sent in bursts of)",
+        "updates reach the bot by",
         "messages/s allowed (0: no limit)",
         "faults asked for",
         "asked / answered / not found / rate limited",
