@@ -97,7 +97,9 @@ class ExactRows:
         longer here (tombstones in the codes, see :class:`FaissIndex`) are dropped."""
         # (-1: fewer candidates than asked; an updated id can come twice, old code and new)
         at = self.present(np.unique(ids[ids != -1]))
-        scores = np.asarray(self.rows[at]) @ vector
+        # einsum, not `@`: a BLAS call of this size starts OpenBLAS's threads, which spin
+        # on a shared machine (measured at 100k: 1.3 ms → 6.8 ms a query).
+        scores = np.einsum("ij,j->i", self.rows[at], vector)
         best = np.argsort(-scores, kind="stable")[:k]
         return [(int(self.ids[at[i]]), float(scores[i])) for i in best]
 
