@@ -237,6 +237,13 @@ def test_edits_past_the_threshold_match_exact_search(
         # scores are exact inner products, not code estimates
         hits = index.search(queries[-1], 10)
         assert [s for _, s in hits] == pytest.approx([s for _, s in exact.search(queries[-1], 10)])
+    # Saved with a removal pending (rows not copied yet), read back without those rows.
+    reread.remove(added[:5])
+    reread.save(tmp_path / "w.faiss")
+    again = FaissIndex.load(tmp_path / "w.faiss", DIM)
+    assert len(again) == 2245 and not set(again.ids().tolist()) & set(added[:5].tolist())
+    np.testing.assert_array_equal(again.get(added[5:8]), vectors[2005:2008])
+    np.testing.assert_array_equal(again.get(updated[:3]), fresh[:3])
 
 
 def test_an_older_ivf_flat_index_is_read_and_rewritten_with_exact_rows(tmp_path: Path) -> None:

@@ -24,6 +24,8 @@ TRAIN_PER_LIST = 40
 #: vectors (benchmarks/ann_choice.py); real embeddings cluster, so this is conservative.
 PROBE_SHARE = 1 / 2
 MIN_PROBES = 16
+_STEP = 1 << 16  # rows copied at a time
+
 #: Dead codes (removed or replaced vectors) past this share of the live ones: rebuild.
 TOMBSTONE_SHARE = 0.1
 #: Candidates re-scored with the exact vectors (at least the ``k`` asked for).
@@ -52,45 +54,70 @@ def build_codes(dim: int, ids: np.ndarray, vectors: np.ndarray) -> Any:
 
 
 class ExactRows:
-    """The exact float vectors by id: ids sorted, rows in the same order (found by bisection).
+    """The exact float vectors by id: ids sorted, found by bisection; row ``i`` of ``rows``
+    (or row ``row_of[i]``, after a removal) is the vector of ``ids[i]``.
 
     Saved as two ``.npy`` files beside the codes; loaded memory-mapped, so a reader pays
-    only for the rows it re-ranks. An edit makes new arrays (the snapshot is copied, never
-    changed under a reader).
+    only for the rows it re-ranks. An edit never changes the arrays a reader holds: a
+    removal only narrows ``row_of``, and an addition writes new rows a block at a time (at
+    1M, one 1.5 GB copy, never two at once).
     """
 
-    def __init__(self, ids: np.ndarray, rows: np.ndarray) -> None:
-        self.ids, self.rows = ids, rows
+    def __init__(self, ids: np.ndarray, rows: np.ndarray, row_of: np.ndarray | None = None):
+        self.ids, self.rows, self.row_of = ids, rows, row_of
 
     @classmethod
     def of(cls, ids: np.ndarray, vectors: np.ndarray) -> ExactRows:
         order = np.argsort(ids, kind="stable")
         return cls(np.ascontiguousarray(ids[order]), np.asarray(vectors, np.float32)[order])
 
+    def _rows_at(self, at: np.ndarray) -> np.ndarray:
+        return np.asarray(self.rows[at if self.row_of is None else self.row_of[at]])
+
     def positions(self, ids: np.ndarray) -> np.ndarray:
-        """Row numbers of ``ids`` (all present)."""
+        """Positions of ``ids`` (all present)."""
         at = np.searchsorted(self.ids, ids)
         if len(ids) and (at.max() >= len(self.ids) or (self.ids[at] != ids).any()):
             raise KeyError("asked for vectors of ids that are not in the index")
         return at
 
     def present(self, ids: np.ndarray) -> np.ndarray:
-        """Row numbers of those of the sorted ``ids`` that are here."""
+        """Positions of those of ``ids`` that are here."""
         if not len(self.ids):
             return np.zeros(0, np.int64)
         at = np.minimum(np.searchsorted(self.ids, ids), len(self.ids) - 1)
         return at[self.ids[at] == ids]
 
     def get(self, ids: np.ndarray) -> np.ndarray:
-        return np.array(self.rows[self.positions(ids)], dtype=np.float32)
+        return np.array(self._rows_at(self.positions(ids)), dtype=np.float32)
 
     def without(self, ids: np.ndarray) -> tuple[ExactRows, int]:
         keep = ~np.isin(self.ids, ids)
         gone = len(self.ids) - int(keep.sum())
-        return (ExactRows(self.ids[keep], self.rows[keep]) if gone else self), gone
+        if not gone:
+            return self, 0
+        row_of = np.arange(len(self.ids)) if self.row_of is None else self.row_of
+        return ExactRows(self.ids[keep], self.rows, row_of[keep]), gone
 
     def plus(self, ids: np.ndarray, vectors: np.ndarray) -> ExactRows:
-        return ExactRows.of(np.concatenate((self.ids, ids)), np.concatenate((self.rows, vectors)))
+        """These rows and the new ones (ids not here yet), written into one new array."""
+        order = np.argsort(ids, kind="stable")
+        ids, vectors = ids[order], np.asarray(vectors, np.float32)[order]
+        at = np.searchsorted(self.ids, ids)
+        new_at = at + np.arange(len(ids))  # where the new rows land among the merged ones
+        rows = np.empty((len(self.ids) + len(ids), self.rows.shape[1]), np.float32)
+        old_at = np.delete(np.arange(len(rows)), new_at)
+        for start in range(0, len(self.ids), _STEP):
+            part = np.arange(start, min(start + _STEP, len(self.ids)))
+            rows[old_at[part]] = self._rows_at(part)
+        rows[new_at] = vectors
+        return ExactRows(np.insert(self.ids, at, ids), rows)
+
+    def compact(self) -> ExactRows:
+        """The same rows in one array, in the order of ``ids``."""
+        if self.row_of is None:
+            return self
+        return self.plus(np.zeros(0, np.int64), np.zeros((0, self.rows.shape[1]), np.float32))
 
     def rescore(self, vector: np.ndarray, ids: np.ndarray, k: int) -> list[tuple[int, float]]:
         """The ``k`` best of candidate ``ids`` by exact inner product, best first; ids no
@@ -99,13 +126,21 @@ class ExactRows:
         at = self.present(np.unique(ids[ids != -1]))
         # einsum, not `@`: a BLAS call of this size starts OpenBLAS's threads, which spin
         # on a shared machine (measured at 100k: 1.3 ms → 6.8 ms a query).
-        scores = np.einsum("ij,j->i", self.rows[at], vector)
+        scores = np.einsum("ij,j->i", self._rows_at(at), vector)
         best = np.argsort(-scores, kind="stable")[:k]
         return [(int(self.ids[at[i]]), float(scores[i])) for i in best]
 
     def save(self, path: Path) -> None:
         np.save(_ids_path(path), self.ids)
-        np.save(_rows_path(path), self.rows)
+        if self.row_of is None:
+            np.save(_rows_path(path), self.rows)
+            return
+        shape = (len(self.ids), self.rows.shape[1])
+        out = np.lib.format.open_memmap(_rows_path(path), "w+", np.float32, shape)
+        for start in range(0, len(self.ids), _STEP):  # a block at a time, no copy in memory
+            part = np.arange(start, min(start + _STEP, shape[0]))
+            out[part] = self._rows_at(part)
+        out.flush()
 
     @classmethod
     def load(cls, path: Path) -> ExactRows | None:

@@ -141,6 +141,7 @@ class FaissIndex:
         if rows is not None and self._index.ntotal - len(rows.ids) > TOMBSTONE_SHARE * max(
             len(rows.ids), 1
         ):
+            self._rows = rows = rows.compact()
             self._index = build_codes(self.dim, rows.ids, rows.rows)
 
     def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
