@@ -438,6 +438,10 @@ def main() -> None:
         help="one size: reuse the index a `--phase build` run left in --work/SIZE and the JSON "
         "it printed (saved to this file) instead of building again; the query phase runs afresh",
     )  # fmt: skip
+    parser.add_argument(
+        "--query-json", type=Path,
+        help="with --build-json: the JSON a `--phase query` run printed on that index",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.plot:
         plot(json.loads(args.out.read_text()), HERE / "scale.png")
@@ -461,7 +465,11 @@ def main() -> None:
         else:
             shutil.rmtree(work, ignore_errors=True)
             row |= child("build", n, work, args.cache, args.threshold, args.edits)
-        row |= child("query", n, work, args.cache, args.threshold, args.edits)
+        if args.query_json:
+            row |= json.loads(args.query_json.read_text().strip().splitlines()[-1])
+            row["query_reused"] = str(args.query_json)
+        else:
+            row |= child("query", n, work, args.cache, args.threshold, args.edits)
         row["load_after"] = load()
         print(json.dumps(row), flush=True)
         rows = json.loads(args.out.read_text()) if args.out.exists() else []  # others' rows too
