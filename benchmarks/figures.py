@@ -386,8 +386,8 @@ def ann() -> str:
     for r in _load("ann_choice.json"):
         drawn, threads = _ann_drawn(r), r.get("threads", 1)
         state = f"{r['load_before']}–{r['load_after']}" if "load_after" in r else str(r["load"])
-        rows.append(f"| {r['size']:,} | {drawn} | exact (flat) | | | {r['exact_ms']} | 1.000 "
-                    f"| {state} |")  # fmt: skip
+        flat = r["exact_ms"] or "–"
+        rows.append(f"| {r['size']:,} | {drawn} | exact (flat) | | | {flat} | 1.000 | {state} |")
         for kind, name in _ANN_NAMES.items():
             part = r.get(kind)
             if not part:

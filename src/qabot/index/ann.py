@@ -68,6 +68,8 @@ class ExactRows:
 
     @classmethod
     def of(cls, ids: np.ndarray, vectors: np.ndarray) -> ExactRows:
+        if len(ids) < 2 or bool((ids[1:] > ids[:-1]).all()):  # sorted already: no copy
+            return cls(np.ascontiguousarray(ids), np.asarray(vectors, np.float32))
         order = np.argsort(ids, kind="stable")
         return cls(np.ascontiguousarray(ids[order]), np.asarray(vectors, np.float32)[order])
 
