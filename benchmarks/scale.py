@@ -388,6 +388,11 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from qabot.config import DEFAULT_ANN_THRESHOLD
+
+    # A row built past a lowered threshold shows the approximate path early: no point of
+    # the growth curve.
+    rows = [r for r in rows if r["threshold"] == DEFAULT_ANN_THRESHOLD]
     sizes = [r["passages"] for r in rows]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     # CPU times: on a shared machine wall times measure the other jobs.
