@@ -249,6 +249,7 @@ def phase_query(n: int, work: Path, cache: Path, threshold: int) -> dict[str, An
                 times.append((time.perf_counter() - t) * 1000)
                 cpu.append((time.process_time() - c) * 1000)
     out: dict[str, Any] = {
+        "rss_queried_mb": round(rss_mb()),  # with the mapped pages the queries touched
         "load_s": round(load_s, 2),
         "rss_mb": round(after),
         "rss_index_mb": round(after - before),
@@ -272,6 +273,8 @@ def phase_query(n: int, work: Path, cache: Path, threshold: int) -> dict[str, An
     out["disk_total_mb"] = round(sum(p.stat().st_size for p in files) / 2**20, 1)
     approximate = bool(getattr(snap.passages, "approximate", False))
     out["passages_approximate"] = approximate
+    if getattr(snap.passages, "_rows", None) is not None:  # qabot.index.ann: codes + re-rank
+        out["passages_index"] = f"IVF-PQ fast scan, re-rank {snap.passages.rerank}"
     exact = exact_top10(snap.passages, questions)
     out["passages_recall10"] = recall_at_10(snap.passages, exact, questions)
     # Past the threshold no sentence search runs (Snapshot.sentence_passages): what counts
@@ -290,25 +293,30 @@ def phase_query(n: int, work: Path, cache: Path, threshold: int) -> dict[str, An
 def probe_sweep(
     retriever: Any, texts: list[str], questions: np.ndarray, exact: list[set[int]]
 ) -> dict[str, Any]:
-    """Per share of the IVF lists probed: the query's CPU p50/p95 and the passage vectors'
-    recall@10 against exact (how far the probe share could drop for speed)."""
+    """Per share of the IVF lists probed (and candidates re-ranked exactly): the query's CPU
+    p50/p95 and the passage vectors' recall@10 against exact (how far they could drop)."""
     snap = retriever.snapshot
     index = snap.passages._index
-    default, out = index.nprobe, {}
-    for share in (32, 16, 8, 4):  # 1/2, the default, is the main measurement
+    default, rerank, out = index.nprobe, getattr(snap.passages, "rerank", None), {}
+    for share, keep in ((16, 1), (8, 1), (4, 1), (3, 1), (2, 2)):  # 1/2: the main measurement
         index.nprobe = max(1, index.nlist // share)
+        if rerank is not None:
+            snap.passages.rerank = rerank // keep
         cpu = []
         for text, vector in zip(texts, questions, strict=True):
             c = time.process_time()
             retriever.search(text, k=3, vector=vector)
             cpu.append((time.process_time() - c) * 1000)
-        out[f"1/{share}"] = {
+        out[f"1/{share}" + (f", re-rank {rerank // keep}" if keep > 1 else "")] = {
             "nprobe": index.nprobe,
+            "rerank": None if rerank is None else rerank // keep,
             "query_cpu_p50_ms": round(float(np.percentile(cpu, 50)), 2),
             "query_cpu_p95_ms": round(float(np.percentile(cpu, 95)), 2),
             "passages_recall10": recall_at_10(snap.passages, exact, questions),
         }
     index.nprobe = default
+    if rerank is not None:
+        snap.passages.rerank = rerank
     return out
 
 
@@ -380,6 +388,11 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from qabot.config import DEFAULT_ANN_THRESHOLD
+
+    # A row built past a lowered threshold shows the approximate path early: no point of
+    # the growth curve.
+    rows = [r for r in rows if r["threshold"] == DEFAULT_ANN_THRESHOLD]
     sizes = [r["passages"] for r in rows]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     # CPU times: on a shared machine wall times measure the other jobs.
@@ -394,8 +407,8 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     ]
     for row in rows:
         row["build_per100"] = row["build_cpu_s"] / 100
-    probed = [r for r in rows if "nprobe" in r]  # past the threshold: fewer IVF lists probed
-    for share in ("1/4", "1/16"):
+    for share in ("1/4", "1/16"):  # past the threshold: fewer IVF lists probed
+        probed = [r for r in rows if share in r.get("nprobe", {})]
         p50 = [r["nprobe"][share]["query_cpu_p50_ms"] for r in probed]
         recall = [r["nprobe"][share]["passages_recall10"] for r in probed]
         label = f"p50, {share} of lists (recall {', '.join(f'{x:.2f}' for x in recall)})"
@@ -425,6 +438,15 @@ def main() -> None:
     parser.add_argument("--edits", default=",".join(EDITS), help="incremental edits to time")
     parser.add_argument("--phase", choices=["build", "query"], help=argparse.SUPPRESS)
     parser.add_argument("--plot", action="store_true", help="only redraw the plot from --out")
+    parser.add_argument(
+        "--build-json", type=Path,
+        help="one size: reuse the index a `--phase build` run left in --work/SIZE and the JSON "
+        "it printed (saved to this file) instead of building again; the query phase runs afresh",
+    )  # fmt: skip
+    parser.add_argument(
+        "--query-json", type=Path,
+        help="with --build-json: the JSON a `--phase query` run printed on that index",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.plot:
         plot(json.loads(args.out.read_text()), HERE / "scale.png")
@@ -441,10 +463,18 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     for n in sizes:
         work = args.work / str(n)
-        shutil.rmtree(work, ignore_errors=True)
         row: dict[str, Any] = {"size": n, "threshold": args.threshold, "load_before": load()}
-        row |= child("build", n, work, args.cache, args.threshold, args.edits)
-        row |= child("query", n, work, args.cache, args.threshold, args.edits)
+        if args.build_json:
+            row |= json.loads(args.build_json.read_text().strip().splitlines()[-1])
+            row["build_reused"] = str(args.build_json)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+            row |= child("build", n, work, args.cache, args.threshold, args.edits)
+        if args.query_json:
+            row |= json.loads(args.query_json.read_text().strip().splitlines()[-1])
+            row["query_reused"] = str(args.query_json)
+        else:
+            row |= child("query", n, work, args.cache, args.threshold, args.edits)
         row["load_after"] = load()
         print(json.dumps(row), flush=True)
         rows = json.loads(args.out.read_text()) if args.out.exists() else []  # others' rows too

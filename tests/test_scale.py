@@ -12,6 +12,7 @@ from fakes import HashEncoder
 from qabot.chunking import paragraph_chunks
 from qabot.config import Settings
 from qabot.index import FaissIndex, FileStore, LexicalIndex, bm25, index_chunks, lexical, npz
+from qabot.index import vectors as vectors_module
 from qabot.index.halfvectors import HalfIndex, HalfRows, to_half
 from qabot.retriever import Retriever
 
@@ -183,3 +184,84 @@ def test_float16_rows_round_exactly_as_faiss_stores_them() -> None:
     rows = HalfRows(half)
     np.testing.assert_array_equal(rows.get(np.array([5, 1999])), half[[5, 1999]].astype(np.float32))
     assert rows.search(vectors[42] / 0.37, 1)[0][0] == 42
+
+
+def exact_top(index: FaissIndex, query: np.ndarray, k: int = 10) -> list[int]:
+    return [i for i, _ in index.search(query, k)]
+
+
+@pytest.mark.parametrize("share", [1.0, 0.0])
+def test_edits_past_the_threshold_match_exact_search(
+    tmp_path: Path, share: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Add, update and remove past a lowered threshold: the approximate index returns what
+    exact search over the same edits returns; a removed or replaced vector never comes back.
+    With the removed codes kept as tombstones (share 1.0) and rebuilt away (0.0)."""
+    monkeypatch.setattr(vectors_module, "TOMBSTONE_SHARE", share)
+    vectors = clustered(2400, seed=3)
+    ids = np.arange(2400, dtype=np.int64) * 11 + 2
+    approximate, exact = FaissIndex(DIM, ann_threshold=500), FaissIndex(DIM, ann_threshold=10**6)
+    for index in (approximate, exact):
+        index.add(ids[:2000], vectors[:2000])
+    assert approximate.approximate and approximate._rows is not None
+    removed, updated, added = ids[:150], ids[150:250], ids[2000:]
+    fresh = clustered(100, seed=4)  # the updated passages' new vectors
+    for index in (approximate, exact):
+        assert index.remove(removed) == 150
+        index.remove(updated)
+        index.add(updated, fresh)
+        index.add(added, vectors[2000:])
+    assert len(approximate) == len(exact) == 2250
+    assert approximate._index.ntotal == (2500 if share else 2250)  # tombstones, or none
+    assert sorted(approximate.ids().tolist()) == sorted(exact.ids().tolist())
+    np.testing.assert_array_equal(approximate.get(updated[:3]), fresh[:3])
+    np.testing.assert_array_equal(approximate.get(added[-2:]), vectors[-2:])
+    with pytest.raises(KeyError):
+        approximate.get(removed[:1])
+    # Queries that would find the removed and replaced vectors first if edits were ignored.
+    queries = np.concatenate((vectors[:150:5], vectors[150:250:5], fresh[::5], vectors[2000::20]))
+    loaded = tmp_path / "v.faiss"
+    approximate.save(loaded)
+    reread = FaissIndex.load(loaded, DIM)
+    assert isinstance(reread._rows.rows, np.memmap)  # type: ignore[union-attr]
+    for index in (approximate, reread):
+        found = [exact_top(index, q) for q in queries]
+        expected = [exact_top(exact, q) for q in queries]
+        shared = [len(set(f) & set(e)) / 10 for f, e in zip(found, expected, strict=True)]
+        assert np.mean(shared) >= 0.98
+        assert not {i for f in found for i in f} & set(removed.tolist())
+        # an updated passage is found by its new vector, with its new score
+        for row, key in enumerate(updated[::5]):
+            best, score = index.search(fresh[row * 5], 1)[0]
+            assert best == key and score == pytest.approx(1.0, abs=1e-5)
+        # scores are exact inner products, not code estimates
+        hits = index.search(queries[-1], 10)
+        assert [s for _, s in hits] == pytest.approx([s for _, s in exact.search(queries[-1], 10)])
+    # Saved with a removal pending (rows not copied yet), read back without those rows.
+    reread.remove(added[:5])
+    reread.save(tmp_path / "w.faiss")
+    again = FaissIndex.load(tmp_path / "w.faiss", DIM)
+    assert len(again) == 2245 and not set(again.ids().tolist()) & set(added[:5].tolist())
+    np.testing.assert_array_equal(again.get(added[5:8]), vectors[2005:2008])
+    np.testing.assert_array_equal(again.get(updated[:3]), fresh[:3])
+
+
+def test_an_older_ivf_flat_index_is_read_and_rewritten_with_exact_rows(tmp_path: Path) -> None:
+    vectors = clustered(3000, seed=5)
+    ids = np.arange(3000, dtype=np.int64) * 3
+    old = faiss.IndexIVFFlat(faiss.IndexFlatIP(DIM), DIM, 64, faiss.METRIC_INNER_PRODUCT)
+    old.set_direct_map_type(faiss.DirectMap.Hashtable)
+    old.train(vectors)
+    old.add_with_ids(vectors, ids)
+    old.nprobe = 32
+    faiss.write_index(old, str(tmp_path / "old.faiss"))
+    index = FaissIndex.load(tmp_path / "old.faiss", DIM)
+    assert index.approximate and index._rows is None
+    queries = clustered(50, seed=6)
+    assert recall10(index, ids, vectors, queries) >= 0.98
+    assert index.remove(ids[:10]) == 10
+    index.save(tmp_path / "new.faiss")
+    new = FaissIndex.load(tmp_path / "new.faiss", DIM)
+    assert isinstance(new._index, faiss.IndexIVFPQFastScan) and new._rows is not None
+    assert len(new) == 2990 and not set(new.ids().tolist()) & set(ids[:10].tolist())
+    assert recall10(new, ids[10:], vectors[10:], queries) >= 0.98
