@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from .tokencount import TokenCounter
+
 if TYPE_CHECKING:
     from onnxruntime import InferenceSession
     from sentence_transformers import SentenceTransformer
@@ -41,7 +43,7 @@ class SentenceTransformerEncoder:
         prompts = model.prompts or {}
         self.query_prompt: str = prompts.get("query", "") or ""
         self.passage_prompt: str = prompts.get("passage", prompts.get("document", "")) or ""
-        self._counter = _counting_tokenizer(model)
+        self._count = TokenCounter(_counting_tokenizer(model))
 
     def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
         if not texts:
@@ -63,7 +65,7 @@ class SentenceTransformerEncoder:
         return self._encode(texts, self.passage_prompt)
 
     def count_tokens(self, text: str) -> int:
-        return len(self._counter.encode(text).ids)
+        return self._count(text)
 
 
 def _counting_tokenizer(model: SentenceTransformer) -> Tokenizer:
@@ -121,6 +123,7 @@ class OnnxEncoder:
         self.passage_prompt: str = prompts.get("passage", prompts.get("document", "")) or ""
         self._pad = tokenizer.token_to_id("<pad>") or 0
         self._eos = tokenizer.token_to_id("</s>") or 0
+        self._count = TokenCounter(tokenizer)
 
     def _ids(self, texts: list[str]) -> list[list[int]]:
         """Token ids with specials, cut as transformers cuts: the text's end, then ``</s>``."""
@@ -157,4 +160,4 @@ class OnnxEncoder:
         return self._encode(texts, self.passage_prompt)
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer.encode(text).ids)
+        return self._count(text)
