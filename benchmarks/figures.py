@@ -245,6 +245,49 @@ def build_speed() -> str:
     return "\n".join(rows)
 
 
+def build_wave6() -> str:
+    """Non-embedding build work per stage (CPU s), this code against the wave-5 main."""
+    t = _load("build_throughput-wave6.json")
+    stages = ["read_chunk", "sentences", "bridge", "bm25_analysis", "bm25", "write", "other"]
+    rows = ["| corpus | code | MB | CPU s | **MB / CPU s** | MB / s (wall) | "
+            + " | ".join(stages) + " |", "|---|---|---:|---:|---:|---:|"
+            + "---:|" * len(stages)]  # fmt: skip
+    for corpus, arms in t["corpora"].items():
+        for arm, r in arms.items():
+            cpu, mb = r["stages_cpu_s"], r["text_bytes"] / 1e6
+            rows.append(
+                f"| {corpus} | {arm} | {mb:.2f} | {r['non_embedding_cpu_s']:.3f} "
+                f"| **{r['non_embedding_mb_per_cpu_s']:.2f}** "
+                f"| {r['non_embedding_mb_per_s']:.2f} | "
+                + " | ".join(f"{cpu.get(f'{s}_cpu', 0.0):.3f}" for s in stages) + " |"
+            )
+    loads = [f"{r['load_avg']:.1f}" for arms in t["corpora"].values() for r in arms.values()]
+    rows += ["", f"Load average {t['load_before']:.1f} before, {', '.join(loads)} after each "
+             f"arm, {t['load_after']:.1f} at the end ({t['cpus']} CPUs)."]  # fmt: skip
+    return "\n".join(rows)
+
+
+def build_speed_wave6() -> str:
+    r = _load("build_speed-wave6.json")
+    rows = ["| arm | wall s | CPU s | passages + sentences s | bridge words s | rest s |",
+            "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for arm, a in r["arms"].items():
+        m = a["mean"]
+        rows.append(
+            f"| {arm} | {m['wall_s']:.1f} | {m['cpu_s']:.1f} | {m.get('encode_passages_s', 0):.1f} "
+            f"| {m.get('encode_queries_s', 0):.1f} | {m['rest_s']:.1f} |"
+        )
+    p, load = r["parity_min_cosine"], r["load_average"]
+    rows += ["", f"{r['passages']} passages, {r['rounds']} round(s), means; ONNX "
+             f"{r.get('onnx_batch_tokens')} tokens a call. torch / ONNX, passages + sentences: "
+             f"**{r['speedup_passages_sentences_mean']}×** (best rounds "
+             f"{r['speedup_passages_sentences_best']}×); whole build: wall "
+             f"{r['speedup_mean_wall']}×, CPU {r['speedup_mean_cpu']}×. Parity (min cosine, "
+             f"ONNX build against torch build): passages {p['passages']}, sentences "
+             f"{p['sentences']}. Load average {load['before'][0]:.1f} → {load['after'][0]:.1f}."]
+    return "\n".join(rows)
+
+
 def bridge_bytes() -> str:
     r = _load("bridge_bytes.json")
     rows = ["| bridge file | size MB | min cosine to float32 | English R@1 | R@5 | MRR@10 |",
@@ -559,6 +602,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "passage-signals": passage_signals, "abstention-invariant": abstention_invariant,
     "pg-hnsw": pg_hnsw,
     "build-small": build_small, "build-speed": build_speed, "bridge-bytes": bridge_bytes,
+    "build-wave6": build_wave6, "build-speed-wave6": build_speed_wave6,
 }  # fmt: skip
 
 
