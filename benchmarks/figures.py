@@ -267,27 +267,6 @@ def build_wave6() -> str:
     return "\n".join(rows)
 
 
-def build_speed_wave6() -> str:
-    r = _load("build_speed-wave6.json")
-    rows = ["| arm | wall s | CPU s | passages + sentences s | bridge words s | rest s |",
-            "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
-    for arm, a in r["arms"].items():
-        m = a["mean"]
-        rows.append(
-            f"| {arm} | {m['wall_s']:.1f} | {m['cpu_s']:.1f} | {m.get('encode_passages_s', 0):.1f} "
-            f"| {m.get('encode_queries_s', 0):.1f} | {m['rest_s']:.1f} |"
-        )
-    p, load = r["parity_min_cosine"], r["load_average"]
-    rows += ["", f"{r['passages']} passages, {r['rounds']} round(s), means; ONNX "
-             f"{r.get('onnx_batch_tokens')} tokens a call. torch / ONNX, passages + sentences: "
-             f"**{r['speedup_passages_sentences_mean']}×** (best rounds "
-             f"{r['speedup_passages_sentences_best']}×); whole build: wall "
-             f"{r['speedup_mean_wall']}×, CPU {r['speedup_mean_cpu']}×. Parity (min cosine, "
-             f"ONNX build against torch build): passages {p['passages']}, sentences "
-             f"{p['sentences']}. Load average {load['before'][0]:.1f} → {load['after'][0]:.1f}."]
-    return "\n".join(rows)
-
-
 def bridge_bytes() -> str:
     r = _load("bridge_bytes.json")
     rows = ["| bridge file | size MB | min cosine to float32 | English R@1 | R@5 | MRR@10 |",
@@ -602,7 +581,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "passage-signals": passage_signals, "abstention-invariant": abstention_invariant,
     "pg-hnsw": pg_hnsw,
     "build-small": build_small, "build-speed": build_speed, "bridge-bytes": bridge_bytes,
-    "build-wave6": build_wave6, "build-speed-wave6": build_speed_wave6,
+    "build-wave6": build_wave6,
 }  # fmt: skip
 
 
