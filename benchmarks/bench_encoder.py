@@ -1,7 +1,7 @@
 """The ONNX Runtime backend against torch, side by side in one run (issue 12).
 
     python benchmarks/bench_encoder.py [FILE.retrieval.json] [--queries 200] [--limit N]
-        [--onnx-batch 64] [--json benchmarks/results/bench_encoder.json]
+        [--onnx-batch-tokens 1024] [--json benchmarks/results/bench_encoder.json]
 
 - question encoding, one question at a time: torch p50/p95 and ONNX p50/p95, the two backends
   interleaved question by question so load changes hit both alike;
@@ -10,7 +10,8 @@
   on ONNX, with ``QABOT_BATCH_SIZE`` (``Settings().batch_size``);
 - the build's embedding alone: torch in the order the build used before issue 12 (slices of
   8 batches in file order, sorted only within each slice), torch and ONNX longest-first over
-  all texts (the build's order now), and ONNX with ``--onnx-batch`` texts per batch.
+  all texts (the build's order now), and ONNX with ``--onnx-batch-tokens`` tokens per call
+  (``encoder.BATCH_TOKENS`` otherwise).
 
 ``--limit N`` takes the first N passages (and their sentences), for a quick look.
 """
@@ -73,7 +74,7 @@ def main() -> None:
     ap.add_argument("file", nargs="?", default=str(ARCD))
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--limit", type=int, default=0, help="first N passages only (0: all)")
-    ap.add_argument("--onnx-batch", type=int, default=64)
+    ap.add_argument("--onnx-batch-tokens", type=int, default=1024)
     ap.add_argument("--json", type=Path, default=RESULTS / "bench_encoder.json")
     args = ap.parse_args()
     settings = Settings()
@@ -110,11 +111,11 @@ def main() -> None:
                 lambda: embed_longest_first(torch_enc, texts, batch * 8)
             ),
         }
-        onnx_enc.batch_size = args.onnx_batch
-        embed[f"onnx, longest first, batch {args.onnx_batch}"] = timed(
-            lambda: embed_longest_first(onnx_enc, texts, args.onnx_batch * 8)
+        default_tokens, onnx_enc.batch_tokens = onnx_enc.batch_tokens, args.onnx_batch_tokens
+        embed[f"onnx, longest first, {args.onnx_batch_tokens} tokens a call"] = timed(
+            lambda: embed_longest_first(onnx_enc, texts, batch * 8)
         )
-        onnx_enc.batch_size = batch
+        onnx_enc.batch_tokens = default_tokens
 
         say("questions")
         retriever = Retriever(stores["onnx"], onnx_enc, settings)

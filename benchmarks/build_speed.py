@@ -8,7 +8,8 @@ turns (torch, ONNX, torch, ONNX…) so load changes hit both alike. Reported per
 process-CPU seconds (best round and mean), and how those seconds split between embedding
 passages + sentences (``encode_passages``), the bridge's words (``encode_queries``) and the
 rest. Parity: the ONNX build's passage and sentence vectors against torch's (min cosine).
-The issue-12 target is ``torch wall / ONNX wall`` ≥ 1.5.
+The issue-12 target is ``torch / ONNX`` ≥ 1.5 for passages + sentences
+(``speedup_passages_sentences_*``); the whole build's ratio is ``speedup_*_wall``.
 """
 
 from __future__ import annotations
@@ -116,6 +117,10 @@ def main() -> None:
         "speedup_best_wall": ratio("best", "wall_s"),
         "speedup_mean_wall": ratio("mean", "wall_s"),
         "speedup_mean_cpu": ratio("mean", "cpu_s"),
+        # The part issue 12 named: passages + sentences (``encode_passages``) alone.
+        "speedup_passages_sentences_best": ratio("best", "encode_passages_s"),
+        "speedup_passages_sentences_mean": ratio("mean", "encode_passages_s"),
+        "onnx_batch_tokens": getattr(encoders["onnx"], "batch_tokens", None),
         "parity_min_cosine": {
             "passages": round(float(passage_cos.min()), 6),
             "sentences": round(float(sentence_cos.min()), 6),

@@ -248,6 +248,28 @@ def build_speed() -> str:
     return "\n".join(rows)
 
 
+def build_wave6() -> str:
+    """Non-embedding build work per stage (CPU s), this code against the wave-5 main."""
+    t = _load("build_throughput-wave6.json")
+    stages = ["read_chunk", "sentences", "bridge", "bm25_analysis", "bm25", "write", "other"]
+    rows = ["| corpus | code | MB | CPU s | **MB / CPU s** | MB / s (wall) | "
+            + " | ".join(stages) + " |", "|---|---|---:|---:|---:|---:|"
+            + "---:|" * len(stages)]  # fmt: skip
+    for corpus, arms in t["corpora"].items():
+        for arm, r in arms.items():
+            cpu, mb = r["stages_cpu_s"], r["text_bytes"] / 1e6
+            rows.append(
+                f"| {corpus} | {arm} | {mb:.2f} | {r['non_embedding_cpu_s']:.3f} "
+                f"| **{r['non_embedding_mb_per_cpu_s']:.2f}** "
+                f"| {r['non_embedding_mb_per_s']:.2f} | "
+                + " | ".join(f"{cpu.get(f'{s}_cpu', 0.0):.3f}" for s in stages) + " |"
+            )
+    loads = [f"{r['load_avg']:.1f}" for arms in t["corpora"].values() for r in arms.values()]
+    rows += ["", f"Load average {t['load_before']:.1f} before, {', '.join(loads)} after each "
+             f"arm, {t['load_after']:.1f} at the end ({t['cpus']} CPUs)."]  # fmt: skip
+    return "\n".join(rows)
+
+
 def bridge_bytes() -> str:
     r = _load("bridge_bytes.json")
     rows = ["| bridge file | size MB | min cosine to float32 | English R@1 | R@5 | MRR@10 |",
@@ -599,6 +621,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "passage-signals": passage_signals, "abstention-invariant": abstention_invariant,
     "pg-hnsw": pg_hnsw,
     "build-small": build_small, "build-speed": build_speed, "bridge-bytes": bridge_bytes,
+    "build-wave6": build_wave6,
 }  # fmt: skip
 
 

@@ -160,11 +160,13 @@ def _patched(table: dict[int, str | None], stopwords: frozenset[str]) -> Iterato
     arabic._FOLD_RE, arabic._FOLD = arabic._compile(arabic._TABLE | table)
     arabic.STOPWORDS = stopwords
     arabic._token_terms.cache_clear()
+    arabic._text_keys.cache_clear()  # keys of whole texts, cached by the raw text
     try:
         yield
     finally:
         arabic._FOLD_RE, arabic._FOLD, arabic.STOPWORDS = saved
         arabic._token_terms.cache_clear()
+        arabic._text_keys.cache_clear()
 
 
 def extras(ds: Dataset) -> None:

@@ -53,7 +53,7 @@ def main() -> None:
             dim=fp32.dim,
             prompts={"query": fp32.query_prompt, "passage": fp32.passage_prompt},
             max_length=fp32.max_length,
-            batch_size=fp32.batch_size,
+            batch_tokens=fp32.batch_tokens,
         )
         questions = [q.question for q in load_eval_set(args.file).questions[:200]]
         cos = np.einsum("ij,ij->i", fp32.encode_queries(questions), int8.encode_queries(questions))

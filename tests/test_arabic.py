@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from qabot.arabic import (
     STOPWORDS,
+    is_arabic_token,
     is_mostly_arabic,
     normalize,
     sanitize,
@@ -253,6 +254,22 @@ def test_is_mostly_arabic() -> None:
     assert not is_mostly_arabic("When was the OIC founded?")
     assert not is_mostly_arabic("Who is لافروف and what did he say?")
     assert not is_mostly_arabic("2022?")
+
+
+def test_is_arabic_token_is_any_letter_of_the_arabic_blocks() -> None:
+    """Every code point, against the definition (a letter in an Arabic Unicode block)."""
+    blocks = [(0x0600, 0x06FF), (0x0750, 0x077F), (0x08A0, 0x08FF)]
+    blocks += [(0xFB50, 0xFDFF), (0xFE70, 0xFEFF)]
+    arabic_letters = {
+        chr(cp) for first, last in blocks for cp in range(first, last + 1) if chr(cp).isalpha()
+    }
+    wrong = [
+        cp
+        for cp in range(0x110000)
+        if not 0xD800 <= cp <= 0xDFFF and is_arabic_token(chr(cp)) != (chr(cp) in arabic_letters)
+    ]
+    assert wrong == []
+    assert is_arabic_token("COVID-١٩ كورونا") and not is_arabic_token("COVID-١٩ ،؟")
 
 
 def test_sanitize_removes_controls_and_bidi_overrides() -> None:

@@ -7,8 +7,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from .arabic import split_sentences
 from .articles import Article, ArticleMeta
+from .sentences import split_sentences
 
 #: Lines that credit a photo or name the source: metadata, never passages.
 _CREDIT = re.compile(r"^\s*(الصورة|صورة|تصوير|المصور|الصور|photo|image|credit)\s*[:：]", re.I)

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from .tokencount import TokenCounter
+
 if TYPE_CHECKING:
     from onnxruntime import InferenceSession
     from sentence_transformers import SentenceTransformer
@@ -41,7 +43,7 @@ class SentenceTransformerEncoder:
         prompts = model.prompts or {}
         self.query_prompt: str = prompts.get("query", "") or ""
         self.passage_prompt: str = prompts.get("passage", prompts.get("document", "")) or ""
-        self._counter = _counting_tokenizer(model)
+        self._count = TokenCounter(_counting_tokenizer(model))
 
     def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
         if not texts:
@@ -63,7 +65,7 @@ class SentenceTransformerEncoder:
         return self._encode(texts, self.passage_prompt)
 
     def count_tokens(self, text: str) -> int:
-        return len(self._counter.encode(text).ids)
+        return self._count(text)
 
 
 def _counting_tokenizer(model: SentenceTransformer) -> Tokenizer:
@@ -81,12 +83,21 @@ def _counting_tokenizer(model: SentenceTransformer) -> Tokenizer:
     return counter
 
 
+#: Tokens (padded) per ONNX Runtime call. Small batches are faster per token here: a long
+#: passage goes alone and ~256 tokens of activations stay in a core's cache, while short texts
+#: (the word bridge's ~12,000 words, questions) still share a call. On ARCD's passages and
+#: sentences this took 35 % less CPU than 16 texts a batch (benchmarks/README.md, "Build
+#: speed, wave 6"); measured with ``benchmarks/onnx_build_ideas.py``.
+BATCH_TOKENS = 256
+
+
 class OnnxEncoder:
     """The bundled model run by ONNX Runtime (``QABOT_BACKEND=onnx``), without torch.
 
     It does what ``SentenceTransformer.encode`` does for this model — prompt prefix, the same
     tokenizer.json, truncation to ``max_length``, mean pooling over the attention mask, L2
-    norm — in numpy. Texts are sorted by token length before batching, so a batch pads little.
+    norm — in numpy. Texts are sorted by token length before batching, so a batch pads little,
+    and a batch holds about :data:`BATCH_TOKENS` tokens (padding included).
     """
 
     backend = "onnx"
@@ -100,18 +111,19 @@ class OnnxEncoder:
         dim: int,
         prompts: dict[str, str],
         max_length: int,
-        batch_size: int = 16,
+        batch_tokens: int = BATCH_TOKENS,
     ) -> None:
         self.session = session
         self.tokenizer = tokenizer
         self.model_id = model_id
         self.dim = dim
         self.max_length = max_length
-        self.batch_size = batch_size
+        self.batch_tokens = batch_tokens
         self.query_prompt: str = prompts.get("query", "") or ""
         self.passage_prompt: str = prompts.get("passage", prompts.get("document", "")) or ""
         self._pad = tokenizer.token_to_id("<pad>") or 0
         self._eos = tokenizer.token_to_id("</s>") or 0
+        self._count = TokenCounter(tokenizer)
 
     def _ids(self, texts: list[str]) -> list[list[int]]:
         """Token ids with specials, cut as transformers cuts: the text's end, then ``</s>``."""
@@ -125,10 +137,8 @@ class OnnxEncoder:
         order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
         start = 0
         while start < len(order):
-            # At least `batch_size` texts, more while they are short: a build embeds ~12,000
-            # single words for the word bridge, and a batch of 16 of those is mostly overhead.
             width = len(ids[order[start]])  # the longest left
-            rows = order[start : start + max(self.batch_size, self.batch_size * 64 // width)]
+            rows = order[start : start + max(1, self.batch_tokens // width)]
             start += len(rows)
             input_ids = np.full((len(rows), width), self._pad, dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
@@ -150,4 +160,4 @@ class OnnxEncoder:
         return self._encode(texts, self.passage_prompt)
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer.encode(text).ids)
+        return self._count(text)

@@ -46,7 +46,7 @@ def load_encoder(settings: Settings) -> SentenceTransformerEncoder | OnnxEncoder
     model, batch_size = settings.model, settings.batch_size
     if model == DEFAULT_MODEL and settings.backend == "onnx":
         converted = _converted(model_dir(Path(settings.cache_dir).expanduser().resolve()))
-        return _load_onnx(converted, batch_size)
+        return _load_onnx(converted)
     if model == DEFAULT_MODEL:
         st_model = _load_bundled(model_dir(Path(settings.cache_dir).expanduser().resolve()))
         return SentenceTransformerEncoder(st_model, bundled_model_id(), batch_size=batch_size)
@@ -110,11 +110,11 @@ def _open_converted(path: Path) -> SentenceTransformer:
     return model
 
 
-def _load_onnx(converted: Path, batch_size: int) -> OnnxEncoder:
+def _load_onnx(converted: Path) -> OnnxEncoder:
     """The ONNX Runtime encoder, exporting on first use and once more if the export is broken
     (re-converting too, if the converted model itself is what does not load)."""
     try:
-        return _open_onnx(_exported(converted), converted, batch_size)
+        return _open_onnx(_exported(converted), converted)
     except ModelError:
         raise
     except Exception as exc:
@@ -125,7 +125,7 @@ def _load_onnx(converted: Path, batch_size: int) -> OnnxEncoder:
         )
     try:
         _export_again(converted)
-        return _open_onnx(onnx_dir(converted), converted, batch_size)
+        return _open_onnx(onnx_dir(converted), converted)
     except ModelError:
         raise
     except Exception as exc:
@@ -158,7 +158,7 @@ def _exported(converted: Path) -> Path:
     return folder
 
 
-def _open_onnx(folder: Path, converted: Path, batch_size: int) -> OnnxEncoder:
+def _open_onnx(folder: Path, converted: Path) -> OnnxEncoder:
     import onnxruntime as ort
     from tokenizers import Tokenizer
 
@@ -185,5 +185,4 @@ def _open_onnx(folder: Path, converted: Path, batch_size: int) -> OnnxEncoder:
         dim=int(hidden),
         prompts=prompts,
         max_length=MAX_SEQ_LENGTH,
-        batch_size=batch_size,
     )
