@@ -209,18 +209,17 @@ def _sentence_vectors(
 ) -> tuple[VectorIndex, int]:
     """Vectors for the distinct sentence ``texts`` (id = position), reusing ``base``'s; return
     them and how many texts were embedded."""
-    old = base.sentence_ids_by_text()
-    reused = [i for i, t in enumerate(texts) if t in old]
-    todo = [i for i, t in enumerate(texts) if t not in old]
+    stored = base.stored_sentence_ids(texts)
+    reused = np.flatnonzero(stored >= 0)
+    todo = np.flatnonzero(stored < 0).tolist()
     # float16 (as a file store keeps them) in a mapped scratch file: a million passages
     # have ~4M sentences, 6 GB of vectors.
     vectors = scratch((len(texts), base.dim), np.float16, getattr(store, "folder", None))
     # A store that keeps a row per text writes only new texts: reused ones need no reading.
-    if reused and not getattr(store, "sentences_by_text", False):
-        ids = np.fromiter((old[texts[i]] for i in reused), np.int64, len(reused))
+    if len(reused) and not getattr(store, "sentences_by_text", False):
         for start in range(0, len(reused), _EMBED_STEP):
             rows = reused[start : start + _EMBED_STEP]
-            vectors[rows] = half_rows(base.sentence_vectors, ids[start : start + _EMBED_STEP])
+            vectors[rows] = half_rows(base.sentence_vectors, stored[rows])
     for start in range(0, len(todo), _EMBED_STEP):
         part = todo[start : start + _EMBED_STEP]
         vectors[part] = to_half(embed([texts[i] for i in part]))

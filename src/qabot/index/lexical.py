@@ -27,10 +27,9 @@ import numpy as np
 
 from ..arabic import ANALYSIS_VERSION, index_keys, is_arabic_token, term_groups
 from ..errors import REBUILD_HINT, IndexError_
-from . import bm25
+from . import bm25, lexupdate
 from .bm25 import DEFAULT_B, DEFAULT_K1
 from .npz import read_npz, smallest, write_npz
-from .spill import Spool
 
 __all__ = ["DEFAULT_B", "DEFAULT_K1", "LexicalIndex", "LexicalQuery"]
 
@@ -181,46 +180,10 @@ class LexicalIndex:
         add_ids: Sequence[int] = (),
         add_texts: Sequence[str] = (),
     ) -> LexicalIndex:
-        """A new index without ``remove`` and with the added passages (same id = replace).
-
-        Kept passages reuse their stored keys, so an incremental update only analyses the
-        new texts. Keys no passage uses any more are dropped from the vocabulary.
-        """
-        if len(add_ids) != len(add_texts):
-            raise ValueError(f"{len(add_ids)} ids but {len(add_texts)} texts")
-        gone = {int(i) for i in remove} | {int(i) for i in add_ids}
-        keep = np.fromiter((i not in gone for i in self._ids.tolist()), dtype=bool)
-        lengths = np.diff(self._offsets)[keep]
-        # Every passage's key numbers go to a scratch file, the kept ones first: a million
-        # passages have ~500M keys, and their key strings never coexist.
-        spool = Spool()
-        spool.write(np.compress(np.repeat(keep, np.diff(self._offsets)), self._flat))
-        key_id = dict(self._key_id)
-        vocab = list(self._vocab)
-        new_lengths = np.zeros(len(add_texts), dtype=np.int64)
-        for i, text in enumerate(add_texts):
-            keys = index_keys(text)
-            new_lengths[i] = len(keys)
-            for key in keys:
-                number = key_id.get(key)
-                if number is None:
-                    number = key_id[key] = len(vocab)
-                    vocab.append(key)
-                spool.numbers.append(number)
-            spool.flush_if_full()
-        flat = spool.mapped()
-        all_lengths = np.concatenate((lengths, new_lengths))
-        offsets = np.zeros(len(all_lengths) + 1, dtype=np.int64)
-        np.cumsum(all_lengths, out=offsets[1:])
-
-        used = np.zeros(len(vocab), dtype=bool)
-        used[flat] = True
-        renumber = (np.cumsum(used) - 1).astype(np.int32)
-        vocab = [t for t, u in zip(vocab, used.tolist(), strict=True) if u]
-        ids = np.concatenate((self._ids[keep], np.asarray(add_ids, dtype=np.int64).reshape(-1)))
-        for start in range(0, 0 if used.all() else len(flat), 1 << 24):
-            flat[start : start + (1 << 24)] = renumber[flat[start : start + (1 << 24)]]
-        return LexicalIndex(ids, vocab, flat, offsets, k1=self._k1, b=self._b)
+        """A new index without ``remove`` and with the added passages (same id = replace),
+        merged rather than rebuilt (:mod:`.lexupdate`)."""
+        parts = lexupdate.merge(self, remove, add_ids, add_texts)
+        return LexicalIndex(*parts[:4], k1=self._k1, b=self._b, matrix=parts.matrix)
 
     # ------------------------------------------------------------------ queries
 
