@@ -2,8 +2,8 @@
 
 Dense retrieval misses rare names, numbers and exact wordings; BM25 over normalised and
 stemmed keys plus character trigrams (:func:`qabot.arabic.index_keys`) catches them. The
-index is rebuilt on every incremental update, so it keeps each passage's keys: a rebuild or
-a load never re-tokenises text.
+index keeps each passage's keys, so an incremental update (:mod:`.lexupdate`, merged) or a
+load never re-tokenises text. One question's hits and scores: :mod:`.lexquery`.
 
 Scoring is BM25's Lucene variant (as Lucene and bm25s compute it). Two structures serve a
 question: posting lists (a CSC score matrix, one column per key) find the top BM25 hits, and
@@ -20,7 +20,6 @@ import json
 import math
 import zipfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,7 @@ from ..arabic import ANALYSIS_VERSION, index_keys, is_arabic_token, term_groups
 from ..errors import REBUILD_HINT, IndexError_
 from . import bm25, lexupdate
 from .bm25 import DEFAULT_B, DEFAULT_K1
+from .lexquery import LexicalQuery
 from .npz import read_npz, smallest, write_npz
 
 __all__ = ["DEFAULT_B", "DEFAULT_K1", "LexicalIndex", "LexicalQuery"]
@@ -42,56 +42,6 @@ _DAMAGE = (OSError, ValueError, KeyError, TypeError, IndexError, EOFError, zipfi
 _MAPPED = ("flat", "data", "indices")
 #: Up to this many keys (~2,000 paragraphs), posting lists are made on load (ARCD: ~30 ms).
 DERIVED_KEYS = 1 << 20
-
-
-@dataclass
-class LexicalQuery:
-    """One question's BM25 hits, plus its score and coverage of any passage id."""
-
-    hits: list[tuple[int, float]]
-    groups: list[tuple[tuple[str, ...], float]]  # content words, as weighted_groups gives them
-    _index: LexicalIndex
-    _keys: np.ndarray  # the question's known key numbers (sorted, distinct)
-    _repeats: np.ndarray  # how often BM25 counts each (0: a coverage-only key)
-    _last: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
-
-    def _tf(self, ids: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The known rows among ``ids``, which are known, and their counts of the question's
-        keys; kept for the next call, as the retriever asks scores and coverage of the same."""
-        wanted = np.asarray(ids, dtype=np.int64).reshape(-1)
-        if self._last is None or not np.array_equal(self._last[0], wanted):
-            rows, known = self._index._rows(wanted)
-            self._last = (wanted, rows[known], known, self._index._tf(rows[known], self._keys))
-        return self._last[1:]
-
-    def scores(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
-        """BM25 scores of ``ids`` (0 for non-matching or unknown ids)."""
-        rows, known, tf = self._tf(ids)
-        out = np.zeros(len(known), dtype=np.float64)
-        out[known] = self._index._scores(rows, tf, self._keys, self._repeats)
-        return out
-
-    def coverage(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
-        """Coverage of ``ids`` (see :meth:`LexicalIndex.query`; 0 for unknown ids).
-
-        A word is found if any of its keys (light or Snowball stem) is in the passage. Words
-        absent from the whole index weigh the most, so a question about something the corpus
-        never mentions scores low: a signal for abstaining. 0.0 without content words.
-        """
-        rows, known, tf = self._tf(ids)
-        out = np.zeros(len(known), dtype=np.float64)
-        total = sum(w for _, w in self.groups)
-        if total <= 0 or not known.any():
-            return out
-        present = tf > 0
-        found = np.zeros(int(known.sum()), dtype=np.float64)
-        key_id = self._index._key_id
-        for group, weight in self.groups:
-            cols = np.searchsorted(self._keys, [key_id[t] for t in group if t in key_id])
-            if len(cols):
-                found += weight * present[:, cols].any(axis=1)
-        out[known] = np.minimum(1.0, found / total)
-        return out
 
 
 class LexicalIndex:
