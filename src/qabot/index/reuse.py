@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from ..chunking import Chunk
 from ..encoder import Encoder
-from .halfvectors import HalfRows, half_rows, to_half
+from .halfvectors import WRITE_AS, CodeRows, HalfIndex, HalfRows, byte_quantizer, half_rows, to_half
 from .snapshot import Snapshot
 from .spill import scratch
 from .store import SnapshotStore
@@ -86,9 +86,27 @@ def sentence_vectors(
     stored = base.stored_sentence_ids(texts)
     reused = np.flatnonzero(stored >= 0)
     todo = np.flatnonzero(stored < 0).tolist()
+    folder = getattr(store, "folder", None)
+    index = store.new_vectors(base.dim)
+    old_codes = None
+    if isinstance(index, FaissIndex) and isinstance(base.sentence_vectors, HalfIndex):
+        old_codes = base.sentence_vectors.byte_codes() if WRITE_AS == "bytes" else None
+    if old_codes is not None:
+        # A file store's byte codes, copied as they are (the codes of a vector do not depend
+        # on the others): no float16 copy of every sentence, no decoding and coding again.
+        codes = scratch((len(texts), base.dim), np.uint8, folder)
+        for start in range(0, len(reused), _EMBED_STEP):
+            rows = reused[start : start + _EMBED_STEP]
+            codes[rows] = old_codes[stored[rows]]
+        quantizer = byte_quantizer(base.dim)  # (its sq lives as long as it does)
+        for start in range(0, len(todo), _EMBED_STEP):
+            part = todo[start : start + _EMBED_STEP]
+            half = to_half(embed([texts[i] for i in part]))
+            codes[part] = quantizer.sq.compute_codes(half.astype(np.float32))  # as HalfRows saves
+        return CodeRows(codes), len(todo)
     # float16 (as a file store keeps them) in a mapped scratch file: a million passages
     # have ~4M sentences, 6 GB of vectors.
-    vectors = scratch((len(texts), base.dim), np.float16, getattr(store, "folder", None))
+    vectors = scratch((len(texts), base.dim), np.float16, folder)
     # A store that keeps a row per text writes only new texts: reused ones need no reading.
     if len(reused) and not getattr(store, "sentences_by_text", False):
         for start in range(0, len(reused), _EMBED_STEP):
@@ -97,7 +115,6 @@ def sentence_vectors(
     for start in range(0, len(todo), _EMBED_STEP):
         part = todo[start : start + _EMBED_STEP]
         vectors[part] = to_half(embed([texts[i] for i in part]))
-    index = store.new_vectors(base.dim)
     if isinstance(index, FaissIndex):  # a file store writes them as they are (HalfIndex)
         return HalfRows(vectors), len(todo)
     index.add(np.arange(len(texts), dtype=np.int64), vectors.astype(np.float32))
