@@ -208,17 +208,21 @@ def index_chunks(
     # Passages, not their texts: a million match texts would hold another GB.
     new_passages = {c.key: c for c in chunks}
     changed: list[int] = []
-    same = (
-        old is not None
-        and old.chunks == chunks
-        and not old.stale
-        and all(old.sentences.get(c.key) == sentences[c.key] for c in chunks)
-    )
-    # English: the bridge's word counts move by the texts that changed.
     gone = [
         k for k, h in old_passages.items() if k not in new_passages or new_passages[k].hash != h
     ]
     fresh = [k for k, c in new_passages.items() if old_passages.get(k) != c.hash]
+    # Passage by passage only when no text changed (else a million passages are built to
+    # find the one that did).
+    same = (
+        old is not None
+        and not gone
+        and not fresh
+        and not old.stale
+        and old.chunks == chunks
+        and all(old.sentences.get(c.key) == sentences[c.key] for c in chunks)
+    )
+    # English: the bridge's word counts move by the texts that changed.
     changes = TextChanges(
         lambda: (c.match_text for c in chunks),
         removed=(base.by_key[k].match_text for k in gone),
