@@ -9,8 +9,14 @@ it prints, each time it runs: RSS at its start, peak RSS and peak anonymous RSS 
 (sampled every 50 ms; a stage inside another counts in both), anonymous RSS at its end, and
 its CPU and wall seconds. Anonymous RSS leaves out mapped files (a build's scratch files,
 whose pages the kernel writes back and drops under pressure). With ``--json`` the rows go
-to a file. Run it with ``PYTHONPATH`` pointing at another checkout's ``src`` to compare two
-versions: stages missing there are skipped.
+to a file. Run it with ``PYTHONPATH`` pointing at another checkout's ``src`` to profile that
+version: stages missing there are skipped.
+
+    build_memory.py 300000 --edits add_article,edit_article,remove_article --compare OLD/src
+
+runs this checkout and ``OLD/src`` side by side (two processes started together, so under the
+same load) and writes both to benchmarks/results/edit_memory.json (table ``edit-memory`` of
+benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ import json
 import os
 import resource
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -122,7 +130,11 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path(".cache/scale"))
     parser.add_argument("--work", type=Path, default=Path("/tmp/qabot-build-memory"))
     parser.add_argument("--json", type=Path, help="write the rows (and totals) here")
+    parser.add_argument("--compare", type=Path, help="another version's src: run both")
     args = parser.parse_args()
+    if args.compare:
+        compare(args)
+        return
     threading.Thread(target=_sample, daemon=True).start()
     for module, owner, name in STAGES:
         where: Any = importlib.import_module(module)
@@ -151,6 +163,27 @@ def main() -> None:
     print(f"peak RSS {high:.0f} MB, load {scale.load()}; {row}")
     if args.json:
         args.json.write_text(json.dumps({"size": args.size, "rows": rows, "totals": row}) + "\n")
+
+
+def compare(args: argparse.Namespace) -> None:
+    """Profile ``args.compare`` ("before") and this checkout ("after") at once."""
+    here = Path(__file__).resolve().parent
+    runs = {}
+    for name, src in (("before", args.compare.resolve()), ("after", here.parent / "src")):
+        env = os.environ | {"PYTHONPATH": f"{src}{os.pathsep}{here}"}
+        out = Path(f"/tmp/qabot-build-memory-{name}.json")
+        cmd = [sys.executable, __file__, str(args.size), "--edits", args.edits, "--cache",
+               str(args.cache), "--work", f"{args.work}-{name}", "--json", str(out)]  # fmt: skip
+        runs[name] = (subprocess.Popen(cmd, env=env), out, src)
+    result: dict[str, Any] = {"size": args.size, "load_before": scale.load()}
+    for name, (process, out, src) in runs.items():
+        if process.wait():
+            raise SystemExit(f"{name} failed")
+        result[name] = json.loads(out.read_text()) | {"src": str(src)}
+    result["load_after"] = scale.load()
+    target = here / "results" / "edit_memory.json"
+    target.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {target}")
 
 
 if __name__ == "__main__":

@@ -67,15 +67,19 @@ def merge(
     kept_keys = int(old_lengths[keep].sum())
     # New keys get numbers past the old vocabulary; the old key table is not copied.
     extra: dict[str, int] = {}
+    base = len(index._vocab)
+    known = index._key_id if base else extra  # (a first build: every key is new)
     new_lengths = np.zeros(len(add_texts), dtype=np.int64)
     for i, text in enumerate(add_texts):
         keys = index_keys(text)
         new_lengths[i] = len(keys)
-        for key in keys:
-            number = index._key_id.get(key)
-            if number is None:
-                number = extra.setdefault(key, len(index._vocab) + len(extra))
-            spool.numbers.append(number)
+        found = list(map(known.get, keys))
+        if None in found:
+            found = [
+                extra.setdefault(key, base + len(extra)) if n is None else n
+                for key, n in zip(keys, found, strict=True)
+            ]
+        spool.numbers.extend(found)  # type: ignore[arg-type]  # no None left
         spool.flush_if_full()
     flat = spool.mapped()
     lengths = np.concatenate((old_lengths[keep], new_lengths))
@@ -105,11 +109,20 @@ def merge(
 def _doc_freq(
     flat: np.ndarray, offsets: np.ndarray, rows: np.ndarray | None, n_vocab: int
 ) -> np.ndarray:
-    """How many of the passages ``rows`` (all if None) hold each key."""
-    rows = np.arange(len(offsets) - 1) if rows is None else rows
+    """How many of the passages ``rows`` (all if None: a block at a time) hold each key."""
     out = np.zeros(n_vocab, dtype=np.int64)
-    for row in rows.tolist():  # a few passages: the ones an edit removes or adds
-        out[np.unique(np.asarray(flat[offsets[row] : offsets[row + 1]]))] += 1
+    if rows is not None:
+        for row in rows.tolist():  # a few passages: the ones an edit removes or replaces
+            out[np.unique(np.asarray(flat[offsets[row] : offsets[row + 1]]))] += 1
+        return out
+    for start in range(0, len(offsets) - 1, _ROWS):  # every added passage (a first build)
+        stop = min(len(offsets) - 1, start + _ROWS)
+        keys = np.asarray(flat[offsets[start] : offsets[stop]], dtype=np.int64)
+        owner = np.repeat(np.arange(stop - start), np.diff(offsets[start : stop + 1]))
+        ones = np.ones(len(keys), dtype=np.float32)
+        pairs = sparse.coo_matrix((ones, (owner, keys)), shape=(stop - start, n_vocab)).tocsc()
+        pairs.sum_duplicates()  # one entry per (passage, key): its count
+        out += np.diff(pairs.indptr)
     return out
 
 
