@@ -11,7 +11,8 @@ from tqdm import tqdm
 
 from ..chunking import Chunk
 from ..encoder import Encoder
-from .halfvectors import WRITE_AS, CodeRows, HalfIndex, HalfRows, byte_quantizer, half_rows, to_half
+from . import halfvectors
+from .halfvectors import CodeRows, HalfIndex, HalfRows, byte_quantizer, half_rows, to_half
 from .snapshot import Snapshot
 from .spill import scratch
 from .store import SnapshotStore
@@ -90,7 +91,8 @@ def sentence_vectors(
     index = store.new_vectors(base.dim)
     old_codes = None
     if isinstance(index, FaissIndex) and isinstance(base.sentence_vectors, HalfIndex):
-        old_codes = base.sentence_vectors.byte_codes() if WRITE_AS == "bytes" else None
+        writes_bytes = halfvectors.WRITE_AS == "bytes"  # (read now: tests set it)
+        old_codes = base.sentence_vectors.byte_codes() if writes_bytes else None
     if old_codes is not None:
         # A file store's byte codes, copied as they are (the codes of a vector do not depend
         # on the others): no float16 copy of every sentence, no decoding and coding again.
