@@ -46,6 +46,11 @@ def test_merged_posting_lists_are_the_rebuilt_ones_bit_for_bit(pruning: None) ->
     rng = random.Random(0)
     texts = {i: text(rng) for i in range(200)}
     index = LexicalIndex.build(list(texts), list(texts.values()))
+    first = LexicalIndex.build([], []).updated(add_ids=list(texts), add_texts=list(texts.values()))
+    for name in MATRIX:  # a first build merges into an empty index
+        assert (
+            np.asarray(getattr(first, name)).tobytes() == np.asarray(getattr(index, name)).tobytes()
+        )
     pruned_then_listed = listed_then_pruned = 0
     for step in range(40):
         remove = rng.sample(sorted(texts), rng.randint(0, 6))
