@@ -218,7 +218,7 @@ class Bridge:
         if self.counts is not None:
             spelled = "\n".join(self.counts).encode("utf-8")
             arrays["counted_utf8"] = np.frombuffer(spelled, np.uint8)
-            arrays["counts"] = np.fromiter(self.counts.values(), np.int64, len(self.counts))
+            arrays["counts"] = np.fromiter(self.counts.values(), np.uint32, len(self.counts))
         np.savez(buffer, **arrays)
         return buffer.getvalue()
 
