@@ -129,7 +129,7 @@ class Snapshot:
     def stored_sentence_ids(self, texts: Sequence[str]) -> np.ndarray:
         """The id of the stored vector of each of the distinct ``texts`` (-1 where none is
         stored), found in one pass over the stored sentences: no table of the stored texts
-        is built (four million sentences at a million passages, ~1.5 GB as a dict)."""
+        is built (four million sentences at a million passages)."""
         wanted = {t: i for i, t in enumerate(texts)}
         out = np.full(len(texts), -1, dtype=np.int64)
         if isinstance(self.chunks, PassageTable):
