@@ -131,6 +131,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/qabot-build-memory"))
     parser.add_argument("--json", type=Path, help="write the rows (and totals) here")
     parser.add_argument("--compare", type=Path, help="another version's src: run both")
+    parser.add_argument("--out", default="edit_memory.json", help="--compare's file in results/")
     args = parser.parse_args()
     if args.compare:
         compare(args)
@@ -181,7 +182,7 @@ def compare(args: argparse.Namespace) -> None:
             raise SystemExit(f"{name} failed")
         result[name] = json.loads(out.read_text()) | {"src": str(src)}
     result["load_after"] = scale.load()
-    target = here / "results" / "edit_memory.json"
+    target = here / "results" / args.out
     target.write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {target}")
 

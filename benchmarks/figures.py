@@ -563,10 +563,10 @@ _STAGE_NAMES = {
 }  # fmt: skip
 
 
-def edit_memory() -> str:
+def edit_memory(name: str = "edit_memory.json") -> str:
     """One incremental edit, stage by stage, before and after (build_memory.py --compare):
     CPU seconds and peak anonymous RSS, the largest over the edits run."""
-    r = _load("edit_memory.json")
+    r = _load(name)
     edits = sorted({row["phase"] for row in r["after"]["rows"]} - {"build"})
 
     def stages(version: str) -> dict[str, tuple[float, int]]:
@@ -610,6 +610,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "pg-hnsw": pg_hnsw,
     "build-small": build_small, "build-speed": build_speed, "bridge-bytes": bridge_bytes,
     "edit-memory": edit_memory,
+    "edit-memory-300k": lambda: edit_memory("edit_memory_300k.json"),
 }  # fmt: skip
 
 
