@@ -1,22 +1,35 @@
-"""Where a build's memory goes: peak RSS per stage of `benchmarks/scale.py`'s build.
+"""Where a build's (or an incremental edit's) memory and CPU go, stage by stage.
 
-    PYTHONPATH=src .venv/bin/python benchmarks/build_memory.py 100000
+    PYTHONPATH=src .venv/bin/python benchmarks/build_memory.py 100000 [--edits edit_article]
 
-Builds the synthetic corpus of ``scale.py`` (same text and vectors) once, from scratch, and
-prints for each stage of `index_chunks` the RSS when it started, its peak (sampled every
-50 ms), the RSS and anonymous RSS when it ended, and its CPU seconds. Anonymous RSS leaves
-out mapped files (a build's scratch files since the streaming build, whose pages the kernel
-writes back and drops under pressure). Run it with ``PYTHONPATH`` pointing at another
-checkout's ``src`` to compare two versions (the stages it wraps must exist there).
+Builds the synthetic corpus of ``scale.py`` (same text and vectors) once, from scratch, then
+runs the named incremental edits (``scale.EDITS``), each a full `index_chunks` as
+`qabot index` runs it. For each stage (a function of the build path, wherever it exists)
+it prints, each time it runs: RSS at its start, peak RSS and peak anonymous RSS while it ran
+(sampled every 50 ms; a stage inside another counts in both), anonymous RSS at its end, and
+its CPU and wall seconds. Anonymous RSS leaves out mapped files (a build's scratch files,
+whose pages the kernel writes back and drops under pressure). With ``--json`` the rows go
+to a file. Run it with ``PYTHONPATH`` pointing at another checkout's ``src`` to profile that
+version: stages missing there are skipped.
+
+    build_memory.py 300000 --edits add_article,edit_article,remove_article --compare OLD/src
+
+runs this checkout and ``OLD/src`` side by side (two processes started together, so under the
+same load) and writes both to benchmarks/results/edit_memory.json (table ``edit-memory`` of
+benchmarks/README.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import importlib
+import json
 import os
 import resource
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -30,58 +43,148 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import scale  # noqa: E402
 
-peak = {"rss": 0.0, "anon": 0.0}
+#: (module, owner or "", function) of every stage timed, where it exists.
+STAGES = [
+    ("scale", "", "corpus"),
+    ("qabot.index.build", "", "_previous"),
+    ("qabot.index.build", "", "split_all"),
+    ("qabot.index.snapshot", "Snapshot", "passage_hashes"),
+    ("qabot.index.build", "", "update_bridge"),
+    ("qabot.index.files", "FileStore", "update_bridge"),
+    ("qabot.index.build", "", "_sync"),
+    ("qabot.index.build", "", "sync_passages"),
+    ("qabot.index.build", "", "sentence_layout"),
+    ("qabot.index.build", "", "_sentence_vectors"),
+    ("qabot.index.build", "", "build_sentence_vectors"),
+    ("qabot.index.snapshot", "Snapshot", "sentence_ids_by_text"),
+    ("qabot.index.snapshot", "Snapshot", "stored_sentence_ids"),
+    ("qabot.index.lexical", "LexicalIndex", "updated"),
+    ("qabot.index.files", "FileStore", "commit"),
+    ("qabot.index.vectors", "FaissIndex", "save"),
+    ("qabot.index.halfvectors", "HalfIndex", "save"),
+    ("qabot.index.lexical", "LexicalIndex", "save"),
+    ("qabot.index.passages", "PassageTable", "of"),
+    ("qabot.index.passages", "PassageTable", "save"),
+]
+
+_active: list[dict[str, float]] = []  # the frames of the stages running now
+rows: list[dict[str, Any]] = []
+phase = {"name": "build"}
 
 
 def _sample() -> None:
     while True:
-        peak["rss"] = max(peak["rss"], scale.rss_mb())
-        peak["anon"] = max(peak["anon"], scale.rss_mb("RssAnon:"))
+        rss, anon = scale.rss_mb(), scale.rss_mb("RssAnon:")
+        for frame in list(_active):
+            frame["peak"] = max(frame["peak"], rss)
+            frame["anon"] = max(frame["anon"], anon)
         time.sleep(0.05)
 
 
 def wrap(owner: Any, name: str) -> None:
     """Report ``owner.name``'s memory and CPU each time it runs."""
-    inner = getattr(owner, name)
+    label = f"{owner.__name__}.{name}" if isinstance(owner, type) else name
+    raw = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
+    is_static = isinstance(raw, staticmethod)
+    is_class = isinstance(raw, classmethod)
+    inner = raw.__func__ if is_static or is_class else raw
 
     @functools.wraps(inner)
     def timed(*args: Any, **kwargs: Any) -> Any:
-        start, cpu = scale.rss_mb(), time.process_time()
-        peak["rss"] = start
-        out = inner(*args, **kwargs)
-        end, anon = scale.rss_mb(), scale.rss_mb("RssAnon:")
-        print(
-            f"{name:>18}: RSS {start:6.0f} → peak {peak['rss']:6.0f} → {end:6.0f} MB, "
-            f"anon at end {anon:6.0f} MB, CPU {time.process_time() - cpu:5.1f} s",
-            flush=True,
-        )
-        return out
+        start, anon = scale.rss_mb(), scale.rss_mb("RssAnon:")
+        frame = {"peak": start, "anon": anon}
+        _active.append(frame)
+        cpu, wall = time.process_time(), time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            del _active[next(i for i, f in enumerate(_active) if f is frame)]
+            end = scale.rss_mb("RssAnon:")
+            row = {
+                "phase": phase["name"], "stage": label, "rss_start_mb": round(start),
+                "peak_rss_mb": round(max(frame["peak"], scale.rss_mb())),
+                "peak_anon_mb": round(max(frame["anon"], end)), "anon_end_mb": round(end),
+                "cpu_s": round(time.process_time() - cpu, 2),
+                "wall_s": round(time.perf_counter() - wall, 2),
+            }  # fmt: skip
+            rows.append(row)
+            print(
+                f"{phase['name']:>14} {label:>24}: RSS {start:6.0f} → peak {row['peak_rss_mb']:6d}"
+                f" MB, anon peak {row['peak_anon_mb']:6d} → {end:6.0f} MB, CPU "
+                f"{row['cpu_s']:6.2f} s, wall {row['wall_s']:6.2f} s",
+                flush=True,
+            )
 
-    setattr(owner, name, timed)
+    if is_static:
+        setattr(owner, name, staticmethod(timed))
+    elif is_class:
+        setattr(owner, name, classmethod(timed))
+    else:
+        setattr(owner, name, timed)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("size", type=int)
+    parser.add_argument("--edits", default="", help="incremental edits after the build")
     parser.add_argument("--cache", type=Path, default=Path(".cache/scale"))
     parser.add_argument("--work", type=Path, default=Path("/tmp/qabot-build-memory"))
+    parser.add_argument("--json", type=Path, help="write the rows (and totals) here")
+    parser.add_argument("--compare", type=Path, help="another version's src: run both")
+    parser.add_argument("--out", default="edit_memory.json", help="--compare's file in results/")
     args = parser.parse_args()
-    import qabot.index.build as build
-    from qabot.index.files import FileStore
-    from qabot.index.lexical import LexicalIndex
-
+    if args.compare:
+        compare(args)
+        return
     threading.Thread(target=_sample, daemon=True).start()
-    wrap(scale, "corpus")
-    for name in ("split_all", "update_bridge", "_sync", "sentence_layout", "_sentence_vectors"):
-        wrap(build, name)
-    wrap(LexicalIndex, "updated")
-    wrap(FileStore, "commit")
+    for module, owner, name in STAGES:
+        where: Any = importlib.import_module(module)
+        where = getattr(where, owner) if owner else where
+        if name in (where.__dict__ if isinstance(where, type) else vars(where)):
+            wrap(where, name)
+    import qabot.index.build as build
+
+    edits = tuple(e for e in args.edits.split(",") if e)
+    order = iter(["build", *(e for e in scale.EDITS if e in edits)])
+    inner = build.index_chunks
+
+    def index_chunks(chunks: Any, *a: Any, **k: Any) -> Any:
+        """Each call is the next phase: the build, then the edits in scale's order."""
+        phase["name"] = next(order)
+        return inner(chunks, *a, **k)
+
+    import qabot.index as index
+
+    index.index_chunks = index_chunks  # scale.phase_build imports it from there
+    wrap(index, "index_chunks")
     shutil.rmtree(args.work, ignore_errors=True)
-    row = scale.phase_build(args.size, args.work, args.cache, 200_000, edits=())
+    row = scale.phase_build(args.size, args.work, args.cache, 200_000, edits=edits)
     shutil.rmtree(args.work, ignore_errors=True)
     high = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak RSS {high:.0f} MB, peak anonymous RSS {peak['anon']:.0f} MB, load "
-          f"{scale.load()}; {row}")  # fmt: skip
+    print(f"peak RSS {high:.0f} MB, load {scale.load()}; {row}")
+    if args.json:
+        args.json.write_text(json.dumps({"size": args.size, "rows": rows, "totals": row}) + "\n")
+
+
+def compare(args: argparse.Namespace) -> None:
+    """Profile ``args.compare`` ("before") and this checkout ("after") at once."""
+    here = Path(__file__).resolve().parent
+    runs = {}
+    for name, src in (("before", args.compare.resolve()), ("after", here.parent / "src")):
+        env = os.environ | {"PYTHONPATH": f"{src}{os.pathsep}{here}"}
+        out = Path(f"/tmp/qabot-build-memory-{name}.json")
+        cmd = [sys.executable, __file__, str(args.size), "--edits", args.edits, "--cache",
+               str(args.cache), "--work", f"{args.work}-{name}", "--json", str(out)]  # fmt: skip
+        runs[name] = (subprocess.Popen(cmd, env=env), out, src)
+    result: dict[str, Any] = {"size": args.size, "load_before": scale.load()}
+    for name, (process, out, src) in runs.items():
+        if process.wait():
+            raise SystemExit(f"{name} failed")
+        result[name] = json.loads(out.read_text()) | {"src": str(src)}
+    result["load_after"] = scale.load()
+    target = here / "results" / args.out
+    target.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {target}")
 
 
 if __name__ == "__main__":

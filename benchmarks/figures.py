@@ -611,6 +611,56 @@ def abstention_invariant() -> str:
     return "\n".join(rows)
 
 
+#: build_memory.py's stages under one name, whichever version ran (renamed in wave 6).
+_STAGE_NAMES = {
+    "_previous": "load the snapshot", "split_all": "split sentences",
+    "FileStore.update_bridge": "word bridge", "_sync": "passage vectors",
+    "sync_passages": "passage vectors", "sentence_layout": "sentence layout",
+    "_sentence_vectors": "sentence vectors", "build_sentence_vectors": "sentence vectors",
+    "LexicalIndex.updated": "BM25 update", "FaissIndex.save": "write passage vectors",
+    "HalfIndex.save": "write sentence vectors", "LexicalIndex.save": "write BM25",
+    "PassageTable.of": "passage table", "PassageTable.save": "write passage table",
+    "index_chunks": "whole edit",
+}  # fmt: skip
+
+
+def edit_memory(name: str = "edit_memory.json") -> str:
+    """One incremental edit, stage by stage, before and after (build_memory.py --compare):
+    CPU seconds and peak anonymous RSS, the largest over the edits run."""
+    r = _load(name)
+    edits = sorted({row["phase"] for row in r["after"]["rows"]} - {"build"})
+
+    def stages(version: str) -> dict[str, tuple[float, int]]:
+        out: dict[str, tuple[float, int]] = {}
+        for row in r[version]["rows"]:
+            name = _STAGE_NAMES.get(row["stage"])
+            if row["phase"] == "build" or name is None:
+                continue
+            cpu, anon = out.get(name, (0.0, 0))
+            out[name] = (max(cpu, row["cpu_s"]), max(anon, row["peak_anon_mb"]))
+        return out
+
+    before, after = stages("before"), stages("after")
+    rows = [f"| stage of an edit ({', '.join(edits)}; worst of them) | CPU s before | CPU s after "
+            "| peak anon MB before | peak anon MB after |", "|---|---|---|---|---|"]  # fmt: skip
+    for name in dict.fromkeys(_STAGE_NAMES.values()):
+        if name in before or name in after:
+            b, a = before.get(name, (0.0, 0)), after.get(name, (0.0, 0))
+            rows.append(f"| {name} | {b[0]:.2f} | {a[0]:.2f} | {b[1]:,} | {a[1]:,} |")
+    for version in ("before", "after"):
+        t = r[version]["totals"]
+        times = " / ".join(f"{t[f'{e}_s']} ({t[f'{e}_cpu_s']})" for e in edits)
+        rows.append("")
+        rows.append(
+            f"{version.capitalize()}: build {t['build_s']} s ({t['build_cpu_s']} CPU), peak anon "
+            f"{t['build_peak_anon_mb']:,} MB (the corpus held by the benchmark: "
+            f"{t['corpus_anon_mb']:,} MB); {', '.join(edits)}: {times} s (CPU)."
+        )
+    rows.append("")
+    rows.append(f"{r['size']:,} passages; load average {r['load_before']}–{r['load_after']}.")
+    return "\n".join(rows)
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "arcd": arcd, "crossval": crossval, "english": english, "lexical": lexical, "load": load,
     "bot-latency": bot_latency, "build": build, "encoder": encoder,
@@ -622,6 +672,8 @@ TABLES: dict[str, Callable[[], str]] = {
     "pg-hnsw": pg_hnsw,
     "build-small": build_small, "build-speed": build_speed, "bridge-bytes": bridge_bytes,
     "build-wave6": build_wave6,
+    "edit-memory": edit_memory,
+    "edit-memory-300k": lambda: edit_memory("edit_memory_300k.json"),
 }  # fmt: skip
 
 

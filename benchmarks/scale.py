@@ -216,10 +216,13 @@ def phase_build(
     for name, now in steps.items():
         if name not in edits:
             continue
+        gc.collect()
         t, c = time.perf_counter(), time.process_time()
-        index_chunks(now, store, encoder)
+        with PeakAnon() as anon:
+            index_chunks(now, store, encoder)
         out[f"{name}_s"] = round(time.perf_counter() - t, 2)
         out[f"{name}_cpu_s"] = round(time.process_time() - c, 2)
+        out[f"{name}_peak_anon_mb"] = round(anon.peak)  # the corpus (corpus_anon_mb) included
     out["passages"] = report.passages
     return out
 

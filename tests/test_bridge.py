@@ -172,3 +172,57 @@ def test_saved_vectors_are_bytes_read_back_within_half_a_step_and_never_rounded_
     old = Bridge.load(tmp_path / "old.npz")
     assert old.words == words
     np.testing.assert_array_equal(old.vectors, vectors.astype(np.float16))
+
+
+def test_an_edit_updates_the_word_counts_as_a_full_count_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each edit counts only the texts it removes and adds; the words and counts are a full
+    count's, and a bridge written by a build that never committed is counted again."""
+    from qabot import bridge as bridge_module
+    from qabot.chunking import paragraph_chunks
+    from qabot.index import FileStore, index_chunks
+
+    words = ["المدرسة", "المدينة", "الحرب", "السلام", "القمة", "الجامعة", "المكتبة", "الحديقة"]
+
+    def chunks(texts: dict[int, str]) -> list:
+        return [
+            c
+            for i, t in texts.items()
+            for c in paragraph_chunks(f"a{i}#1", t, 400, len, article=f"a{i}", paragraph=1)
+        ]
+
+    counted: list[int] = []
+    count = bridge_module.word_counts
+
+    def spy(texts: Any) -> Any:
+        texts = list(texts)
+        counted.append(len(texts))
+        return count(texts)
+
+    monkeypatch.setattr(bridge_module, "word_counts", spy)
+    texts = {i: f"{words[i % 8]} {words[(i * 3) % 8]} رقم {i}" for i in range(40)}
+    store, enc = FileStore(tmp_path / "index"), HashEncoder()
+    index_chunks(chunks(texts), store, enc)
+    assert counted == [40]
+    for i in range(3):
+        del texts[i]
+        texts[100 + i] = f"{words[i]} جديدة {i}"
+        texts[10] = f"{words[i + 4]} معدلة"
+        counted.clear()
+        index_chunks(chunks(texts), store, enc)
+        assert sorted(counted) == [2, 2]  # removed (1 + edited), added (1 + edited)
+        kept = load_bridge(store.folder, enc)
+        assert kept is not None and kept.counts == count(c.match_text for c in chunks(texts))
+        assert kept.words == arabic_vocabulary([c.match_text for c in chunks(texts)])
+    # A build killed between its bridge and its commit: the bridge is ahead of the index.
+    ahead = chunks({**texts, 200: "كلمة لم تلتزم"})
+    update_bridge(store.folder, bridge_module.TextChanges(
+        lambda: (c.match_text for c in ahead), [], ["كلمة لم تلتزم"], kept.source, "other"
+    ), enc, changed=True)  # fmt: skip
+    counted.clear()
+    texts[11] = "تعديل أخير"
+    index_chunks(chunks(texts), store, enc)
+    assert counted == [len(texts)]  # counted again from every text
+    rebuilt = load_bridge(store.folder, enc)
+    assert rebuilt is not None and rebuilt.counts == count(c.match_text for c in chunks(texts))

@@ -17,7 +17,7 @@ import json
 import logging
 import re
 from collections import Counter, OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -60,40 +60,84 @@ def english_words(question: str) -> list[str]:
     )
 
 
-def arabic_vocabulary(
-    texts: Iterable[str], min_count: int = MIN_COUNT, limit: int = MAX_WORDS
-) -> list[str]:
-    """The commonest Arabic content words of ``texts``, one per normalised form (its
-    commonest spelling, without marks), commonest first."""
+def word_counts(texts: Iterable[str]) -> Counter[str]:
+    """How often each Arabic word of ``texts`` occurs, spelled as it is (marks removed)."""
     # Counted as they are, then each distinct word analysed once: a million passages hold
     # ~80M words but only as many spellings as the vocabulary (10× faster at 100k passages).
     counts: Counter[str] = Counter()
     for text in texts:
         counts.update(_WORD_RE.findall(_MARKS_RE.sub("", text)))
-    spellings: dict[tuple[str, str], int] = {}
-    for word, n in counts.items():
-        if is_arabic_token(word):
-            key = normalize(word)
-            if len(key) > 2 and key not in STOPWORDS:
-                spellings[(key, word)] = n
+    return Counter({w: n for w, n in counts.items() if is_arabic_token(w)})
+
+
+def arabic_vocabulary(
+    texts: Iterable[str] | Counter[str], min_count: int = MIN_COUNT, limit: int = MAX_WORDS
+) -> list[str]:
+    """The commonest Arabic content words of ``texts`` (or of their :func:`word_counts`),
+    one per normalised form (its commonest spelling, without marks), commonest first; ties
+    in alphabetical order, so the words depend on the counts alone (an edit updates them)."""
+    counts = texts if isinstance(texts, Counter) else word_counts(texts)
     best: dict[str, tuple[int, str]] = {}
     totals: Counter[str] = Counter()
-    for (key, word), n in spellings.items():
+    for word, n in counts.items():
+        key = normalize(word)
+        if len(key) <= 2 or key in STOPWORDS:
+            continue
         totals[key] += n
-        if key not in best or n > best[key][0]:
+        if key not in best or (-n, word) < (-best[key][0], best[key][1]):
             best[key] = (n, word)
-    return [best[key][1] for key, n in totals.most_common(limit) if n >= min_count]
+    ranked = sorted(totals.items(), key=lambda item: (-item[1], item[0]))[:limit]
+    return [best[key][1] for key, n in ranked if n >= min_count]
+
+
+class TextChanges(Iterable[str]):
+    """A corpus's texts, read only if need be, and how they changed since the last build:
+    a bridge that counted the texts before (``before``, a digest of them) updates its word
+    counts from the removed and added texts instead of counting a million passages again."""
+
+    def __init__(
+        self,
+        every: Callable[[], Iterable[str]],
+        removed: Iterable[str],
+        added: Iterable[str],
+        before: str,
+        after: str,
+    ) -> None:
+        self._every = every
+        self.removed, self.added = removed, added
+        self.before, self.after = before, after
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._every())
+
+    def counts(self, old: Bridge | None) -> Counter[str]:
+        """The word counts of the texts now: ``old``'s updated if it counted them before."""
+        if old is None or old.counts is None or not self.before or old.source != self.before:
+            return word_counts(self)
+        counts = Counter(old.counts)
+        counts.subtract(word_counts(self.removed))
+        counts.update(word_counts(self.added))
+        return +counts  # words no text has any more go
 
 
 class Bridge:
     """The corpus's Arabic words and their unit vectors (float16), searched by cosine."""
 
     def __init__(
-        self, model: str, words: list[str], vectors: np.ndarray, vocabulary: str = ""
+        self,
+        model: str,
+        words: list[str],
+        vectors: np.ndarray,
+        vocabulary: str = "",
+        counts: Counter[str] | None = None,
+        source: str = "",
     ) -> None:
         if len(words) != len(vectors):
             raise ValueError(f"{len(words)} words but {len(vectors)} vectors")
         self.model = model
+        #: Every Arabic spelling's count in the texts, and a digest of those texts
+        #: (:class:`TextChanges`): what an edit updates instead of counting again.
+        self.counts, self.source = counts, source
         self.vocabulary = vocabulary  # how the words were chosen (:data:`VOCABULARY`)
         self.words = words
         self.vectors = np.asarray(vectors, dtype=np.float16)
@@ -112,13 +156,18 @@ class Bridge:
         min_count: int = MIN_COUNT,
     ) -> Bridge:
         """The bridge of ``texts``' vocabulary; words ``old`` has are not embedded again."""
-        words = arabic_vocabulary(texts, min_count)
+        changes = texts if isinstance(texts, TextChanges) else None
+        counts = changes.counts(old) if changes else word_counts(texts)
+        words = arabic_vocabulary(counts, min_count)
         kept = dict(zip(old.words, old.vectors, strict=True)) if old else {}
         missing = [w for w in words if w not in kept]
         if missing:
             kept |= dict(zip(missing, encoder.encode_queries(missing), strict=True))
         vectors = np.array([kept[w] for w in words]).reshape(len(words), encoder.dim)
-        return cls(encoder.model_id, words, vectors, vocabulary_label(min_count))
+        label = vocabulary_label(min_count)
+        return cls(
+            encoder.model_id, words, vectors, label, counts, changes.after if changes else ""
+        )
 
     def nearest(self, vectors: np.ndarray, k: int, threshold: float) -> list[str]:
         """For each of ``vectors`` (English words), its ``k`` nearest Arabic words at
@@ -159,13 +208,18 @@ class Bridge:
         MB); decoding and coding again gives the same bytes, so a rebuild that keeps a
         word's vector does not round it again."""
         buffer = io.BytesIO()
-        meta = {"model": self.model, "vocabulary": self.vocabulary}
+        meta = {"model": self.model, "vocabulary": self.vocabulary, "source": self.source}
         meta_bytes = np.frombuffer(json.dumps(meta).encode("utf-8"), np.uint8)
         words = np.frombuffer("\n".join(self.words).encode("utf-8"), np.uint8)
         vectors = self.vectors.astype(np.float32)
         scales = np.maximum(np.abs(vectors).max(axis=1, initial=0.0), 1e-12) / 127
         codes = np.rint(vectors / scales[:, None]).astype(np.int8)
-        np.savez(buffer, meta=meta_bytes, words_utf8=words, codes=codes, scales=scales)
+        arrays = {"meta": meta_bytes, "words_utf8": words, "codes": codes, "scales": scales}
+        if self.counts is not None:
+            spelled = "\n".join(self.counts).encode("utf-8")
+            arrays["counted_utf8"] = np.frombuffer(spelled, np.uint8)
+            arrays["counts"] = np.fromiter(self.counts.values(), np.uint32, len(self.counts))
+        np.savez(buffer, **arrays)
         return buffer.getvalue()
 
     @classmethod
@@ -179,7 +233,16 @@ class Bridge:
                 return cls(model, [str(w) for w in arrays["words"]], arrays["vectors"], vocabulary)
             text = arrays["words_utf8"].tobytes().decode("utf-8")
             vectors = arrays["codes"].astype(np.float32) * arrays["scales"][:, None]
-            return cls(model, text.split("\n") if text else [], vectors, vocabulary)
+            counts = None
+            if "counts" in arrays:
+                spelled = arrays["counted_utf8"].tobytes().decode("utf-8")
+                words = spelled.split("\n") if spelled else []
+                counts = Counter(dict(zip(words, arrays["counts"].tolist(), strict=True)))
+            words = text.split("\n") if text else []
+            source = str(meta.get("source", ""))
+            return cls(
+                model, words, vectors, vocabulary, counts, source if counts is not None else ""
+            )
 
     def save(self, path: Path) -> None:
         write_atomic(path, self.to_bytes())

@@ -4,32 +4,28 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel
-from tqdm import tqdm
 
 from ..arabic import split_sentences
 from ..articles import ArticleError, read_articles
+from ..bridge import TextChanges
 from ..chunking import Chunk, chunk_article
 from ..config import Settings
 from ..encoder import Encoder
 from ..errors import IndexError_
-from .halfvectors import HalfRows, half_rows, to_half
 from .lexical import LexicalIndex
+from .reuse import embed_all, sync_passages
+from .reuse import sentence_vectors as build_sentence_vectors
 from .snapshot import Snapshot, sentence_layout
-from .spill import scratch
 from .store import SnapshotStore, open_store
-from .vectors import FaissIndex, VectorIndex
 
 log = logging.getLogger(__name__)
-
-#: New sentence texts embedded per call: bounds the float32 vectors held at once.
-_EMBED_STEP = 1 << 18
 
 
 class BuildReport(BaseModel):
@@ -150,85 +146,14 @@ def _previous(
     return old, None
 
 
-def _embed(encoder: Encoder, texts: list[str], batch: int, progress: bool, what: str) -> np.ndarray:
-    out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
-    # Longest first over all texts, not just within each step: batches pad little, and the
-    # bar's ETA starts pessimistic rather than optimistic.
-    order = np.argsort([-len(t) for t in texts], kind="stable")
-    with tqdm(total=len(texts), desc=f"embedding {what}", unit=what, disable=not progress) as bar:
-        step = batch * 8
-        for start in range(0, len(texts), step):
-            rows = order[start : start + step]
-            out[rows] = encoder.encode_passages([texts[i] for i in rows])
-            bar.update(len(rows))
-    return out
-
-
-def _sync(
-    vectors: VectorIndex,
-    old: Mapping[int, str],
-    new: Mapping[int, Chunk],
-    reuse: Mapping[str, np.ndarray],
-    embed: Callable[[list[str]], np.ndarray],
-    folder: Path | None = None,
-) -> tuple[list[int], int]:
-    """Make ``vectors`` hold one vector per key of ``new`` (key → passage), given
-    that it holds ``old`` (key → hash) now; return the keys (re)added and the texts embedded.
-
-    A vector of any text embedded before (``reuse``, by hash, read before anything is
-    removed) is reused; the rest are embedded once each, a step at a time, as the same text
-    can stand under several keys. The added vectors wait in a scratch file in ``folder``.
-    """
-    changed = [k for k, c in new.items() if old.get(k) != c.hash]
-    added = scratch((len(changed), vectors.dim), np.float32, folder)
-    todo: dict[str, list[int]] = {}  # text hash → its rows in ``added``
-    for row, key in enumerate(changed):
-        h = new[key].hash
-        if h in reuse:
-            added[row] = reuse[h]
-        else:
-            todo.setdefault(h, []).append(row)
-    gone = [k for k, h in old.items() if k not in new or new[k].hash != h]
-    vectors.remove(np.array(gone, np.int64))
-    hashes = list(todo)
-    for start in range(0, len(hashes), _EMBED_STEP):
-        part = hashes[start : start + _EMBED_STEP]
-        texts = [new[changed[todo[h][0]]].match_text for h in part]
-        for h, vector in zip(part, embed(texts), strict=True):
-            added[todo[h]] = vector
-    if changed:
-        vectors.add(np.array(changed, np.int64), added)
-    return changed, len(todo)
-
-
-def _sentence_vectors(
-    base: Snapshot,
-    texts: list[str],
-    store: SnapshotStore,
-    embed: Callable[[list[str]], np.ndarray],
-) -> tuple[VectorIndex, int]:
-    """Vectors for the distinct sentence ``texts`` (id = position), reusing ``base``'s; return
-    them and how many texts were embedded."""
-    old = base.sentence_ids_by_text()
-    reused = [i for i, t in enumerate(texts) if t in old]
-    todo = [i for i, t in enumerate(texts) if t not in old]
-    # float16 (as a file store keeps them) in a mapped scratch file: a million passages
-    # have ~4M sentences, 6 GB of vectors.
-    vectors = scratch((len(texts), base.dim), np.float16, getattr(store, "folder", None))
-    # A store that keeps a row per text writes only new texts: reused ones need no reading.
-    if reused and not getattr(store, "sentences_by_text", False):
-        ids = np.fromiter((old[texts[i]] for i in reused), np.int64, len(reused))
-        for start in range(0, len(reused), _EMBED_STEP):
-            rows = reused[start : start + _EMBED_STEP]
-            vectors[rows] = half_rows(base.sentence_vectors, ids[start : start + _EMBED_STEP])
-    for start in range(0, len(todo), _EMBED_STEP):
-        part = todo[start : start + _EMBED_STEP]
-        vectors[part] = to_half(embed([texts[i] for i in part]))
-    index = store.new_vectors(base.dim)
-    if isinstance(index, FaissIndex):  # a file store writes them as they are (HalfIndex)
-        return HalfRows(vectors), len(todo)
-    index.add(np.arange(len(texts), dtype=np.int64), vectors.astype(np.float32))
-    return index, len(todo)
+def _digest(hashes: Iterable[str]) -> str:
+    """A digest of a multiset of passage text hashes, in any order: which texts a bridge
+    counted (:class:`~qabot.bridge.TextChanges`)."""
+    count = total = 0
+    for h in hashes:
+        count += 1
+        total += int(h[:16], 16)
+    return f"{count}:{total % (1 << 64):016x}"
 
 
 class _MatchTexts(Sequence[str]):
@@ -283,27 +208,43 @@ def index_chunks(
     # Passages, not their texts: a million match texts would hold another GB.
     new_passages = {c.key: c for c in chunks}
     changed: list[int] = []
+    gone = [
+        k for k, h in old_passages.items() if k not in new_passages or new_passages[k].hash != h
+    ]
+    fresh = [k for k, c in new_passages.items() if old_passages.get(k) != c.hash]
+    # Passage by passage only when no text changed (else a million passages are built to
+    # find the one that did).
     same = (
         old is not None
-        and old.chunks == chunks
+        and not gone
+        and not fresh
         and not old.stale
+        and old.chunks == chunks
         and all(old.sentences.get(c.key) == sentences[c.key] for c in chunks)
     )
-    store.update_bridge((c.match_text for c in chunks), encoder, changed=not same)  # English
+    # English: the bridge's word counts move by the texts that changed.
+    changes = TextChanges(
+        lambda: (c.match_text for c in chunks),
+        removed=(base.by_key[k].match_text for k in gone),
+        added=(new_passages[k].match_text for k in fresh),
+        before=_digest(old_passages.values()) if old is not None else "",
+        after=_digest(c.hash for c in chunks),
+    )
+    store.update_bridge(changes, encoder, changed=not same)
     if same and old is not None:
         embedded, embedded_sentences, name = 0, 0, old.name
     else:
 
         def embed(what: str) -> Callable[[list[str]], np.ndarray]:
-            return lambda texts: _embed(encoder, texts, batch, progress, what)
+            return lambda texts: embed_all(encoder, texts, batch, progress, what)
 
-        changed, embedded = _sync(
+        changed, embedded = sync_passages(
             base.passages, old_passages, new_passages, base.vectors_by_hash(), embed("passages"),
             getattr(store, "folder", None),
         )  # fmt: skip
         # Sentences, the same way: they carry the highlight and 0.4 of the dense score.
         texts, sentence_ids = sentence_layout(chunks, sentences)
-        sentence_vectors, embedded_sentences = _sentence_vectors(
+        sentence_vectors, embedded_sentences = build_sentence_vectors(
             base, texts, store, embed("sentences")
         )
         snapshot = Snapshot(

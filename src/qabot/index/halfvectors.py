@@ -48,6 +48,16 @@ def to_half(vectors: np.ndarray) -> np.ndarray:
     return np.asarray(codes.compute_codes(vectors)).view(np.float16)
 
 
+def byte_quantizer(dim: int) -> faiss.IndexScalarQuantizer:
+    """An empty, trained index of the byte codes a FileStore writes (range fixed by ``dim``)."""
+    sq = faiss.ScalarQuantizer
+    empty = faiss.IndexScalarQuantizer(dim, sq.QT_8bit, faiss.METRIC_INNER_PRODUCT)
+    bound = np.full(dim, code_bound(dim), dtype=np.float32)
+    faiss.copy_array_to_vector(np.concatenate((-bound, 2 * bound)), empty.sq.trained)
+    empty.is_trained = True
+    return empty
+
+
 def half_rows(vectors: VectorIndex, ids: np.ndarray) -> np.ndarray:
     """The vectors of ``ids`` in float16, fetched a step at a time."""
     out = np.empty((len(ids), vectors.dim), dtype=np.float16)
@@ -86,6 +96,26 @@ class HalfRows:
         return self.rows[np.asarray(ids, dtype=np.int64)].astype(np.float32)
 
 
+class CodeRows(HalfRows):
+    """Sentence vectors as an edit holds them: the byte codes a FileStore writes (reused
+    ones copied from the stored file, never decoded and coded again), ids = row numbers."""
+
+    def __init__(self, codes: np.ndarray) -> None:
+        self.codes = codes
+        self.dim = int(codes.shape[1])
+        self._quantizer = byte_quantizer(self.dim)  # holds its sq: not a temporary's
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        raise TypeError("CodeRows are written, not searched")
+
+    def get(self, ids: np.ndarray) -> np.ndarray:
+        rows = np.ascontiguousarray(self.codes[np.asarray(ids, dtype=np.int64)])
+        return self._quantizer.sq.decode(rows)
+
+
 class HalfIndex:
     """A read-only :class:`VectorIndex` whose ids are the row numbers 0..n-1."""
 
@@ -116,6 +146,22 @@ class HalfIndex:
             raise KeyError("vector id out of range")
         return self._index.reconstruct_batch(ids)
 
+    def byte_codes(self) -> np.ndarray | None:
+        """The stored byte codes (n × dim, a view of the mapped file) if they are the ones a
+        FileStore writes now, else None (float16 vectors from before)."""
+        index, dim = self._index, self.dim
+        sq = getattr(index, "sq", None)
+        if sq is None or sq.qtype != faiss.ScalarQuantizer.QT_8bit or index.code_size != dim:
+            return None
+        ours = byte_quantizer(dim)  # kept alive while its sq is read
+        trained = faiss.vector_to_array(ours.sq.trained)
+        if not np.array_equal(faiss.vector_to_array(sq.trained), trained):
+            return None
+        if not len(self):
+            return np.zeros((0, dim), dtype=np.uint8)
+        flat = faiss.rev_swig_ptr(index.codes.data(), len(self) * dim)
+        return np.asarray(flat).reshape(len(self), dim)
+
     @staticmethod
     def save(vectors: VectorIndex, path: Path) -> None:
         """Write rows 0..n-1 of ``vectors`` (ids must be exactly those) as byte codes (or in
@@ -126,12 +172,12 @@ class HalfIndex:
             every = np.arange(len(vectors), dtype=np.int64)
             write_half_index(half_rows(vectors, every) if rows is None else rows, path)
             return
-        sq = faiss.ScalarQuantizer
-        empty = faiss.IndexScalarQuantizer(vectors.dim, sq.QT_8bit, faiss.METRIC_INNER_PRODUCT)
-        bound = np.full(vectors.dim, code_bound(vectors.dim), dtype=np.float32)
-        faiss.copy_array_to_vector(np.concatenate((-bound, 2 * bound)), empty.sq.trained)
-        empty.is_trained = True
+        empty = byte_quantizer(vectors.dim)
         n = len(vectors)
+        if isinstance(vectors, CodeRows):  # codes already: written as they are
+            steps = (vectors.codes[i : i + _STEP] for i in range(0, n, _STEP))
+            write_codes_index(empty, steps, n, path)
+            return
 
         def codes() -> Iterator[np.ndarray]:
             for start in range(0, n, _STEP):

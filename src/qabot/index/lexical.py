@@ -2,8 +2,8 @@
 
 Dense retrieval misses rare names, numbers and exact wordings; BM25 over normalised and
 stemmed keys plus character trigrams (:func:`qabot.arabic.index_keys`) catches them. The
-index is rebuilt on every incremental update, so it keeps each passage's keys: a rebuild or
-a load never re-tokenises text.
+index keeps each passage's keys, so an incremental update (:mod:`.lexupdate`, merged) or a
+load never re-tokenises text. One question's hits and scores: :mod:`.lexquery`.
 
 Scoring is BM25's Lucene variant (as Lucene and bm25s compute it). Two structures serve a
 question: posting lists (a CSC score matrix, one column per key) find the top BM25 hits, and
@@ -20,17 +20,16 @@ import json
 import math
 import zipfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..arabic import ANALYSIS_VERSION, index_keys, is_arabic_token, term_groups
 from ..errors import REBUILD_HINT, IndexError_
-from . import bm25
+from . import bm25, lexupdate
 from .bm25 import DEFAULT_B, DEFAULT_K1
+from .lexquery import LexicalQuery
 from .npz import read_npz, smallest, write_npz
-from .spill import Spool
 
 __all__ = ["DEFAULT_B", "DEFAULT_K1", "LexicalIndex", "LexicalQuery"]
 
@@ -43,56 +42,6 @@ _DAMAGE = (OSError, ValueError, KeyError, TypeError, IndexError, EOFError, zipfi
 _MAPPED = ("flat", "data", "indices")
 #: Up to this many keys (~2,000 paragraphs), posting lists are made on load (ARCD: ~30 ms).
 DERIVED_KEYS = 1 << 20
-
-
-@dataclass
-class LexicalQuery:
-    """One question's BM25 hits, plus its score and coverage of any passage id."""
-
-    hits: list[tuple[int, float]]
-    groups: list[tuple[tuple[str, ...], float]]  # content words, as weighted_groups gives them
-    _index: LexicalIndex
-    _keys: np.ndarray  # the question's known key numbers (sorted, distinct)
-    _repeats: np.ndarray  # how often BM25 counts each (0: a coverage-only key)
-    _last: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
-
-    def _tf(self, ids: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The known rows among ``ids``, which are known, and their counts of the question's
-        keys; kept for the next call, as the retriever asks scores and coverage of the same."""
-        wanted = np.asarray(ids, dtype=np.int64).reshape(-1)
-        if self._last is None or not np.array_equal(self._last[0], wanted):
-            rows, known = self._index._rows(wanted)
-            self._last = (wanted, rows[known], known, self._index._tf(rows[known], self._keys))
-        return self._last[1:]
-
-    def scores(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
-        """BM25 scores of ``ids`` (0 for non-matching or unknown ids)."""
-        rows, known, tf = self._tf(ids)
-        out = np.zeros(len(known), dtype=np.float64)
-        out[known] = self._index._scores(rows, tf, self._keys, self._repeats)
-        return out
-
-    def coverage(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
-        """Coverage of ``ids`` (see :meth:`LexicalIndex.query`; 0 for unknown ids).
-
-        A word is found if any of its keys (light or Snowball stem) is in the passage. Words
-        absent from the whole index weigh the most, so a question about something the corpus
-        never mentions scores low: a signal for abstaining. 0.0 without content words.
-        """
-        rows, known, tf = self._tf(ids)
-        out = np.zeros(len(known), dtype=np.float64)
-        total = sum(w for _, w in self.groups)
-        if total <= 0 or not known.any():
-            return out
-        present = tf > 0
-        found = np.zeros(int(known.sum()), dtype=np.float64)
-        key_id = self._index._key_id
-        for group, weight in self.groups:
-            cols = np.searchsorted(self._keys, [key_id[t] for t in group if t in key_id])
-            if len(cols):
-                found += weight * present[:, cols].any(axis=1)
-        out[known] = np.minimum(1.0, found / total)
-        return out
 
 
 class LexicalIndex:
@@ -181,46 +130,10 @@ class LexicalIndex:
         add_ids: Sequence[int] = (),
         add_texts: Sequence[str] = (),
     ) -> LexicalIndex:
-        """A new index without ``remove`` and with the added passages (same id = replace).
-
-        Kept passages reuse their stored keys, so an incremental update only analyses the
-        new texts. Keys no passage uses any more are dropped from the vocabulary.
-        """
-        if len(add_ids) != len(add_texts):
-            raise ValueError(f"{len(add_ids)} ids but {len(add_texts)} texts")
-        gone = {int(i) for i in remove} | {int(i) for i in add_ids}
-        keep = np.fromiter((i not in gone for i in self._ids.tolist()), dtype=bool)
-        lengths = np.diff(self._offsets)[keep]
-        # Every passage's key numbers go to a scratch file, the kept ones first: a million
-        # passages have ~500M keys, and their key strings never coexist.
-        spool = Spool()
-        spool.write(np.compress(np.repeat(keep, np.diff(self._offsets)), self._flat))
-        key_id = dict(self._key_id)
-        vocab = list(self._vocab)
-        new_lengths = np.zeros(len(add_texts), dtype=np.int64)
-        for i, text in enumerate(add_texts):
-            keys = index_keys(text)
-            new_lengths[i] = len(keys)
-            for key in keys:
-                number = key_id.get(key)
-                if number is None:
-                    number = key_id[key] = len(vocab)
-                    vocab.append(key)
-                spool.numbers.append(number)
-            spool.flush_if_full()
-        flat = spool.mapped()
-        all_lengths = np.concatenate((lengths, new_lengths))
-        offsets = np.zeros(len(all_lengths) + 1, dtype=np.int64)
-        np.cumsum(all_lengths, out=offsets[1:])
-
-        used = np.zeros(len(vocab), dtype=bool)
-        used[flat] = True
-        renumber = (np.cumsum(used) - 1).astype(np.int32)
-        vocab = [t for t, u in zip(vocab, used.tolist(), strict=True) if u]
-        ids = np.concatenate((self._ids[keep], np.asarray(add_ids, dtype=np.int64).reshape(-1)))
-        for start in range(0, 0 if used.all() else len(flat), 1 << 24):
-            flat[start : start + (1 << 24)] = renumber[flat[start : start + (1 << 24)]]
-        return LexicalIndex(ids, vocab, flat, offsets, k1=self._k1, b=self._b)
+        """A new index without ``remove`` and with the added passages (same id = replace),
+        merged rather than rebuilt (:mod:`.lexupdate`)."""
+        parts = lexupdate.merge(self, remove, add_ids, add_texts)
+        return LexicalIndex(*parts[:4], k1=self._k1, b=self._b, matrix=parts.matrix)
 
     # ------------------------------------------------------------------ queries
 
