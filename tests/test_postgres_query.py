@@ -12,17 +12,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import psycopg
 import pytest
 from conftest import SEED
 from fakes import HashEncoder
+from pgserver import stored_postings
 from test_postgres_store import PARK, QUESTIONS, assert_same_answers, both
 
 from qabot.bridge import FILE_NAME, Bridge
 from qabot.conversation import Turn
 from qabot.fusion import FusionWeights
 from qabot.index import bm25, build_index, halfvectors, open_store
-from qabot.index.pgschema import LIST_OF
+from qabot.index.pglists import ENTRY
 from qabot.index.postgres import PostgresStore
 from qabot.retriever import Retriever
 
@@ -126,20 +128,18 @@ MARKET = (
 
 
 def assert_lists_exact(url: str) -> None:
-    """Every stored posting list equals one made again from its postings, and every key a
-    question may walk (0 < df <= pruned_df(n)) has one (qabot.index.pglists' invariant)."""
+    """Every key the passages hold has its list, equal to one made again from their stored
+    keys, and its document frequency is that list's length (qabot.index.pgkeys)."""
     with psycopg.connect(url) as conn:
-        n = conn.execute("SELECT passages FROM qabot_manifest").fetchone()
-        assert n is not None
-        bad = conn.execute(
-            f"SELECT t.term, t.df, l.term IS NULL FROM qabot_terms t "
-            f"LEFT JOIN qabot_lists l ON l.term = t.id WHERE "
-            f"(l.term IS NULL AND t.df > 0 AND t.df <= %s) OR (l.term IS NOT NULL AND "
-            f"l.postings IS DISTINCT FROM (SELECT {LIST_OF} FROM qabot_postings p "
-            f"WHERE p.term = t.id))",
-            (bm25.pruned_df(n[0]),),
-        ).fetchall()
-    assert bad == []
+        expected = stored_postings(conn)
+        lists = conn.execute("SELECT term, postings FROM qabot_lists", binary=True).fetchall()
+        df = dict(conn.execute("SELECT id, df FROM qabot_terms WHERE df > 0").fetchall())
+    stored = {
+        term: [(int(p), int(t), int(d)) for p, t, d in np.frombuffer(blob, ENTRY).tolist()]
+        for term, blob in lists
+    }
+    assert stored == expected  # by passage: deterministic bytes
+    assert df == {term: len(found) for term, found in expected.items()}
 
 
 def test_posting_lists_stay_exact_through_edits(

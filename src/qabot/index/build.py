@@ -227,7 +227,7 @@ def _sentence_vectors(
     index = store.new_vectors(base.dim)
     if isinstance(index, FaissIndex):  # a file store writes them as they are (HalfIndex)
         return HalfRows(vectors), len(todo)
-    index.add(np.arange(len(texts), dtype=np.int64), vectors.astype(np.float32))
+    index.add(np.arange(len(texts), dtype=np.int64), vectors)  # a database copies the rows
     return index, len(todo)
 
 
@@ -275,7 +275,8 @@ def index_chunks(
         sentences={},
         passages=store.new_vectors(encoder.dim),
         sentence_vectors=store.new_vectors(encoder.dim),
-        lexical=LexicalIndex.build([], []),
+        # A database store analyses the passages itself as it writes them.
+        lexical=getattr(store, "new_lexical", lambda: LexicalIndex.build([], []))(),
     )
     # Sentences are split afresh: a newer splitter must reach the index even if no text changed.
     sentences = split_all(chunks)

@@ -26,6 +26,7 @@ from .. import bridge
 from ..arabic import ANALYSIS_VERSION
 from ..bridge import Bridge
 from ..chunking import Chunk
+from ..config import DEFAULT_ANN_THRESHOLD
 from ..encoder import Encoder
 from ..errors import REBUILD_HINT, DatabaseError, IndexError_, QabotError
 from . import pgquery, pgschema, pgwrite
@@ -181,10 +182,12 @@ class PostgresStore:
     #: need not read the reused ones back, only embed the new texts.
     sentences_by_text = True
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, ann_threshold: int = DEFAULT_ANN_THRESHOLD) -> None:
         self.url = url
         self.location = describe(url)
         self.pool = pool_for(url)
+        #: Past this many passages no sentence vectors are searched (nor indexed).
+        self.ann_threshold = ann_threshold
 
     def current_name(self) -> str | None:
         try:
@@ -195,7 +198,14 @@ class PostgresStore:
         return pgwrite.generation_name(int(row[0])) if row else None
 
     def new_vectors(self, dim: int) -> PgVectorIndex:
-        return PgVectorIndex(self.pool, "qabot_passage_vectors", dim, fresh=True)
+        return PgVectorIndex(
+            self.pool, "qabot_passage_vectors", dim, fresh=True, ann_threshold=self.ann_threshold
+        )
+
+    def new_lexical(self) -> PgLexical:
+        """An empty lexical leg for a build from scratch: it stages the passages' texts, and
+        the commit analyses them a block at a time (no million passages' keys in memory)."""
+        return PgLexical(self.pool, 0, 0)
 
     def load_bridge(self, encoder: Encoder) -> Bridge | None:
         try:
@@ -253,7 +263,14 @@ class PostgresStore:
             dim=dim,
             chunks=chunks,
             sentences=sentences,
-            passages=PgVectorIndex(self.pool, "qabot_passage_vectors", dim, count=n, known=keys),
+            passages=PgVectorIndex(
+                self.pool,
+                "qabot_passage_vectors",
+                dim,
+                count=n,
+                known=keys,
+                ann_threshold=self.ann_threshold,
+            ),
             sentence_vectors=PgSentenceVectors(self.pool, dim, texts),
             lexical=PgLexical(self.pool, n, total_keys, known=keys),
             prompts=dict(prompts),
