@@ -42,6 +42,7 @@ def float16_sentences(monkeypatch: pytest.MonkeyPatch) -> None:
     them, so that the two stores' scores compare like with like (it writes bytes otherwise)."""
     monkeypatch.setattr(halfvectors, "WRITE_AS", "float16")
 
+
 QUESTIONS = [
     "متى تأسست منظمة التعاون الإسلامي؟",
     "كم عدد الدول الأعضاء في المنظمة؟",

@@ -2,14 +2,15 @@
 
 A passage's matching keys (:func:`qabot.arabic.index_keys`) are one ``bytea`` in its
 ``qabot_passages`` row (:data:`KEY`: key id and count, by key id): the candidates' BM25 and
-coverage read those. Every key any passage holds has its posting list, one ``bytea`` row in
-``qabot_lists`` (:data:`.pglists.ENTRY`, by passage), and its document frequency is that
-list's length. A row per (key, passage) pair, as schema 3 kept them, made the database
-~40 B of row header and index per pair: at 1M passages (~300M pairs) well over 20 GB.
+coverage read those. A key's posting list is one ``bytea`` row in ``qabot_lists``
+(:data:`.pglists.ENTRY`, by passage). A row per (key, passage) pair, as schema 3 kept them,
+cost ~45 B of row header and index per pair: 63 % of the database at 10k passages of
+scale.py's corpus (~480 pairs a passage), ~40 GB of it at 1M.
 
-A build from scratch spools every (key, passage) pair to scratch files, a part of the keys
-to each, then writes each part's lists sorted in memory: what it holds at once is one part.
-An edit patches the lists of the keys its passages lose or gain.
+A key's list is kept only while it is in at most :func:`list_limit` passages (twice what a
+question walks). A build from scratch spools every (key, passage) pair to scratch files, a
+part of the keys to each, then writes each part's lists sorted in memory: what it holds at
+once is one part. An edit patches the lists of the keys its passages lose or gain.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 import psycopg
 
 from ..arabic import index_keys
+from .bm25 import pruned_df
 from .pglists import ENTRY
 
 #: A passage's keys: key id and its count in the passage, by key id.
@@ -33,6 +35,8 @@ _PAIR = np.dtype([("term", "<i4"), ("row", "<i4"), ("tf", "<i2")])
 _PARTS = 32
 #: Lists read, patched and written back at a time by an edit.
 _PATCH = 500
+#: Passages' keys read at a time by a scan.
+_SCAN = 10_000
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 TRAILER = b"\xff\xff"
 
@@ -88,12 +92,29 @@ def _copy_lists(copy: psycopg.Copy, terms: np.ndarray, entries: np.ndarray) -> n
     return counts
 
 
+def list_limit(n: int) -> int:
+    """The most passages a key may be in and keep its list, set when a build starts it:
+    twice what a question walks (:func:`~.bm25.pruned_df`), so the keys in between keep
+    theirs as they cross back and forth, and the corpus may double before one is read
+    again from every passage's keys. A list for each key past the walked share would be
+    ~2/3 of all pairs (scale.py's corpus at 10k), and an edit would rewrite the longest."""
+    return 2 * pruned_df(n)
+
+
 class Writer:
     """The lexical rows of one commit: analyse new passages a block at a time, then write
-    the lists (a build from scratch) or patch the touched ones (an edit)."""
+    the lists (a build from scratch) or patch the touched ones (an edit).
 
-    def __init__(self, conn: psycopg.Connection, fresh: bool) -> None:
-        self.conn, self.fresh = conn, fresh
+    The invariant (``limit``: the manifest's ``list_limit``): a key has its exact list when
+    its document frequency is at most ``limit``, none when past it (an edit drops it), and
+    any key without one that a question may walk (``df <= pruned_df(n)``) gets its list,
+    read from every passage's keys (:meth:`_scan`), when the corpus outgrows ``limit`` or a
+    key falls that far."""
+
+    def __init__(self, conn: psycopg.Connection, fresh: bool, n: int, limit: int) -> None:
+        self.conn, self.fresh, self.n = conn, fresh, n
+        #: The manifest's list limit after this commit.
+        self.limit = list_limit(n) if fresh or limit < pruned_df(n) else limit
         #: Key → id: all of them on a fresh build (numbered here), else those met so far.
         self.ids: dict[str, int] = {}
         self._rows: list[tuple[int, int]] = []  # (passage, length) of each analysed row
@@ -109,11 +130,8 @@ class Writer:
         if not missing:
             return
         if self.fresh:
-            self.ids.update(
-                zip(
-                    missing, range(len(self.ids) + 1, len(self.ids) + 1 + len(missing)), strict=True
-                )
-            )
+            first = len(self.ids) + 1
+            self.ids.update(zip(missing, range(first, first + len(missing)), strict=True))
             return
         self.conn.execute(
             "INSERT INTO qabot_terms (term) SELECT unnest(%s::text[]) ON CONFLICT (term) "
@@ -161,6 +179,13 @@ class Writer:
             self._write_all()
         else:
             self._patch()
+            needed = self.conn.execute(
+                "SELECT id FROM qabot_terms t WHERE df > 0 AND df <= %s AND NOT EXISTS "
+                "(SELECT 1 FROM qabot_lists l WHERE l.term = t.id)",
+                (pruned_df(self.n),),
+            ).fetchall()
+            if needed:
+                self._scan([r[0] for r in needed])
 
     def _write_all(self) -> None:
         rows = np.array(self._rows, dtype=np.int64).reshape(-1, 2)
@@ -174,16 +199,17 @@ class Writer:
                 f.close()
                 if not len(pairs):
                     continue
+                terms, counts = np.unique(pairs["term"], return_counts=True)
+                df[terms] = counts
+                pairs = pairs[df[pairs["term"]] <= self.limit]
                 order = np.lexsort((passage[pairs["row"]], pairs["term"]))
                 pairs = pairs[order]
                 entries = np.empty(len(pairs), dtype=ENTRY)
                 entries["passage"] = passage[pairs["row"]]
                 entries["tf"], entries["dl"] = pairs["tf"], length[pairs["row"]]
-                terms = pairs["term"].astype(np.int64)
+                kept = pairs["term"].astype(np.int64)
                 del pairs, order
-                counts = _copy_lists(copy, terms, entries)
-                starts = np.flatnonzero(np.r_[True, terms[1:] != terms[:-1]])
-                df[terms[starts]] = counts
+                _copy_lists(copy, kept, entries)
             copy.write(TRAILER)
         with self.conn.cursor().copy("COPY qabot_terms (id, term, df) FROM STDIN") as copy:
             for term, id_ in self.ids.items():
@@ -194,25 +220,28 @@ class Writer:
         )
 
     def _patch(self) -> None:
-        """Each touched key's list without the passages that lost it, with those that gained
-        it, by passage; its document frequency, its length."""
-        touched: set[int] = set()
+        """Each touched key's document frequency by the passages that lost and gained it,
+        and its list patched (or dropped past the limit, or made for a new key)."""
+        lost: Counter[int] = Counter()
         for ids in self._lost.values():
-            touched.update(ids.tolist())
-        for terms, _, _ in self._gained.values():
-            touched.update(terms.tolist())
-        gone = np.asarray(sorted(self._lost.keys() | self._gained.keys()), dtype=np.int64)
+            lost.update(ids.tolist())
         gain = [
             (t, key, tf, dl)
             for key, (terms, tfs, dl) in self._gained.items()
             for t, tf in zip(terms.tolist(), tfs.tolist(), strict=True)
         ]
         added = np.array(gain, dtype=np.int64).reshape(-1, 4)
-        order = np.argsort(added[:, 0], kind="stable")
-        added = added[order]
-        todo = sorted(touched)
+        added = added[np.argsort(added[:, 0], kind="stable")]
+        gained = Counter(added[:, 0].tolist())
+        gone = np.asarray(sorted(self._lost.keys() | self._gained.keys()), dtype=np.int64)
+        todo = sorted(lost.keys() | gained.keys())
         for at in range(0, len(todo), _PATCH):
             part = todo[at : at + _PATCH]
+            old_df = dict(
+                self.conn.execute(
+                    "SELECT id, df FROM qabot_terms WHERE id = ANY(%s)", (part,)
+                ).fetchall()
+            )
             stored = dict(
                 self.conn.execute(
                     "DELETE FROM qabot_lists WHERE term = ANY(%s) RETURNING term, postings",
@@ -220,11 +249,14 @@ class Writer:
                     binary=True,
                 ).fetchall()
             )
-            terms_out, lists = [], []
+            df = [old_df[t] - lost[t] + gained[t] for t in part]
             lo = np.searchsorted(added[:, 0], part[0])
             hi = np.searchsorted(added[:, 0], part[-1], side="right")
             mine = added[lo:hi]
-            for term in part:
+            terms_out, lists = [], []
+            for term, now in zip(part, df, strict=True):
+                if now <= 0 or now > self.limit or (term not in stored and old_df[term] > 0):
+                    continue  # no list: gone, too common, or one it never had (see finish)
                 old = np.frombuffer(stored.get(term) or b"", dtype=ENTRY)
                 old = old[~np.isin(old["passage"].astype(np.int64), gone)]
                 new = mine[mine[:, 0] == term]
@@ -235,16 +267,35 @@ class Writer:
                 entries = entries[np.argsort(entries["passage"].astype(np.int64), kind="stable")]
                 terms_out.append(np.full(len(entries), term, dtype=np.int64))
                 lists.append(entries)
-            terms = np.concatenate(terms_out)
-            entries = np.concatenate(lists).astype(ENTRY)  # concatenate makes it native
-            sql = "COPY qabot_lists (term, postings) FROM STDIN BINARY"
-            with self.conn.cursor().copy(sql) as copy:
-                copy.write(SIGNATURE)
-                _copy_lists(copy, terms, entries)
-                copy.write(TRAILER)
-            df = [len(e) for e in lists]
+            if lists:
+                self._copy(np.concatenate(terms_out), np.concatenate(lists).astype(ENTRY))
             self.conn.execute(
                 "UPDATE qabot_terms t SET df = v.df FROM unnest(%s::int[], %s::int[]) "
                 "AS v(id, df) WHERE t.id = v.id",
                 (part, df),
             )
+
+    def _copy(self, terms: np.ndarray, entries: np.ndarray) -> None:
+        """Write lists (``entries`` by ``terms``, then passage; concatenating made them
+        native-endian, hence the ``astype`` of callers)."""
+        with self.conn.cursor().copy("COPY qabot_lists (term, postings) FROM STDIN BINARY") as copy:
+            copy.write(SIGNATURE)
+            _copy_lists(copy, terms, entries)
+            copy.write(TRAILER)
+
+    def _scan(self, terms: list[int]) -> None:
+        """Make the lists of ``terms`` from every passage's stored keys (a read of them all:
+        only when the corpus outgrew the limit, or a common key lost most of its passages)."""
+        wanted = np.asarray(sorted(terms), dtype=np.int64)
+        found = []
+        with self.conn.cursor(binary=True) as cur:
+            cur.execute("SELECT key, keys, n_keys FROM qabot_passages")
+            while rows := cur.fetchmany(_SCAN):
+                part = postings(rows, wanted)
+                if len(part):
+                    found.append(part)
+        rows = np.concatenate(found) if found else np.zeros((0, 4), dtype=np.int64)
+        rows = rows[np.lexsort((rows[:, 0], rows[:, 1]))]
+        entries = np.empty(len(rows), dtype=ENTRY)
+        entries["passage"], entries["tf"], entries["dl"] = rows[:, 0], rows[:, 2], rows[:, 3]
+        self._copy(rows[:, 1], entries)

@@ -22,6 +22,8 @@ from .bm25 import DEFAULT_B, DEFAULT_K1
 
 #: One list entry (:data:`~.pgschema.LIST_OF`): passage key, tf, passage length in keys.
 ENTRY = np.dtype([("passage", ">i8"), ("tf", ">i2"), ("dl", ">i4")])
+
+
 def scores(
     lists: Sequence[bytes], weights: Sequence[float], n: int, total_keys: int
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import psycopg
 
 from ..errors import QabotError
+from .bm25 import MAX_DF_SHARE, MIN_PRUNED_DF
 
 #: The schema this qabot reads and writes.
 SCHEMA_VERSION = 4
@@ -144,20 +145,23 @@ CREATE INDEX qabot_sentence_vectors_embedding_idx ON qabot_sentence_vectors
     USING hnsw (embedding halfvec_ip_ops) WITH ({hnsw})
 """
 
-# 4: no row per (key, passage) pair (~40 B of header and index each: over 20 GB at 1M
+# 4: no row per (key, passage) pair (~45 B of header and index each: over 40 GB at 1M
 # passages). Each passage's keys are one bytea in its row ((key id int4, count int2) per key,
-# by key id: qabot.index.pgkeys), and every key, not only those a question walks, has its
-# list, which an edit patches.
+# by key id: qabot.index.pgkeys), and a key keeps its list while in at most list_limit
+# passages (twice the walked share), made here from the pairs.
 _V4 = """
 ALTER TABLE qabot_passages ADD COLUMN keys bytea NOT NULL DEFAULT ''::bytea;
 UPDATE qabot_passages p SET keys = k.keys FROM (
     SELECT passage, string_agg(int4send(term) || int2send(tf::int2), ''::bytea ORDER BY term)
     AS keys FROM qabot_postings GROUP BY passage
 ) k WHERE p.key = k.passage;
+ALTER TABLE qabot_manifest ADD COLUMN list_limit integer NOT NULL DEFAULT 0;
+UPDATE qabot_manifest SET list_limit = 2 * greatest({min_df}, floor({share} * passages)::int);
+DELETE FROM qabot_lists;
 INSERT INTO qabot_lists (term, postings)
-SELECT term, {list_of} FROM qabot_postings GROUP BY term
-ON CONFLICT (term) DO UPDATE SET postings = EXCLUDED.postings;
-DELETE FROM qabot_lists l WHERE NOT EXISTS (SELECT 1 FROM qabot_postings p WHERE p.term = l.term);
+SELECT term, {list_of} FROM qabot_postings WHERE term IN (
+    SELECT id FROM qabot_terms, qabot_manifest WHERE df <= list_limit
+) GROUP BY term;
 DROP TABLE qabot_postings
 """
 
@@ -166,7 +170,7 @@ MIGRATIONS: dict[int, str] = {
     1: _V1,
     2: _V2,
     3: _V3.format(list_of=LIST_OF, hnsw=HNSW),
-    4: _V4.format(list_of=LIST_OF),
+    4: _V4.format(list_of=LIST_OF, min_df=MIN_PRUNED_DF, share=MAX_DF_SHARE),
 }
 
 

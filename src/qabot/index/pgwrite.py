@@ -124,14 +124,17 @@ def write(conn: psycopg.Connection, snapshot: Snapshot) -> str:
     full = passages.fresh  # a build from scratch: no stored vector is reused
     change = _lexical_change(snapshot)
     with conn.transaction():
-        head = conn.execute("SELECT generation, passages FROM qabot_manifest FOR UPDATE").fetchone()
+        head = conn.execute(
+            "SELECT generation, passages, list_limit FROM qabot_manifest FOR UPDATE"
+        ).fetchone()
         generation = (int(head[0]) if head else 0) + 1
         if full:
             _empty(conn, head is None)
         # The first build of a database fills empty tables: faster without their indexes,
         # built once at the end (nobody reads an index that does not exist yet).
         rebuild = _drop_indexes(conn) if full and head is None else []
-        lexical = pgkeys.Writer(conn, fresh=full)
+        limit = int(head[2]) if head else 0
+        lexical = pgkeys.Writer(conn, full, len(snapshot.chunks), limit)
         if not full:
             gone = list(change.remove | change.add.keys())
             lexical.lose(
@@ -163,11 +166,12 @@ def write(conn: psycopg.Connection, snapshot: Snapshot) -> str:
             raise IndexError_(f"commit left {n} passages, expected {expected}", REBUILD_HINT)
         conn.execute(
             "INSERT INTO qabot_manifest (generation, model, dim, prompts, built, passages, "
-            "total_keys, analysis) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+            "total_keys, analysis, list_limit) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (one) DO UPDATE SET generation = EXCLUDED.generation, "
             "model = EXCLUDED.model, dim = EXCLUDED.dim, prompts = EXCLUDED.prompts, "
             "built = EXCLUDED.built, passages = EXCLUDED.passages, "
-            "total_keys = EXCLUDED.total_keys, analysis = EXCLUDED.analysis",
+            "total_keys = EXCLUDED.total_keys, analysis = EXCLUDED.analysis, "
+            "list_limit = EXCLUDED.list_limit",
             (
                 generation,
                 snapshot.model,
@@ -177,6 +181,7 @@ def write(conn: psycopg.Connection, snapshot: Snapshot) -> str:
                 n,
                 total_keys,
                 ANALYSIS_VERSION,
+                lexical.limit,
             ),
         )
     return generation_name(generation)
