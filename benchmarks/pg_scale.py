@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -86,15 +87,31 @@ class ServerMemory:
         self._done.set()
 
 
+class Steps(logging.Handler):
+    """The commit's step timings (qabot.index.pgwrite logs them), step → seconds."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.taken: dict[str, float] = {}
+        found = logging.getLogger("qabot.index.pgwrite")
+        found.setLevel(logging.INFO)
+        found.addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        what, seconds = record.args  # type: ignore[misc]
+        self.taken[str(what)] = round(float(seconds), 1)
+        print(f"{what}: {seconds:.1f} s", file=sys.stderr, flush=True)
+
+
 # ---------------------------------------------------------------------------- phases
 
 
 def phase_build(n: int, url: str, cache: Path, threshold: int) -> dict[str, Any]:
-    """Build ``n`` passages into the database, then scale.py's one-article edit."""
-    from qabot.chunking import content_hash
+    """Build ``n`` passages into the database as `qabot index` does."""
     from qabot.index import index_chunks
     from qabot.index.postgres import PostgresStore
 
+    steps = Steps()
     real = scale.real_parts(cache)
     encoder = scale.StreamEncoder(np.concatenate((real["passages"], real["sentences"])), seed=n)
     chunks = scale.corpus(n, real["arcd_sentences"], seed=n)
@@ -106,16 +123,31 @@ def phase_build(n: int, url: str, cache: Path, threshold: int) -> dict[str, Any]
     out: dict[str, Any] = {"build_s": round(time.perf_counter() - t, 1)}
     out["build_cpu_s"] = round(time.process_time() - c, 1)
     out["build_peak_anon_mb"], out["corpus_anon_mb"] = round(anon.peak), round(before)
-    out["passages"] = report.passages
+    out["passages"], out["build_steps_s"] = report.passages, steps.taken
+    return out
+
+
+def phase_edit(n: int, url: str, cache: Path, threshold: int) -> dict[str, Any]:
+    """scale.py's one-article edit of the built corpus, as `qabot index` runs it."""
+    from qabot.chunking import content_hash
+    from qabot.index import index_chunks
+    from qabot.index.postgres import PostgresStore
+
+    steps = Steps()
+    real = scale.real_parts(cache)
+    encoder = scale.StreamEncoder(np.concatenate((real["passages"], real["sentences"])), seed=n)
+    chunks = scale.corpus(n, real["arcd_sentences"], seed=n)
+    store = PostgresStore(url, ann_threshold=threshold)
     edited = chunks[0].model_copy(update={"text": chunks[0].text + " تحديث"})
     edited.hash = content_hash(edited.match_text)
+    chunks[0] = edited
     t, c = time.perf_counter(), time.process_time()
     with scale.PeakAnon() as anon:
-        report = index_chunks([edited, *chunks[1:]], store, encoder)  # type: ignore[arg-type]
+        report = index_chunks(chunks, store, encoder)  # type: ignore[arg-type]
     assert report.updated == 1, report
-    out["edit_article_s"] = round(time.perf_counter() - t, 2)
+    out: dict[str, Any] = {"edit_article_s": round(time.perf_counter() - t, 2)}
     out["edit_article_cpu_s"] = round(time.process_time() - c, 2)
-    out["edit_peak_anon_mb"] = round(anon.peak)
+    out["edit_peak_anon_mb"], out["edit_steps_s"] = round(anon.peak), steps.taken
     return out
 
 
@@ -182,9 +214,8 @@ def phase_query(n: int, url: str, cache: Path, threshold: int) -> dict[str, Any]
 def child(phase: str, n: int, url: str, cache: Path, threshold: int) -> dict[str, Any]:
     args = [sys.executable, __file__, "--phase", phase, "--passages", str(n), "--url", url]
     args += ["--cache", str(cache), "--threshold", str(threshold)]
-    done = subprocess.run(args, capture_output=True, text=True, check=False)
+    done = subprocess.run(args, stdout=subprocess.PIPE, text=True, check=False)  # stderr: ours
     if done.returncode:
-        sys.stderr.write(done.stderr)
         raise SystemExit(f"{phase} {n} failed")
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
@@ -212,7 +243,9 @@ def database_size(url: str) -> dict[str, Any]:
     }
 
 
-def run_postgres(args: argparse.Namespace) -> dict[str, Any]:
+def run_postgres(args: argparse.Namespace, save: Any) -> dict[str, Any]:
+    """Build, size, query, then edit (last: an edit at 1M holds the most, and a memory
+    guard may stop it); the row is saved after each phase."""
     options = (
         f"-c shared_buffers={args.shared_buffers} "
         f"-c maintenance_work_mem={args.maintenance_work_mem} -c wal_level=minimal "
@@ -221,24 +254,32 @@ def run_postgres(args: argparse.Namespace) -> dict[str, Any]:
     server = PgServer.start(options)
     memory = ServerMemory(server.data)
     row: dict[str, Any] = {"store": "postgres", "load_before": scale.load()}
-    try:
-        url = server.new_database("scale")
-        print(f"server {server.root}, {url}", flush=True)
-        row |= child("build", args.passages, url, args.cache, args.threshold)
-        row["server_build_peak_mb"] = memory.take()
-        print(json.dumps(row), flush=True)
-        row |= database_size(url)
-        print(json.dumps(row), flush=True)
-        row |= child("query", args.passages, url, args.cache, args.threshold)
-        row["server_query_peak_mb"] = memory.take()
-    finally:
-        memory.stop()
-        server.destroy()
-    row["load_after"] = scale.load()
     row["shared_buffers"], row["maintenance_work_mem"] = (
         args.shared_buffers,
         args.maintenance_work_mem,
     )
+    try:
+        url = server.new_database("scale")
+        print(f"server {server.root}, {url}", file=sys.stderr, flush=True)
+        row |= child("build", args.passages, url, args.cache, args.threshold)
+        row["server_build_peak_mb"] = memory.take()
+        row |= database_size(url)
+        save(row)
+        row |= child("query", args.passages, url, args.cache, args.threshold)
+        row["server_query_peak_mb"] = memory.take()
+        save(row)
+        if args.edit:
+            try:
+                row |= child("edit", args.passages, url, args.cache, args.threshold)
+            except SystemExit as exc:  # e.g. stopped by the memory guard
+                row["edit_article_s"] = f"failed: {exc}"
+            row["server_edit_peak_mb"] = memory.take()
+            row["size_after_edit_mb"] = database_size(url)["size_mb"]
+    finally:
+        memory.stop()
+        server.destroy()
+    row["load_after"] = scale.load()
+    save(row)
     return row
 
 
@@ -266,11 +307,12 @@ def main() -> None:
     parser.add_argument("--threshold", type=int, default=Settings().ann_threshold)
     parser.add_argument("--shared-buffers", default="512MB")
     parser.add_argument("--maintenance-work-mem", default="1GB")
-    parser.add_argument("--phase", choices=["build", "query"], help=argparse.SUPPRESS)
+    parser.add_argument("--no-edit", dest="edit", action="store_false", help="skip the edit")
+    parser.add_argument("--phase", choices=["build", "edit", "query"], help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
-        phase = phase_build if args.phase == "build" else phase_query
+        phase = {"build": phase_build, "edit": phase_edit, "query": phase_query}[args.phase]
         print(json.dumps(phase(args.passages, args.url, args.cache, args.threshold)))
         return
     scale.real_parts(args.cache)  # once, before the children need it
@@ -283,11 +325,16 @@ def main() -> None:
         found = json.loads((RESULTS / "scale.json").read_text())
         found = [r for r in found if r["size"] == args.passages]
         rows += [{"store": "files", "from": "scale.json"} | r for r in found]
+
+    def save(row: dict[str, Any] | None = None) -> None:
+        out = {"passages": args.passages, "cpus": os.cpu_count(), "rows": [*rows, row or {}]}
+        out["rows"] = [r for r in out["rows"] if r]
+        RESULTS.mkdir(exist_ok=True)
+        out_path.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+
     if "postgres" in stores:
-        rows.append(run_postgres(args))
-    out = {"passages": args.passages, "cpus": os.cpu_count(), "rows": rows}
-    RESULTS.mkdir(exist_ok=True)
-    out_path.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+        rows.append(run_postgres(args, save))
+    save()
     for row in rows:
         print(json.dumps(row, ensure_ascii=False))
 

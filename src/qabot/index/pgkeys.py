@@ -237,12 +237,12 @@ class Writer:
         todo = sorted(lost.keys() | gained.keys())
         for at in range(0, len(todo), _PATCH):
             part = todo[at : at + _PATCH]
-            old_df = dict(
+            old_df: dict[int, int] = dict(
                 self.conn.execute(
                     "SELECT id, df FROM qabot_terms WHERE id = ANY(%s)", (part,)
                 ).fetchall()
             )
-            stored = dict(
+            stored: dict[int, bytes] = dict(
                 self.conn.execute(
                     "DELETE FROM qabot_lists WHERE term = ANY(%s) RETURNING term, postings",
                     (part,),
@@ -294,8 +294,8 @@ class Writer:
                 part = postings(rows, wanted)
                 if len(part):
                     found.append(part)
-        rows = np.concatenate(found) if found else np.zeros((0, 4), dtype=np.int64)
-        rows = rows[np.lexsort((rows[:, 0], rows[:, 1]))]
-        entries = np.empty(len(rows), dtype=ENTRY)
-        entries["passage"], entries["tf"], entries["dl"] = rows[:, 0], rows[:, 2], rows[:, 3]
-        self._copy(rows[:, 1], entries)
+        pairs = np.concatenate(found) if found else np.zeros((0, 4), dtype=np.int64)
+        pairs = pairs[np.lexsort((pairs[:, 0], pairs[:, 1]))]
+        entries = np.empty(len(pairs), dtype=ENTRY)
+        entries["passage"], entries["tf"], entries["dl"] = pairs[:, 0], pairs[:, 2], pairs[:, 3]
+        self._copy(pairs[:, 1], entries)

@@ -11,18 +11,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
-import numpy as np
 import psycopg
 from psycopg.types.json import Jsonb
 
 from ..arabic import ANALYSIS_VERSION
 from ..errors import REBUILD_HINT, IndexError_
-from . import pgkeys
+from . import pgkeys, pgvectorcopy
 from .pglexical import Change, PgLexical
 from .pgschema import HNSW
-from .pgvectors import SENTENCES, PgVectorIndex, text_key
-from .snapshot import Snapshot, sentence_layout
+from .pgvectors import SENTENCES
+from .snapshot import Snapshot
+
+log = logging.getLogger(__name__)
 
 #: The vector columns' dimension (pgschema): the bundled model's.
 DIM = 384
@@ -37,6 +43,14 @@ _BLOCK = 4096
 #: Memory for building those indexes at the end (HNSW builds far faster when the graph fits).
 BULK_MEMORY = "1GB"
 _BULK_KB = 1 << 20
+
+
+@contextmanager
+def _step(what: str) -> Iterator[None]:
+    """Log how long a step of a commit took (a million passages' build: where time goes)."""
+    started = time.perf_counter()
+    yield
+    log.info("commit: %s in %.1f s", what, time.perf_counter() - started)
 
 
 def _drop_indexes(conn: psycopg.Connection) -> list[str]:
@@ -61,12 +75,6 @@ def generation_name(generation: int) -> str:
 def _digest(position: int, record: dict[str, object], sentences: list[str]) -> str:
     text = json.dumps([position, record, sentences], ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _staged(vectors: object, what: str) -> PgVectorIndex:
-    if not isinstance(vectors, PgVectorIndex):
-        raise TypeError(f"a PostgresStore keeps PgVectorIndex {what}, not {type(vectors).__name__}")
-    return vectors
 
 
 def _lexical_change(snapshot: Snapshot) -> Change:
@@ -120,7 +128,7 @@ def write(conn: psycopg.Connection, snapshot: Snapshot) -> str:
             f"the database keeps {DIM}-dimensional vectors, the model gives {snapshot.dim}",
             "use the bundled model, or the file store",
         )
-    passages = _staged(snapshot.passages, "passage vectors")
+    passages = pgvectorcopy.staged(snapshot.passages, "passage vectors")
     full = passages.fresh  # a build from scratch: no stored vector is reused
     change = _lexical_change(snapshot)
     with conn.transaction():
@@ -142,21 +150,28 @@ def write(conn: psycopg.Connection, snapshot: Snapshot) -> str:
                     "SELECT key, keys FROM qabot_passages WHERE key = ANY(%s)", (gone,), binary=True
                 ).fetchall()
             )
-        _write_passages(conn, snapshot, change, lexical, full)
-        lexical.finish()
-        hashes = {c.key: c.hash for c in snapshot.chunks}
-        _write_vectors(conn, "qabot_passage_vectors", passages, hashes)
-        _write_sentences(conn, snapshot, full)
+        with _step("passages and their keys"):
+            _write_passages(conn, snapshot, change, lexical, full)
+        with _step("posting lists"):
+            lexical.finish()
+        with _step("passage vectors"):
+            hashes = {c.key: c.hash for c in snapshot.chunks}
+            pgvectorcopy.write_vectors(conn, "qabot_passage_vectors", passages, hashes)
+        with _step("sentence vectors"):
+            pgvectorcopy.write_sentences(conn, snapshot, full)
         n_total = len(snapshot.chunks)
         if rebuild:
             _bulk_memory(conn)
             for statement in rebuild:
                 if n_total > passages.ann_threshold and SENTENCE_INDEX in statement:
                     continue
-                conn.execute(statement)
-            conn.execute("ANALYZE")
+                with _step(statement.split(" USING ")[0].split(" ON ")[-1]):
+                    conn.execute(statement)
+            with _step("analyze"):
+                conn.execute("ANALYZE")
         else:
-            _sentence_index(conn, n_total, passages.ann_threshold)
+            with _step("sentence graph"):
+                _sentence_index(conn, n_total, passages.ann_threshold)
         counts = conn.execute(
             "SELECT count(*), coalesce(sum(n_keys), 0) FROM qabot_passages"
         ).fetchone()
@@ -221,7 +236,7 @@ def _write_passages(
     written = 0
     with conn.cursor().copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
         for at in range(0, len(snapshot.chunks), _BLOCK):
-            rows = []
+            rows: list[list[Any]] = []
             for position in range(at, min(at + _BLOCK, len(snapshot.chunks))):
                 chunk = snapshot.chunks[position]
                 record = chunk.model_dump(mode="json")
@@ -234,7 +249,7 @@ def _write_passages(
                 texts = [change.text(k) for k in new]
                 analysed = dict(zip(new, lexical.analyse(new, texts), strict=True))
             for row in rows:
-                blob, length = analysed.get(row[0], (None, None))
+                blob, length = analysed.get(row[0]) or (None, None)
                 row[3], row[4] = Jsonb(row[3]), Jsonb(row[4])
                 copy.write_row((*row, blob, length))
             written += len(rows)
@@ -251,82 +266,3 @@ def _write_passages(
             "ELSE qabot_passages.n_keys END",
             (list(change.add), list(change.add)),
         )
-
-
-def _vector_rows(
-    keys: np.ndarray, vectors: np.ndarray, half: bool, texts: list[bytes] | None = None
-) -> bytes:
-    """Binary COPY rows (key[, text], vector) as pgvector's binary form lays a vector out:
-    dimension and a zero (int2 each), then the values (float4, or float2 for a halfvec)."""
-    dim = vectors.shape[1]
-    kind = ">f2" if half else ">f4"
-    size = 4 + dim * np.dtype(kind).itemsize
-    head = np.zeros(len(keys), dtype=[("n", ">i2"), ("l", ">i4"), ("key", ">i8")])
-    head["n"], head["l"], head["key"] = 2 if texts is None else 3, 8, keys
-    tail = np.zeros(len(keys), dtype=[("l", ">i4"), ("d", ">i2"), ("u", ">i2"), ("v", kind, dim)])
-    tail["l"], tail["d"], tail["v"] = size, dim, vectors
-    if texts is None:
-        return b"".join(h + t for h, t in zip(_split(head), _split(tail), strict=True))
-    return b"".join(
-        h + len(x).to_bytes(4, "big") + x + t
-        for h, x, t in zip(_split(head), texts, _split(tail), strict=True)
-    )
-
-
-def _split(rows: np.ndarray) -> list[bytes]:
-    raw, size = rows.tobytes(), rows.dtype.itemsize
-    return [raw[i : i + size] for i in range(0, len(raw), size)]
-
-
-def _write_vectors(
-    conn: psycopg.Connection, table: str, index: PgVectorIndex, hashes: dict[int, str]
-) -> None:
-    """Apply the staged vectors to ``table`` (the index's own, or any for a fresh one)."""
-    if not index.fresh:
-        gone = list(index.staged_remove | index.staged_keys())
-        conn.execute(f"DELETE FROM {table} WHERE key = ANY(%s)", (gone,))
-    sql = f"COPY {table} (key, hash, embedding) FROM STDIN WITH (FORMAT BINARY)"
-    with conn.cursor().copy(sql) as copy:
-        copy.write(pgkeys.SIGNATURE)
-        for ids, rows in index.staged:
-            for at in range(0, len(ids), _BLOCK):
-                keys = ids[at : at + _BLOCK]
-                texts = [hashes[k].encode() for k in keys.tolist()]
-                block = np.asarray(rows[at : at + _BLOCK], dtype=np.float32)
-                copy.write(_vector_rows(keys, block, False, texts))
-        copy.write(pgkeys.TRAILER)
-    index.clear_staged()
-
-
-def _write_sentences(conn: psycopg.Connection, snapshot: Snapshot, full: bool) -> None:
-    """One row per distinct sentence text (:func:`text_key`): add the texts new to the
-    table, from the vectors the build staged under their layout ids, and drop the texts no
-    passage holds any more; ``full`` replaces every row."""
-    texts, _ = sentence_layout(snapshot.chunks, snapshot.sentences)
-    keys = np.fromiter(map(text_key, texts), dtype=np.int64, count=len(texts))
-    del texts
-    if full:
-        stored: set[int] = set()
-    else:
-        stored = {r[0] for r in conn.execute(f"SELECT key FROM {SENTENCES}").fetchall()}
-        conn.execute(f"DELETE FROM {SENTENCES} WHERE NOT key = ANY(%s)", (keys.tolist(),))
-    new = np.flatnonzero([k not in stored for k in keys.tolist()]) if stored else None
-    staged = _staged(snapshot.sentence_vectors, "sentence vectors")
-    wanted = np.arange(len(keys)) if new is None else new
-    if not len(wanted):
-        return
-    sql = f"COPY {SENTENCES} (key, embedding) FROM STDIN WITH (FORMAT BINARY)"
-    found = 0
-    with conn.cursor().copy(sql) as copy:
-        copy.write(pgkeys.SIGNATURE)
-        for ids, rows in staged.staged:
-            pick = np.flatnonzero(np.isin(ids, wanted))
-            found += len(pick)
-            for at in range(0, len(pick), _BLOCK):
-                part = pick[at : at + _BLOCK]
-                block = np.asarray(rows[part], dtype=np.float16)
-                copy.write(_vector_rows(keys[ids[part]], block, True))
-        copy.write(pgkeys.TRAILER)
-    if found < len(wanted):
-        raise IndexError_("commit lacks the vectors of new sentences", REBUILD_HINT)
-    staged.clear_staged()
