@@ -43,6 +43,8 @@ CONNECT_TIMEOUT = 5.0
 #: like ARCD's embeddings, recall@10 against exact search is 0.957 at 200 and 0.989 at 400
 #: (benchmarks/pg_hnsw.py; 0.921 at 400 with pgvector's default graphs).
 EF_SEARCH = 400
+#: Passages' rows fetched at a time by a load.
+LOAD_STEP = 10_000
 #: The longest wait between the pool's attempts to reconnect to a lost database.
 RECONNECT_DELAY = 0.5
 
@@ -237,9 +239,7 @@ class PostgresStore:
                     "SELECT generation, model, dim, prompts, built, passages, total_keys, "
                     "analysis FROM qabot_manifest"
                 ).fetchone()
-                rows = conn.execute(
-                    "SELECT record, sentences FROM qabot_passages ORDER BY position"
-                ).fetchall()
+                chunks, sentences = _passages(conn) if head is not None else ([], {})
         except (psycopg.OperationalError, PoolTimeout) as exc:
             raise _unreachable(self.url, exc) from exc
         if head is None:
@@ -252,8 +252,6 @@ class PostgresStore:
                 f"{analysis}, this qabot uses {ANALYSIS_VERSION}",
                 REBUILD_HINT,
             )
-        chunks = [Chunk.model_validate(record) for record, _ in rows]
-        sentences = {c.key: list(s) for c, (_, s) in zip(chunks, rows, strict=True)}
         if len(chunks) != n:
             raise IndexError_(f"index {self.location} is inconsistent", REBUILD_HINT)
         keys = {c.key for c in chunks}
@@ -316,6 +314,21 @@ class PostgresStore:
                 yield
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (pgschema.BUILD_LOCK,))
+
+
+def _passages(conn: psycopg.Connection) -> tuple[list[Chunk], dict[int, list[str]]]:
+    """The passages in order and their sentences, made a step of rows at a time through a
+    server-side cursor: a million rows' JSON and their passages never coexist in memory."""
+    chunks: list[Chunk] = []
+    sentences: dict[int, list[str]] = {}
+    with conn.cursor(name="qabot_load") as cur:
+        cur.itersize = LOAD_STEP
+        cur.execute("SELECT record, sentences FROM qabot_passages ORDER BY position")
+        for record, found in cur:
+            chunk = Chunk.model_validate(record)
+            chunks.append(chunk)
+            sentences[chunk.key] = list(found)
+    return chunks, sentences
 
 
 def _try_lock(conn: psycopg.Connection) -> bool:
