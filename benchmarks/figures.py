@@ -467,10 +467,12 @@ def parity() -> str:
 
 
 def pg_scale() -> str:
+    """Both stores on scale.py's corpus (pg_scale.py); the file store's row from scale.json
+    where pg_scale.py did not run it."""
     rows = [
-        "| passages | store | build s | edit 10 passages s | query p50 / p95 ms "
-        "| passage ANN recall@10 | size MB | load avg |",
-        "|---|---|---|---|---|---|---|---|",
+        "| passages | store | build s (client CPU s) | build peak MB: client + server "
+        "| one-article edit s | query p50 / p95 ms | passage recall@10 | on disk GB | load |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     files = sorted(RESULTS.glob("pg_scale-*.json"), key=lambda f: int(f.stem.split("-")[1]))
     if not files:
@@ -478,10 +480,16 @@ def pg_scale() -> str:
     for path in files:
         run = _load(path.name)
         for r in run["rows"]:
+            pg = r["store"] == "postgres"
+            store = "PostgreSQL" if pg else "files" + (" (scale.json)" if r.get("from") else "")
+            peak = f"{r['build_peak_anon_mb']:,}"
+            peak += f" + {r['server_build_peak_mb']:,}" if pg else ""
+            edit = r.get("edit_article_s", "")
+            disk = (r["size_mb"] if pg else r["disk_total_mb"]) / 1024
             rows.append(
-                f"| {run['passages']:,} | {r['store']} | {r['build_s']} | {r['edit10_s']} "
-                f"| {r['query_p50_ms']} / {r['query_p95_ms']} | {r['recall_at_10']:.3f} "
-                f"| {r['size_mb']:,} | {r['load']:.1f} |"
+                f"| {run['passages']:,} | {store} | {r['build_s']} ({r['build_cpu_s']}) | {peak} "
+                f"| {edit} | {r['query_p50_ms']} / {r['query_p95_ms']} "
+                f"| {r['passages_recall10']:.3f} | {disk:.2f} | {float(r['load_before']):.1f} |"
             )
     a = _load("pg_arcd.json")
     rows.append("")

@@ -1,199 +1,346 @@
-"""The PostgreSQL + pgvector store against the file store at scale, side by side in one run.
+"""The PostgreSQL + pgvector store against the file store at scale, on scale.py's corpus.
 
-A synthetic corpus of N passages (each three sentences drawn from ARCD's paragraphs, so the
-lexical leg sees real Arabic), embedded by a stand-in encoder that gives each text a fixed
-random unit vector (no model: the figures are the stores', not the encoder's). For each
-store: full build, an incremental edit of 10 passages, the query time of
-`Retriever.search` with the question vector given (everything but encoding; ARCD questions,
-vectors near a random passage), top-10 recall of the passage vector leg against exact
-search, and the size on disk. The server runs with ``--shared-buffers`` (1GB: the 100k
-passage HNSW graph alone is ~200 MB, past PostgreSQL's default 128MB, and a database server
-is given its cache). Writes benchmarks/results/pg_scale-<N>.json.
+The corpus, vectors and questions are benchmarks/scale.py's (passages of 4 sentences stitched
+from ARCD's, the real ARCD vectors then Gaussian draws fitted to them, 200 real question
+vectors), so the file store's figures are scale.py's own: `--stores files,postgres` runs
+scale.py's phases beside the database's in one run; at 1M (`--stores postgres`) its row is
+read from benchmarks/results/scale.json. For the database: the build (`index_chunks`, as
+`qabot index` runs it) and scale.py's one-article edit, each in a child process (client peak
+RSS and CPU); then a fresh reader in another (load, the non-encoding query time of
+`Retriever.search(vector=…)` on the second of two rounds, the passage HNSW's recall@10
+against exact search); the database's size, table by table, and the server's peak memory
+(PSS of its processes, sampled every second). The server runs as a bulk-loaded one would:
+``wal_level=minimal`` (a first build truncates its tables, so its loads skip the WAL),
+``synchronous_commit=off``, ``--shared-buffers`` and ``--maintenance-work-mem`` as given.
+Writes benchmarks/results/pg_scale-<N>.json.
 
-    .venv/bin/python benchmarks/pg_scale.py [--passages 10000] [--queries 200]
+    .venv/bin/python benchmarks/pg_scale.py --passages 10000
+    .venv/bin/python benchmarks/pg_scale.py --passages 1000000 --stores postgres
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
+import logging
 import os
-import random
-import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE))
 
+import scale  # noqa: E402
 from pgserver import PgServer  # noqa: E402
 
-from qabot.arabic import split_sentences  # noqa: E402
-from qabot.chunking import Chunk, paragraph_chunks  # noqa: E402
-from qabot.config import Settings  # noqa: E402
-from qabot.index import FileStore, SnapshotStore, index_chunks  # noqa: E402
-from qabot.index.postgres import PostgresStore, close_pool  # noqa: E402
-from qabot.retriever import Retriever  # noqa: E402
-
-DATA = ROOT.parent / "shared" / "data" / "arcd" / "arcd.retrieval.json"
-RESULTS = ROOT / "benchmarks" / "results"
-DIM = 384
+RESULTS = HERE / "results"
 
 
-class RandomEncoder:
-    """A fixed random unit vector per text: stands in for the model at any scale."""
+class ServerMemory:
+    """The peak summed PSS of the server's processes (shared buffers counted once)."""
 
-    model_id = "random-unit-vectors"
-    dim = DIM
+    def __init__(self, data: Path) -> None:
+        self.data, self.peak, self._done = data, 0.0, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
 
-    def _one(self, text: str) -> np.ndarray:
-        seed = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
-        v = np.random.default_rng(seed).standard_normal(DIM).astype(np.float32)
-        return v / np.linalg.norm(v)
+    def now_mb(self) -> float:
+        head = int((self.data / "postmaster.pid").read_text().split()[0])
+        pids = [head]
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                if f"PPid:\t{head}\n" in status.read_text():
+                    pids.append(int(status.parent.name))
+            except OSError:
+                continue
+        total = 0
+        for pid in pids:
+            try:
+                for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+            except OSError:
+                continue
+        return total / 1024
 
-    def encode_passages(self, texts: list[str]) -> np.ndarray:
-        return np.stack([self._one(t) for t in texts]) if texts else np.zeros((0, DIM), "f4")
+    def _sample(self) -> None:
+        while not self._done.wait(1.0):
+            try:
+                self.peak = max(self.peak, self.now_mb())
+            except (OSError, ValueError, IndexError):
+                continue
 
-    encode_queries = encode_passages
+    def take(self) -> float:
+        """The peak since the last take."""
+        peak, self.peak = self.peak, 0.0
+        return round(peak)
 
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
-
-def corpus(n: int, data_file: Path = DATA, seed: int = 0) -> tuple[list[Chunk], list[str]]:
-    data = json.loads(data_file.read_text(encoding="utf-8"))
-    sentences = [
-        s for a in data["articles"] for p in a["paragraphs"] for s in split_sentences(p["text"])
-    ]
-    rng = random.Random(seed)
-    chunks = []
-    for i in range(n):
-        text = " ".join(rng.sample(sentences, 3))
-        chunks += paragraph_chunks(
-            f"s{i // 5}#{i % 5 + 1}",
-            text,
-            10_000,
-            len,
-            article=f"s{i // 5}",
-            paragraph=i % 5 + 1,
-            title=f"مقال {i // 5}",
-        )
-    return chunks, [q["question"] for q in data["questions"]]
+    def stop(self) -> None:
+        self._done.set()
 
 
-def du(path: Path) -> int:
-    return int(
-        subprocess.run(
-            ["du", "-sb", str(path)], capture_output=True, text=True, check=True
-        ).stdout.split()[0]
+class Steps(logging.Handler):
+    """The commit's step timings (qabot.index.pgwrite logs them), step → seconds."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.taken: dict[str, float] = {}
+        found = logging.getLogger("qabot.index.pgwrite")
+        found.setLevel(logging.INFO)
+        found.addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        what, seconds = record.args  # type: ignore[misc]
+        self.taken[str(what)] = round(float(seconds), 1)
+        print(f"{what}: {seconds:.1f} s", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------- phases
+
+
+def phase_build(n: int, url: str, cache: Path, threshold: int) -> dict[str, Any]:
+    """Build ``n`` passages into the database as `qabot index` does."""
+    from qabot.index import index_chunks
+    from qabot.index.postgres import PostgresStore
+
+    steps = Steps()
+    real = scale.real_parts(cache)
+    encoder = scale.StreamEncoder(np.concatenate((real["passages"], real["sentences"])), seed=n)
+    chunks = scale.corpus(n, real["arcd_sentences"], seed=n)
+    store = PostgresStore(url, ann_threshold=threshold)
+    before = scale.rss_mb("RssAnon:")
+    t, c = time.perf_counter(), time.process_time()
+    with scale.PeakAnon() as anon:
+        report = index_chunks(chunks, store, encoder)  # type: ignore[arg-type]
+    out: dict[str, Any] = {"build_s": round(time.perf_counter() - t, 1)}
+    out["build_cpu_s"] = round(time.process_time() - c, 1)
+    out["build_peak_anon_mb"], out["corpus_anon_mb"] = round(anon.peak), round(before)
+    out["passages"], out["build_steps_s"] = report.passages, steps.taken
+    return out
+
+
+def phase_edit(n: int, url: str, cache: Path, threshold: int) -> dict[str, Any]:
+    """scale.py's one-article edit of the built corpus, as `qabot index` runs it."""
+    from qabot.chunking import content_hash
+    from qabot.index import index_chunks
+    from qabot.index.postgres import PostgresStore
+
+    steps = Steps()
+    real = scale.real_parts(cache)
+    encoder = scale.StreamEncoder(np.concatenate((real["passages"], real["sentences"])), seed=n)
+    chunks = scale.corpus(n, real["arcd_sentences"], seed=n)
+    store = PostgresStore(url, ann_threshold=threshold)
+    edited = chunks[0].model_copy(update={"text": chunks[0].text + " تحديث"})
+    edited.hash = content_hash(edited.match_text)
+    chunks[0] = edited
+    t, c = time.perf_counter(), time.process_time()
+    with scale.PeakAnon() as anon:
+        report = index_chunks(chunks, store, encoder)  # type: ignore[arg-type]
+    assert report.updated == 1, report
+    out: dict[str, Any] = {"edit_article_s": round(time.perf_counter() - t, 2)}
+    out["edit_article_cpu_s"] = round(time.process_time() - c, 2)
+    out["edit_peak_anon_mb"], out["edit_steps_s"] = round(anon.peak), steps.taken
+    return out
+
+
+def exact_top10(url: str, questions: np.ndarray, step: int = 50_000) -> list[set[int]]:
+    """The exact top 10 passages of each question, from every stored passage vector."""
+    import psycopg
+    from pgvector.psycopg import register_vector
+
+    best = np.full((len(questions), 10), -np.inf)
+    keys = np.zeros((len(questions), 10), dtype=np.int64)
+    with psycopg.connect(url) as conn:
+        register_vector(conn)
+        with conn.cursor(name="all", binary=True) as cur:
+            cur.itersize = step
+            cur.execute("SELECT key, embedding FROM qabot_passage_vectors")
+            while rows := cur.fetchmany(step):
+                ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+                scores = questions @ np.stack([r[1] for r in rows]).T
+                both = np.concatenate((best, scores), axis=1)
+                every = np.concatenate((keys, np.broadcast_to(ids, scores.shape)), axis=1)
+                top = np.argsort(-both, axis=1)[:, :10]
+                best, keys = np.take_along_axis(both, top, 1), np.take_along_axis(every, top, 1)
+    return [set(row.tolist()) for row in keys]
+
+
+def phase_query(n: int, url: str, cache: Path, threshold: int) -> dict[str, Any]:
+    """A fresh reader: load time and RSS, the non-encoding query time, HNSW recall@10."""
+    from qabot.config import Settings
+    from qabot.index.postgres import PostgresStore
+    from qabot.retriever import Retriever
+
+    real = scale.real_parts(cache)
+    questions, texts = real["questions"], real["question_texts"].tolist()
+    encoder = scale.StreamEncoder(real["passages"], seed=0)
+    before = scale.rss_mb()
+    t, c = time.perf_counter(), time.process_time()
+    store = PostgresStore(url, ann_threshold=threshold)
+    retriever = Retriever(store, encoder, Settings())  # type: ignore[arg-type]
+    out: dict[str, Any] = {"load_s": round(time.perf_counter() - t, 2)}
+    out["load_cpu_s"] = round(time.process_time() - c, 2)
+    out["rss_mb"], out["rss_index_mb"] = round(scale.rss_mb()), round(scale.rss_mb() - before)
+    times, cpu = [], []
+    for rounds in range(2):  # the first round warms the server's cache
+        for text, vector in zip(texts, questions, strict=True):
+            t, c = time.perf_counter(), time.process_time()
+            retriever.search(text, k=3, vector=vector)
+            if rounds:
+                times.append((time.perf_counter() - t) * 1000)
+                cpu.append((time.process_time() - c) * 1000)
+    out["query_p50_ms"] = round(float(np.percentile(times, 50)), 2)
+    out["query_p95_ms"] = round(float(np.percentile(times, 95)), 2)
+    out["query_cpu_p50_ms"] = round(float(np.percentile(cpu, 50)), 2)  # the client's part
+    out["query_cpu_p95_ms"] = round(float(np.percentile(cpu, 95)), 2)
+    out["sentence_search"] = not retriever.snapshot.passages.approximate
+    exact = exact_top10(url, questions)
+    passages = retriever.snapshot.passages
+    got = [{k for k, _ in passages.search(q, 10)} for q in questions]
+    out["passages_recall10"] = round(
+        float(np.mean([len(a & b) / 10 for a, b in zip(got, exact, strict=True)])), 4
     )
+    return out
 
 
-def measure(
-    name: str,
-    store: SnapshotStore,
-    chunks: list[Chunk],
-    questions: list[str],
-    rng: np.random.Generator,
-) -> dict[str, object]:
-    encoder = RandomEncoder()
-    started = time.perf_counter()
-    index_chunks(chunks, store, encoder, batch=256)
-    build = time.perf_counter() - started
-    edited = list(chunks)
-    for i in rng.choice(len(chunks), 10, replace=False).tolist():
-        c = edited[i]
-        edited[i] = c.model_copy(update={"text": c.text + " (تحديث)", "hash": c.hash[::-1]})
-    started = time.perf_counter()
-    report = index_chunks(edited, store, encoder, batch=256)
-    edit = time.perf_counter() - started
-    assert report.updated == 10, report
-    retriever = Retriever(store, encoder, Settings())
-    vectors = encoder.encode_passages([c.match_text for c in edited])
-    times, recall = [], []
-    for q in questions:
-        target = vectors[rng.integers(len(vectors))]
-        v = target + 0.9 * encoder._one(q)
-        v = (v / np.linalg.norm(v)).astype(np.float32)
-        started = time.perf_counter()
-        retriever.search(q, k=10, vector=v)
-        times.append((time.perf_counter() - started) * 1000)
-        exact = {edited[i].key for i in np.argsort(-(vectors @ v))[:10].tolist()}
-        got = {key for key, _ in retriever.snapshot.passages.search(v, 10)}
-        recall.append(len(got & exact) / 10)
+def child(phase: str, n: int, url: str, cache: Path, threshold: int) -> dict[str, Any]:
+    args = [sys.executable, __file__, "--phase", phase, "--passages", str(n), "--url", url]
+    args += ["--cache", str(cache), "--threshold", str(threshold)]
+    done = subprocess.run(args, stdout=subprocess.PIPE, text=True, check=False)  # stderr: ours
+    if done.returncode:
+        raise SystemExit(f"{phase} {n} failed")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def database_size(url: str) -> dict[str, Any]:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        total = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+        tables = conn.execute(
+            "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c "
+            "JOIN pg_namespace s ON s.oid = c.relnamespace "
+            "WHERE s.nspname = 'public' AND c.relkind = 'r' ORDER BY 2 DESC"
+        ).fetchall()
+        indexes = conn.execute(
+            "SELECT c.relname, pg_relation_size(c.oid) FROM pg_class c "
+            "JOIN pg_namespace s ON s.oid = c.relnamespace "
+            "WHERE s.nspname = 'public' AND c.relkind = 'i' ORDER BY 2 DESC"
+        ).fetchall()
+    assert total is not None
     return {
-        "store": name,
-        "build_s": round(build, 2),
-        "edit10_s": round(edit, 3),
-        "query_p50_ms": round(float(np.percentile(times, 50)), 2),
-        "query_p95_ms": round(float(np.percentile(times, 95)), 2),
-        "recall_at_10": round(float(np.mean(recall)), 4),
-        "load": os.getloadavg()[0],
+        "size_mb": round(int(total[0]) / 2**20, 1),
+        "tables_mb": {name: round(int(size) / 2**20, 1) for name, size in tables if size},
+        "indexes_mb": {name: round(int(size) / 2**20, 1) for name, size in indexes if size},
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--passages", type=int, default=10_000)
-    parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--data", type=Path, default=DATA, help="ARCD's retrieval JSON")
-    parser.add_argument(
-        "--shared-buffers", default="1GB", help="the server's cache (PostgreSQL's own: 128MB)"
+def run_postgres(args: argparse.Namespace, save: Any) -> dict[str, Any]:
+    """Build, size, query, then edit (last: an edit at 1M holds the most, and a memory
+    guard may stop it); the row is saved after each phase."""
+    options = (
+        f"-c shared_buffers={args.shared_buffers} "
+        f"-c maintenance_work_mem={args.maintenance_work_mem} -c wal_level=minimal "
+        "-c max_wal_senders=0 -c synchronous_commit=off -c max_wal_size=2GB"
     )
-    args = parser.parse_args()
-    chunks, questions = corpus(args.passages, args.data)
-    questions = questions[: args.queries]
-    rows = []
-    tmp = Path(tempfile.mkdtemp(prefix="qabot-scale-"))
-    server = PgServer.start(f"-c shared_buffers={args.shared_buffers}")
+    server = PgServer.start(options)
+    memory = ServerMemory(server.data)
+    row: dict[str, Any] = {"store": "postgres", "load_before": scale.load()}
+    row["shared_buffers"], row["maintenance_work_mem"] = (
+        args.shared_buffers,
+        args.maintenance_work_mem,
+    )
     try:
         url = server.new_database("scale")
-        folder = tmp / "index"
-        rows.append(
-            measure(
-                "files (FAISS flat + in-memory BM25)",
-                FileStore(folder),
-                chunks,
-                questions,
-                np.random.default_rng(1),
-            )
-        )
-        rows[-1]["size_mb"] = round(du(folder) / 1e6, 1)
-        rows.append(
-            measure(
-                "postgres (pgvector HNSW + BM25 from one row per key)",
-                PostgresStore(url),
-                chunks,
-                questions,
-                np.random.default_rng(1),
-            )
-        )
-        import psycopg
-
-        with psycopg.connect(url) as conn:
-            size = conn.execute("SELECT pg_database_size(current_database())").fetchone()
-        rows[-1]["size_mb"] = round(int(size[0]) / 1e6, 1) if size else None
-        close_pool(url)
+        print(f"server {server.root}, {url}", file=sys.stderr, flush=True)
+        row |= child("build", args.passages, url, args.cache, args.threshold)
+        row["server_build_peak_mb"] = memory.take()
+        row |= database_size(url)
+        save(row)
+        row |= child("query", args.passages, url, args.cache, args.threshold)
+        row["server_query_peak_mb"] = memory.take()
+        save(row)
+        if args.edit:
+            try:
+                row |= child("edit", args.passages, url, args.cache, args.threshold)
+            except SystemExit as exc:  # e.g. stopped by the memory guard
+                row["edit_article_s"] = f"failed: {exc}"
+            row["server_edit_peak_mb"] = memory.take()
+            row["size_after_edit_mb"] = database_size(url)["size_mb"]
     finally:
+        memory.stop()
         server.destroy()
-        shutil.rmtree(tmp, ignore_errors=True)
-    out = {
-        "passages": len(chunks), "queries": len(questions), "cpus": os.cpu_count(),
-        "shared_buffers": args.shared_buffers, "rows": rows,
-    }  # fmt: skip
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"pg_scale-{args.passages}.json").write_text(
-        json.dumps(out, indent=1) + "\n", encoding="utf-8"
-    )
+    row["load_after"] = scale.load()
+    save(row)
+    return row
+
+
+def run_files(args: argparse.Namespace) -> dict[str, Any]:
+    """scale.py's own build and query phases, on the same corpus."""
+    work = Path(tempfile.mkdtemp(prefix="qabot-pgscale-files-"))
+    row: dict[str, Any] = {"store": "files", "load_before": scale.load()}
+    try:
+        n, edits = args.passages, "edit_article"
+        row |= scale.child("build", n, work, args.cache, args.threshold, edits)
+        row |= scale.child("query", n, work, args.cache, args.threshold, edits)
+    finally:
+        subprocess.run(["rm", "-rf", str(work)], check=False)
+    row["load_after"] = scale.load()
+    return row
+
+
+def main() -> None:
+    from qabot.config import Settings
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--passages", type=int, default=10_000)
+    parser.add_argument("--stores", default="files,postgres")
+    parser.add_argument("--cache", type=Path, default=Path(".cache/scale"))
+    parser.add_argument("--threshold", type=int, default=Settings().ann_threshold)
+    parser.add_argument("--shared-buffers", default="512MB")
+    parser.add_argument("--maintenance-work-mem", default="1GB")
+    parser.add_argument("--no-edit", dest="edit", action="store_false", help="skip the edit")
+    parser.add_argument("--phase", choices=["build", "edit", "query"], help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase:
+        phase = {"build": phase_build, "edit": phase_edit, "query": phase_query}[args.phase]
+        print(json.dumps(phase(args.passages, args.url, args.cache, args.threshold)))
+        return
+    scale.real_parts(args.cache)  # once, before the children need it
+    out_path = RESULTS / f"pg_scale-{args.passages}.json"
+    stores = args.stores.split(",")
+    rows = []
+    if "files" in stores:
+        rows.append(run_files(args))
+    else:  # scale.py's own row of this size
+        found = json.loads((RESULTS / "scale.json").read_text())
+        found = [r for r in found if r["size"] == args.passages]
+        rows += [{"store": "files", "from": "scale.json"} | r for r in found]
+
+    def save(row: dict[str, Any] | None = None) -> None:
+        out = {"passages": args.passages, "cpus": os.cpu_count(), "rows": [*rows, row or {}]}
+        out["rows"] = [r for r in out["rows"] if r]
+        RESULTS.mkdir(exist_ok=True)
+        out_path.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+
+    if "postgres" in stores:
+        rows.append(run_postgres(args, save))
+    save()
     for row in rows:
         print(json.dumps(row, ensure_ascii=False))
 
 
 if __name__ == "__main__":
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     main()

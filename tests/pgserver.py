@@ -157,3 +157,17 @@ def pg_url(pg_server: PgServer, request: pytest.FixtureRequest) -> Iterator[str]
     url = pg_server.new_database(name)
     yield url
     close_pool(url)
+
+
+def stored_postings(conn: psycopg.Connection) -> dict[int, list[tuple[int, int, int]]]:
+    """Every key's postings (passage, tf, passage length), by passage, as the passages' own
+    stored keys give them (qabot.index.pgkeys): what each list must equal."""
+    from qabot.index import pgkeys
+
+    out: dict[int, list[tuple[int, int, int]]] = {}
+    rows = conn.execute("SELECT key, keys, n_keys FROM qabot_passages", binary=True)
+    for key, blob, length in rows.fetchall():
+        terms, tf = pgkeys.decode(blob)
+        for term, count in zip(terms.tolist(), tf.tolist(), strict=True):
+            out.setdefault(term, []).append((key, count, length))
+    return {term: sorted(found) for term, found in out.items()}

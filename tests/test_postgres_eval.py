@@ -28,7 +28,7 @@ def _live(url: str) -> tuple[object, ...]:
     with psycopg.connect(url) as conn:
         row = conn.execute(
             "SELECT generation, passages, (SELECT count(*) FROM qabot_passages), "
-            "(SELECT count(*) FROM qabot_postings), (SELECT array_agg(datname::text) "
+            "(SELECT count(*) FROM qabot_lists), (SELECT array_agg(datname::text) "
             "FROM pg_database WHERE datname LIKE 'qabot_eval%%') FROM qabot_manifest"
         ).fetchone()
     assert row is not None

@@ -12,18 +12,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import psycopg
 import pytest
 from conftest import SEED
 from fakes import HashEncoder
+from pgserver import stored_postings
 from test_postgres_store import PARK, QUESTIONS, assert_same_answers, both
 
 from qabot.bridge import FILE_NAME, Bridge
 from qabot.conversation import Turn
 from qabot.fusion import FusionWeights
-from qabot.index import bm25, build_index, halfvectors, open_store
-from qabot.index.pgschema import LIST_OF
-from qabot.index.postgres import PostgresStore
+from qabot.index import bm25, build_index, halfvectors, open_store, pgschema
+from qabot.index.pglists import ENTRY
+from qabot.index.postgres import PostgresStore, close_pool, init_database
 from qabot.retriever import Retriever
 
 
@@ -126,20 +128,26 @@ MARKET = (
 
 
 def assert_lists_exact(url: str) -> None:
-    """Every stored posting list equals one made again from its postings, and every key a
-    question may walk (0 < df <= pruned_df(n)) has one (qabot.index.pglists' invariant)."""
+    """Each key's document frequency is a recount of the passages' stored keys; a list
+    equals one made again from them, no key in more than the manifest's list_limit
+    passages has one, and every key a question may walk does (qabot.index.pgkeys)."""
     with psycopg.connect(url) as conn:
-        n = conn.execute("SELECT passages FROM qabot_manifest").fetchone()
-        assert n is not None
-        bad = conn.execute(
-            f"SELECT t.term, t.df, l.term IS NULL FROM qabot_terms t "
-            f"LEFT JOIN qabot_lists l ON l.term = t.id WHERE "
-            f"(l.term IS NULL AND t.df > 0 AND t.df <= %s) OR (l.term IS NOT NULL AND "
-            f"l.postings IS DISTINCT FROM (SELECT {LIST_OF} FROM qabot_postings p "
-            f"WHERE p.term = t.id))",
-            (bm25.pruned_df(n[0]),),
-        ).fetchall()
-    assert bad == []
+        expected = stored_postings(conn)
+        lists = conn.execute("SELECT term, postings FROM qabot_lists", binary=True).fetchall()
+        df = dict(conn.execute("SELECT id, df FROM qabot_terms WHERE df > 0").fetchall())
+        head = conn.execute("SELECT passages, list_limit FROM qabot_manifest").fetchone()
+    assert head is not None
+    n, limit = head
+    assert limit >= bm25.pruned_df(n)
+    stored = {
+        term: [(int(p), int(t), int(d)) for p, t, d in np.frombuffer(blob, ENTRY).tolist()]
+        for term, blob in lists
+    }
+    assert df == {term: len(found) for term, found in expected.items()}
+    assert all(stored[t] == expected.get(t) for t in stored)  # by passage: deterministic bytes
+    assert all(len(found) <= limit for found in stored.values())
+    walked = {t for t, found in expected.items() if len(found) <= bm25.pruned_df(n)}
+    assert walked <= stored.keys()
 
 
 def test_posting_lists_stay_exact_through_edits(
@@ -176,9 +184,7 @@ def test_posting_lists_stay_exact_through_edits(
             assert [s for _, s in ours] == pytest.approx([s for _, s in theirs], rel=1e-5)
 
 
-def test_english_questions_use_the_bridge_kept_in_the_database(
-    corpus: Path, pg_url: str
-) -> None:
+def test_english_questions_use_the_bridge_kept_in_the_database(corpus: Path, pg_url: str) -> None:
     """A build stores the corpus's word bridge in the database, embedding only new words; an
     English question then ranks as in the file store, through its bridged Arabic words (the
     fake encoder has no meaning: both bridges hold «تأسست» under "founded"'s vector)."""
@@ -210,3 +216,75 @@ def test_english_questions_use_the_bridge_kept_in_the_database(
     assert [p.score for p in ours] == pytest.approx([p.score for p in theirs], rel=1e-4)
     dense = b.search(question, k=5, mode="dense")
     assert [p.id for p in theirs] != [p.id for p in dense]
+
+
+def test_a_version_3_database_is_migrated(corpus: Path, pg_url: str) -> None:
+    """A schema-3 database (a row per (key, passage) pair, lists of walked keys only) gets
+    each passage's keys in its row and every key's list: the bytes a build writes, and the
+    same answers."""
+    encoder = HashEncoder(dim=384)
+    _, database = both(corpus, pg_url)
+    build_index(database, encoder=encoder)
+    read_keys = "SELECT key, keys FROM qabot_passages ORDER BY key"
+    read_lists = "SELECT term, postings FROM qabot_lists ORDER BY term"
+    with psycopg.connect(pg_url) as conn:
+        keys = conn.execute(read_keys, binary=True).fetchall()
+        lists = conn.execute(read_lists, binary=True).fetchall()
+        pairs = [
+            (t, p, tf, dl) for t, found in stored_postings(conn).items() for p, tf, dl in found
+        ]
+    answers = [Retriever.load(settings=database, encoder=encoder).search(q, k=5) for q in QUESTIONS]
+    close_pool(pg_url)
+    with psycopg.connect(pg_url) as conn:  # back to what schema 3's writer left
+        conn.execute(
+            "CREATE TABLE qabot_postings (term integer NOT NULL, passage bigint NOT NULL, "
+            "tf integer NOT NULL, dl integer NOT NULL, PRIMARY KEY (term, passage))"
+        )
+        with conn.cursor().copy("COPY qabot_postings (term, passage, tf, dl) FROM STDIN") as copy:
+            for pair in pairs:
+                copy.write_row(pair)
+        conn.execute("ALTER TABLE qabot_passages DROP COLUMN keys")
+        conn.execute("ALTER TABLE qabot_manifest DROP COLUMN list_limit")
+        conn.execute(
+            "DELETE FROM qabot_lists WHERE term IN (SELECT id FROM qabot_terms WHERE df > 2)"
+        )
+        conn.execute("DELETE FROM qabot_schema WHERE version > 3")
+    assert pgschema.schema_version(psycopg.connect(pg_url)) == 3
+    assert init_database(pg_url) == (3, pgschema.SCHEMA_VERSION)
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute(read_keys, binary=True).fetchall() == keys
+        assert conn.execute(read_lists, binary=True).fetchall() == lists
+        assert conn.execute("SELECT to_regclass('qabot_postings')").fetchone() == (None,)
+    again = Retriever.load(settings=database, encoder=encoder)
+    assert [again.search(q, k=5) for q in QUESTIONS] == answers
+
+
+def test_no_sentence_graph_past_the_ann_threshold(corpus: Path, pg_url: str) -> None:
+    """Past the ANN threshold a question searches no sentence vectors (as the file store),
+    so their HNSW graph is dropped; it is made again once the passages fall under it."""
+    encoder = HashEncoder(dim=384)
+    _, database = both(corpus, pg_url)
+    database = database.model_copy(update={"ann_threshold": 10})
+    graph = "SELECT to_regclass('qabot_sentence_vectors_embedding_idx') IS NOT NULL"
+
+    def has_graph() -> bool:
+        with psycopg.connect(pg_url) as conn:
+            row = conn.execute(graph).fetchone()
+        return bool(row and row[0])
+
+    build_index(database, encoder=encoder)  # the seed: 16 passages
+    assert not has_graph()
+    big = Retriever.load(settings=database, encoder=encoder)
+    assert big.snapshot.passages.approximate
+    vector = encoder.encode_queries(["متى تأسست منظمة التعاون الإسلامي؟"])[0]
+    assert big.snapshot.sentence_passages(vector, 10) == []
+    assert big.search("متى تأسست منظمة التعاون الإسلامي؟", k=3)
+    (corpus / "park.txt").write_text(PARK, encoding="utf-8")
+    build_index(database, encoder=encoder)  # 18
+    assert not has_graph()
+    (corpus / SEED.name).unlink()
+    build_index(database, encoder=encoder)  # 2: under the threshold again
+    assert has_graph()
+    small = Retriever.load(settings=database, encoder=encoder)
+    assert not small.snapshot.passages.approximate
+    assert small.snapshot.sentence_passages(vector, 2)

@@ -200,7 +200,8 @@ def index_chunks(
         sentences={},
         passages=store.new_vectors(encoder.dim),
         sentence_vectors=store.new_vectors(encoder.dim),
-        lexical=LexicalIndex.build([], []),
+        # A database store analyses the passages itself as it writes them.
+        lexical=getattr(store, "new_lexical", lambda: LexicalIndex.build([], []))(),
     )
     # Sentences are split afresh: a newer splitter must reach the index even if no text changed.
     sentences = split_all(chunks)

@@ -19,7 +19,7 @@ import numpy as np
 from psycopg_pool import ConnectionPool
 
 from ..arabic import index_keys, is_arabic_token, term_groups
-from . import pglists
+from . import pgkeys, pglists
 from .bm25 import pruned_df
 from .legs import Groups
 
@@ -32,11 +32,10 @@ LEFT JOIN qabot_lists l ON l.term = t.id AND t.df <= %(maxdf)s AND t.term = ANY(
 WHERE t.term = ANY(%(wanted)s) AND t.df > 0
 """
 TERMS = "SELECT term, id, df FROM qabot_terms WHERE term = ANY(%s) AND df > 0"
-POSTINGS = (
-    "SELECT passage, term, tf, dl FROM qabot_postings WHERE passage = ANY(%s) AND term = ANY(%s)"
-)
+#: Some passages' stored keys (:mod:`.pgkeys`) and lengths: their postings.
+KEYS_OF = "SELECT key, keys, n_keys FROM qabot_passages WHERE key = ANY(%s)"
 #: (passage keys, term ids) → their postings rows (passage, term, tf, dl).
-Postings = Callable[[list[int], list[int]], list[tuple[int, int, int, int]]]
+Postings = Callable[[list[int], list[int]], np.ndarray]
 #: A query's keys with their counts, its content words' key groups, every key to look up.
 Plan = tuple[Counter[str], list[tuple[str, ...]], list[str]]
 
@@ -47,10 +46,16 @@ def idf(n: int, df: int) -> float:
 
 @dataclass
 class Change:
-    """A build's staged edit of the leg: passages to drop, and new passages' keys."""
+    """A build's staged edit of the leg: passages to drop, and new passages, each as its
+    texts and its index there (analysed only as the commit writes them: a million passages'
+    keys would not fit in memory at once)."""
 
     remove: set[int] = field(default_factory=set)
-    add: dict[int, list[str]] = field(default_factory=dict)
+    add: dict[int, tuple[Sequence[str], int]] = field(default_factory=dict)
+
+    def text(self, key: int) -> str:
+        texts, i = self.add[key]
+        return texts[i]
 
 
 @dataclass
@@ -178,8 +183,8 @@ class PgLexical:
         for key in remove:
             change.remove.add(int(key))
             change.add.pop(int(key), None)
-        for key, text in zip(add_ids, add_texts, strict=True):
-            change.add[int(key)] = index_keys(text)
+        for i, key in enumerate(add_ids):
+            change.add[int(key)] = (add_texts, i)
         return PgLexical(self.pool, self.n, self.total_keys, known=self.known, change=change)
 
 
@@ -233,7 +238,7 @@ class PgLexicalQuery:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The postings of ``keys`` × ``term_ids``: each one's index in ``keys``, its term,
         and its BM25 term-frequency part."""
-        rows = np.array(self._postings(keys, term_ids), dtype=np.int64).reshape(-1, 4)
+        rows = np.asarray(self._postings(keys, term_ids), dtype=np.int64).reshape(-1, 4)
         wanted = np.asarray(keys, dtype=np.int64)
         order = np.argsort(wanted)
         at = order[np.searchsorted(wanted, rows[:, 0], sorter=order)]
@@ -263,9 +268,10 @@ class PgLexicalQuery:
         ids = sorted({t.id for t, _ in asked})
         return self._bm25(len(keys), *self._read(keys, ids), asked)
 
-    def _fetch(self, keys: list[int], terms: list[int]) -> list[tuple[int, int, int, int]]:
+    def _fetch(self, keys: list[int], terms: list[int]) -> np.ndarray:
         with self._leg.pool.connection() as conn:
-            return conn.execute(POSTINGS, (keys, terms)).fetchall()
+            rows = conn.execute(KEYS_OF, (keys,), binary=True).fetchall()
+        return pgkeys.postings(rows, terms)
 
     def term_ids(self) -> set[int]:
         """The ids of every key its scores and coverage read."""

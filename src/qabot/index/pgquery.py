@@ -19,7 +19,8 @@ from collections.abc import Sequence
 import numpy as np
 from pgvector import HalfVector
 
-from .pglexical import LOOKUP, POSTINGS, PgLexical, PgLexicalQuery
+from . import pgkeys
+from .pglexical import KEYS_OF, LOOKUP, PgLexical, PgLexicalQuery
 from .pgvectors import SENTENCES, PgSentenceVectors, PgVectorIndex
 from .snapshot import Snapshot
 
@@ -39,7 +40,7 @@ class _Candidates:
         self.keys: set[int] = set()
         self.passages: dict[int, np.ndarray] = {}
         self.sentences: dict[int, np.ndarray] = {}
-        self.postings: dict[int, list[tuple[int, int, int, int]]] = {}
+        self.postings = np.zeros((0, 4), dtype=np.int64)
 
     def fetch(self, keys: list[int], sentence_keys: list[int]) -> None:
         passages = self.view.passages
@@ -48,21 +49,22 @@ class _Candidates:
             # binary: pgvector's text form takes ~1 ms a vector to parse
             p = conn.execute(_VECTORS.format(table=passages.table), (keys,), binary=True)
             s = conn.execute(_VECTORS.format(table=SENTENCES), (sentence_keys,), binary=True)
-            post = conn.execute(POSTINGS, (keys, sorted(self.terms))) if self.terms else None
+            post = conn.execute(KEYS_OF, (keys,), binary=True) if self.terms else None
         self.passages = {int(k): _vector(v) for k, v in p.fetchall()}
         self.sentences = {int(k): _vector(v) for k, v in s.fetchall()}
-        self.postings = {}
-        for row in post.fetchall() if post else []:
-            self.postings.setdefault(int(row[0]), []).append(row)
+        found = post.fetchall() if post else []
+        self.postings = pgkeys.postings(found, self.terms)
         self.keys = set(keys)
 
-    def rows(self, keys: list[int], terms: list[int]) -> list[tuple[int, int, int, int]]:
+    def rows(self, keys: list[int], terms: list[int]) -> np.ndarray:
         """Postings of ``keys`` × ``terms``: from the trip when it covered them."""
         if not self.keys.issuperset(keys) or not self.terms.issuperset(terms):
             with self.lexical.pool.connection() as conn:
-                return conn.execute(POSTINGS, (keys, terms)).fetchall()
-        wanted = set(terms)
-        return [r for k in keys for r in self.postings.get(k, []) if r[1] in wanted]
+                found = conn.execute(KEYS_OF, (keys,), binary=True).fetchall()
+            return pgkeys.postings(found, terms)
+        rows = self.postings
+        hit = np.isin(rows[:, 0], keys) & np.isin(rows[:, 1], terms)
+        return rows[hit]
 
 
 class _Passages(PgVectorIndex):
@@ -159,7 +161,7 @@ def prime(
             for q in (np.asarray(v, np.float32).reshape(-1) for v in dense)
         ]
         sentence_cur = None
-        if vector is not None:
+        if vector is not None and not passages.approximate:  # else no sentence search
             half = HalfVector(np.asarray(vector, np.float32).reshape(-1))
             sentence_cur = conn.execute(_HITS.format(table=SENTENCES), (half, half, 2 * n))
         terms_cur = conn.execute(LOOKUP, lookup, binary=True) if lookup["wanted"] else None

@@ -10,9 +10,10 @@ from __future__ import annotations
 import psycopg
 
 from ..errors import QabotError
+from .bm25 import MAX_DF_SHARE, MIN_PRUNED_DF
 
 #: The schema this qabot reads and writes.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: pg_advisory_lock keys: one for migrations, one for index builds (the store's ``lock()``).
 MIGRATE_LOCK = 0x71AB0001
 BUILD_LOCK = 0x71AB0002
@@ -144,8 +145,33 @@ CREATE INDEX qabot_sentence_vectors_embedding_idx ON qabot_sentence_vectors
     USING hnsw (embedding halfvec_ip_ops) WITH ({hnsw})
 """
 
+# 4: no row per (key, passage) pair (~45 B of header and index each: over 40 GB at 1M
+# passages). Each passage's keys are one bytea in its row ((key id int4, count int2) per key,
+# by key id: qabot.index.pgkeys), and a key keeps its list while in at most list_limit
+# passages (twice the walked share), made here from the pairs.
+_V4 = """
+ALTER TABLE qabot_passages ADD COLUMN keys bytea NOT NULL DEFAULT ''::bytea;
+UPDATE qabot_passages p SET keys = k.keys FROM (
+    SELECT passage, string_agg(int4send(term) || int2send(tf::int2), ''::bytea ORDER BY term)
+    AS keys FROM qabot_postings GROUP BY passage
+) k WHERE p.key = k.passage;
+ALTER TABLE qabot_manifest ADD COLUMN list_limit integer NOT NULL DEFAULT 0;
+UPDATE qabot_manifest SET list_limit = 2 * greatest({min_df}, floor({share} * passages)::int);
+DELETE FROM qabot_lists;
+INSERT INTO qabot_lists (term, postings)
+SELECT term, {list_of} FROM qabot_postings WHERE term IN (
+    SELECT id FROM qabot_terms, qabot_manifest WHERE df <= list_limit
+) GROUP BY term;
+DROP TABLE qabot_postings
+"""
+
 #: version → the SQL that reaches it from the version before.
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3.format(list_of=LIST_OF, hnsw=HNSW)}
+MIGRATIONS: dict[int, str] = {
+    1: _V1,
+    2: _V2,
+    3: _V3.format(list_of=LIST_OF, hnsw=HNSW),
+    4: _V4.format(list_of=LIST_OF, min_df=MIN_PRUNED_DF, share=MAX_DF_SHARE),
+}
 
 
 def schema_version(conn: psycopg.Connection) -> int:

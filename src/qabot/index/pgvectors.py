@@ -14,6 +14,7 @@ from pgvector import HalfVector
 from psycopg_pool import ConnectionPool
 
 from ..chunking import content_hash, stable_key
+from ..config import DEFAULT_ANN_THRESHOLD
 
 #: The tables a PgVectorIndex may name (sentence vectors: :class:`PgSentenceVectors`).
 TABLES = ("qabot_passage_vectors",)
@@ -73,6 +74,7 @@ class PgVectorIndex:
         count: int = 0,
         known: Container[int] | None = None,
         fresh: bool = False,
+        ann_threshold: int = DEFAULT_ANN_THRESHOLD,
     ) -> None:
         if table not in TABLES:
             raise ValueError(f"unknown vector table {table!r}")
@@ -82,8 +84,24 @@ class PgVectorIndex:
         #: True for a build from scratch: the commit empties the table first.
         self.fresh = fresh
         self._count = count
-        self.staged_add: dict[int, np.ndarray] = {}
+        #: ``ann_threshold``: past this many passages, the store searches no sentence vectors
+        #: (as the file store past its ANN threshold, :meth:`Snapshot.sentence_passages`).
+        self.ann_threshold = ann_threshold
+        #: Added vectors as the build gave them (ids, rows; a scratch file's rows stay mapped,
+        #: not copied: a million passages' sentence vectors are GBs), and removed keys.
+        self.staged: list[tuple[np.ndarray, np.ndarray]] = []
         self.staged_remove: set[int] = set()
+
+    @property
+    def approximate(self) -> bool:
+        """Past the ANN threshold: the snapshot then looks for no sentence hits."""
+        return self._count > self.ann_threshold
+
+    def staged_keys(self) -> set[int]:
+        return {int(k) for ids, _ in self.staged for k in ids.tolist()}
+
+    def clear_staged(self) -> None:
+        self.staged, self.staged_remove, self.fresh = [], set(), False
 
     def __len__(self) -> int:
         return self._count
@@ -94,21 +112,33 @@ class PgVectorIndex:
         return np.array([r[0] for r in rows], dtype=np.int64)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        vectors = np.asarray(vectors, dtype=np.float32)
+        """Stage ``vectors`` (float32 or float16, kept as given) under ``ids``."""
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
         if len(ids) and (vectors.ndim != 2 or vectors.shape[1] != self.dim):
             raise ValueError(f"expected vectors of dimension {self.dim}, got {vectors.shape}")
-        for key, vector in zip(np.asarray(ids).tolist(), vectors, strict=True):
-            self.staged_remove.discard(key)
-            self.staged_add[key] = vector
+        if len(ids) != len(vectors):
+            raise ValueError(f"{len(ids)} ids but {len(vectors)} vectors")
+        self._drop_staged(ids)
+        self.staged_remove.difference_update(ids.tolist())
+        self.staged.append((ids, vectors))
         self._count += len(ids)
 
     def remove(self, ids: np.ndarray) -> int:
-        keys = [int(k) for k in np.asarray(ids).tolist()]
-        for key in keys:
-            self.staged_add.pop(key, None)
-        self.staged_remove.update(keys)
+        keys = np.asarray(ids, dtype=np.int64).reshape(-1)
+        self._drop_staged(keys)
+        self.staged_remove.update(keys.tolist())
         self._count -= len(keys)
         return len(keys)
+
+    def _drop_staged(self, keys: np.ndarray) -> None:
+        """Unstage any added vector of ``keys`` (a later add or remove replaces it)."""
+        if not len(keys):
+            return
+        kept = []
+        for ids, rows in self.staged:
+            gone = np.isin(ids, keys)
+            kept.append((ids, rows) if not gone.any() else (ids[~gone], rows[~gone]))
+        self.staged = kept
 
     def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         hits = _search(self.pool, self.table, vector, k)

@@ -26,6 +26,7 @@ from .. import bridge
 from ..arabic import ANALYSIS_VERSION
 from ..bridge import Bridge
 from ..chunking import Chunk
+from ..config import DEFAULT_ANN_THRESHOLD
 from ..encoder import Encoder
 from ..errors import REBUILD_HINT, DatabaseError, IndexError_, QabotError
 from . import pgquery, pgschema, pgwrite
@@ -42,6 +43,8 @@ CONNECT_TIMEOUT = 5.0
 #: like ARCD's embeddings, recall@10 against exact search is 0.957 at 200 and 0.989 at 400
 #: (benchmarks/pg_hnsw.py; 0.921 at 400 with pgvector's default graphs).
 EF_SEARCH = 400
+#: Passages' rows fetched at a time by a load.
+LOAD_STEP = 10_000
 #: The longest wait between the pool's attempts to reconnect to a lost database.
 RECONNECT_DELAY = 0.5
 
@@ -181,10 +184,12 @@ class PostgresStore:
     #: need not read the reused ones back, only embed the new texts.
     sentences_by_text = True
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, ann_threshold: int = DEFAULT_ANN_THRESHOLD) -> None:
         self.url = url
         self.location = describe(url)
         self.pool = pool_for(url)
+        #: Past this many passages no sentence vectors are searched (nor indexed).
+        self.ann_threshold = ann_threshold
 
     def current_name(self) -> str | None:
         try:
@@ -195,7 +200,14 @@ class PostgresStore:
         return pgwrite.generation_name(int(row[0])) if row else None
 
     def new_vectors(self, dim: int) -> PgVectorIndex:
-        return PgVectorIndex(self.pool, "qabot_passage_vectors", dim, fresh=True)
+        return PgVectorIndex(
+            self.pool, "qabot_passage_vectors", dim, fresh=True, ann_threshold=self.ann_threshold
+        )
+
+    def new_lexical(self) -> PgLexical:
+        """An empty lexical leg for a build from scratch: it stages the passages' texts, and
+        the commit analyses them a block at a time (no million passages' keys in memory)."""
+        return PgLexical(self.pool, 0, 0)
 
     def load_bridge(self, encoder: Encoder) -> Bridge | None:
         try:
@@ -227,9 +239,7 @@ class PostgresStore:
                     "SELECT generation, model, dim, prompts, built, passages, total_keys, "
                     "analysis FROM qabot_manifest"
                 ).fetchone()
-                rows = conn.execute(
-                    "SELECT record, sentences FROM qabot_passages ORDER BY position"
-                ).fetchall()
+                chunks, sentences = _passages(conn) if head is not None else ([], {})
         except (psycopg.OperationalError, PoolTimeout) as exc:
             raise _unreachable(self.url, exc) from exc
         if head is None:
@@ -242,8 +252,6 @@ class PostgresStore:
                 f"{analysis}, this qabot uses {ANALYSIS_VERSION}",
                 REBUILD_HINT,
             )
-        chunks = [Chunk.model_validate(record) for record, _ in rows]
-        sentences = {c.key: list(s) for c, (_, s) in zip(chunks, rows, strict=True)}
         if len(chunks) != n:
             raise IndexError_(f"index {self.location} is inconsistent", REBUILD_HINT)
         keys = {c.key for c in chunks}
@@ -253,7 +261,14 @@ class PostgresStore:
             dim=dim,
             chunks=chunks,
             sentences=sentences,
-            passages=PgVectorIndex(self.pool, "qabot_passage_vectors", dim, count=n, known=keys),
+            passages=PgVectorIndex(
+                self.pool,
+                "qabot_passage_vectors",
+                dim,
+                count=n,
+                known=keys,
+                ann_threshold=self.ann_threshold,
+            ),
             sentence_vectors=PgSentenceVectors(self.pool, dim, texts),
             lexical=PgLexical(self.pool, n, total_keys, known=keys),
             prompts=dict(prompts),
@@ -299,6 +314,21 @@ class PostgresStore:
                 yield
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (pgschema.BUILD_LOCK,))
+
+
+def _passages(conn: psycopg.Connection) -> tuple[list[Chunk], dict[int, list[str]]]:
+    """The passages in order and their sentences, made a step of rows at a time through a
+    server-side cursor: a million rows' JSON and their passages never coexist in memory."""
+    chunks: list[Chunk] = []
+    sentences: dict[int, list[str]] = {}
+    with conn.cursor(name="qabot_load") as cur:
+        cur.itersize = LOAD_STEP
+        cur.execute("SELECT record, sentences FROM qabot_passages ORDER BY position")
+        for record, found in cur:
+            chunk = Chunk.model_validate(record)
+            chunks.append(chunk)
+            sentences[chunk.key] = list(found)
+    return chunks, sentences
 
 
 def _try_lock(conn: psycopg.Connection) -> bool:

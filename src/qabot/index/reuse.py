@@ -119,5 +119,5 @@ def sentence_vectors(
         vectors[part] = to_half(embed([texts[i] for i in part]))
     if isinstance(index, FaissIndex):  # a file store writes them as they are (HalfIndex)
         return HalfRows(vectors), len(todo)
-    index.add(np.arange(len(texts), dtype=np.int64), vectors.astype(np.float32))
+    index.add(np.arange(len(texts), dtype=np.int64), vectors)  # a database copies the rows
     return index, len(todo)

@@ -66,7 +66,7 @@ def open_store(settings: Settings, index_dir: Path | None = None) -> SnapshotSto
     if settings.database_url:
         from .postgres import PostgresStore
 
-        return PostgresStore(settings.database_url)
+        return PostgresStore(settings.database_url, ann_threshold=settings.ann_threshold)
     from .files import FileStore
 
     return FileStore(index_dir or settings.index_dir, ann_threshold=settings.ann_threshold)
