@@ -253,6 +253,7 @@ def phase_query(n: int, work: Path, cache: Path, threshold: int) -> dict[str, An
                 cpu.append((time.process_time() - c) * 1000)
     out: dict[str, Any] = {
         "rss_queried_mb": round(rss_mb()),  # with the mapped pages the queries touched
+        "rss_queried_anon_mb": round(rss_mb("RssAnon:")),  # without them: the process's own
         "load_s": round(load_s, 2),
         "rss_mb": round(after),
         "rss_index_mb": round(after - before),
