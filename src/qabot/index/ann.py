@@ -45,10 +45,9 @@ def build_codes(dim: int, ids: np.ndarray, vectors: np.ndarray) -> Any:
     index = faiss.IndexIVFPQFastScan(quantizer, dim, nlist, sub, 4, faiss.METRIC_INNER_PRODUCT)
     sample = np.random.default_rng(0).permutation(len(ids))[: nlist * TRAIN_PER_LIST]
     index.train(np.ascontiguousarray(vectors[np.sort(sample)], dtype=np.float32))
-    step = 1 << 16  # (the scratch file of a big build is read a step at a time)
-    for start in range(0, len(ids), step):
-        part = np.ascontiguousarray(vectors[start : start + step], dtype=np.float32)
-        index.add_with_ids(part, np.ascontiguousarray(ids[start : start + step]))
+    for start in range(0, len(ids), _STEP):  # a big build's scratch file, a step at a time
+        part = np.ascontiguousarray(vectors[start : start + _STEP], dtype=np.float32)
+        index.add_with_ids(part, np.ascontiguousarray(ids[start : start + _STEP]))
     index.nprobe = max(MIN_PROBES, round(nlist * PROBE_SHARE))
     return index
 
