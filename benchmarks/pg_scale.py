@@ -189,14 +189,7 @@ def phase_query(n: int, url: str, cache: Path, threshold: int) -> dict[str, Any]
     out: dict[str, Any] = {"load_s": round(time.perf_counter() - t, 2)}
     out["load_cpu_s"] = round(time.process_time() - c, 2)
     out["rss_mb"], out["rss_index_mb"] = round(scale.rss_mb()), round(scale.rss_mb() - before)
-    times, cpu = [], []
-    for rounds in range(2):  # the first round warms the server's cache
-        for text, vector in zip(texts, questions, strict=True):
-            t, c = time.perf_counter(), time.process_time()
-            retriever.search(text, k=3, vector=vector)
-            if rounds:
-                times.append((time.perf_counter() - t) * 1000)
-                cpu.append((time.process_time() - c) * 1000)
+    times, cpu = scale.timed_questions(retriever, texts, questions)
     out["query_p50_ms"] = round(float(np.percentile(times, 50)), 2)
     out["query_p95_ms"] = round(float(np.percentile(times, 95)), 2)
     out["query_cpu_p50_ms"] = round(float(np.percentile(cpu, 50)), 2)  # the client's part

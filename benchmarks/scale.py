@@ -227,6 +227,22 @@ def phase_build(
     return out
 
 
+def timed_questions(
+    retriever: Any, texts: list[str], questions: np.ndarray
+) -> tuple[list[float], list[float]]:
+    """Each question's wall and CPU ms through ``Retriever.search(vector=…)``, from the second
+    of two rounds: the first warms caches (mapped files' pages, faiss, a server's buffers)."""
+    times, cpu = [], []
+    for rounds in range(2):
+        for text, vector in zip(texts, questions, strict=True):
+            t, c = time.perf_counter(), time.process_time()
+            retriever.search(text, k=3, vector=vector)
+            if rounds:
+                times.append((time.perf_counter() - t) * 1000)
+                cpu.append((time.process_time() - c) * 1000)
+    return times, cpu
+
+
 def phase_query(n: int, work: Path, cache: Path, threshold: int) -> dict[str, Any]:
     """A fresh reader: load time, RSS, the non-encoding query time, ANN recall@10."""
     from qabot.config import Settings
@@ -243,14 +259,7 @@ def phase_query(n: int, work: Path, cache: Path, threshold: int) -> dict[str, An
     load_s, load_cpu = time.perf_counter() - t, time.process_time() - c
     after = rss_mb()
     snap = retriever.snapshot
-    times, cpu = [], []
-    for rounds in range(2):  # the first round warms caches (pages of mapped files, faiss)
-        for text, vector in zip(texts, questions, strict=True):
-            t, c = time.perf_counter(), time.process_time()
-            retriever.search(text, k=3, vector=vector)
-            if rounds:
-                times.append((time.perf_counter() - t) * 1000)
-                cpu.append((time.process_time() - c) * 1000)
+    times, cpu = timed_questions(retriever, texts, questions)
     out: dict[str, Any] = {
         "rss_queried_mb": round(rss_mb()),  # with the mapped pages the queries touched
         "rss_queried_anon_mb": round(rss_mb("RssAnon:")),  # without them: the process's own
