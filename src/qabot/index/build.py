@@ -135,7 +135,8 @@ def _previous(
     try:
         if store.current_name() is None:
             return None, None
-        old = store.load()
+        # A store may read less to be updated than to be searched (a database: no passage).
+        old = getattr(store, "load_for_update", store.load)()
     except IndexError_ as exc:
         log.warning("previous index unusable (%s); rebuilding from scratch", exc.message)
         return None, f"previous index unusable: {exc.message}"

@@ -23,13 +23,11 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from psycopg_pool.base import AttemptWithBackoff
 
 from .. import bridge
-from ..arabic import ANALYSIS_VERSION
 from ..bridge import Bridge
-from ..chunking import Chunk
 from ..config import DEFAULT_ANN_THRESHOLD
 from ..encoder import Encoder
-from ..errors import REBUILD_HINT, DatabaseError, IndexError_, QabotError
-from . import pgquery, pgschema, pgwrite
+from ..errors import DatabaseError, QabotError
+from . import pgbase, pgquery, pgschema, pgwrite
 from .pglexical import PgLexical
 from .pgvectors import PgSentenceVectors, PgVectorIndex
 from .snapshot import Snapshot, sentence_layout
@@ -43,8 +41,6 @@ CONNECT_TIMEOUT = 5.0
 #: like ARCD's embeddings, recall@10 against exact search is 0.957 at 200 and 0.989 at 400
 #: (benchmarks/pg_hnsw.py; 0.921 at 400 with pgvector's default graphs).
 EF_SEARCH = 400
-#: Passages' rows fetched at a time by a load.
-LOAD_STEP = 10_000
 #: The longest wait between the pool's attempts to reconnect to a lost database.
 RECONNECT_DELAY = 0.5
 
@@ -235,25 +231,13 @@ class PostgresStore:
         try:
             with self.pool.connection() as conn, conn.transaction():
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                head = conn.execute(
-                    "SELECT generation, model, dim, prompts, built, passages, total_keys, "
-                    "analysis FROM qabot_manifest"
-                ).fetchone()
-                chunks, sentences = _passages(conn) if head is not None else ([], {})
+                head = conn.execute(f"SELECT {pgbase.HEAD} FROM qabot_manifest").fetchone()
+                chunks, sentences = pgbase.read_passages(conn) if head is not None else ([], {})
         except (psycopg.OperationalError, PoolTimeout) as exc:
             raise _unreachable(self.url, exc) from exc
-        if head is None:
-            hint = "build it with `qabot index`"
-            raise IndexError_(f"no index in the database {self.location}", hint)
-        generation, model, dim, prompts, built, n, total_keys, analysis = head
-        if analysis != ANALYSIS_VERSION:
-            raise IndexError_(
-                f"the index in {self.location} was built with Arabic analysis version "
-                f"{analysis}, this qabot uses {ANALYSIS_VERSION}",
-                REBUILD_HINT,
-            )
-        if len(chunks) != n:
-            raise IndexError_(f"index {self.location} is inconsistent", REBUILD_HINT)
+        generation, model, dim, prompts, built, n, total_keys, _ = pgbase.check_head(
+            head, len(chunks), self.location
+        )
         keys = {c.key for c in chunks}
         texts, sentence_ids = sentence_layout(chunks, sentences)
         snapshot = PgSnapshot(
@@ -277,6 +261,14 @@ class PostgresStore:
             sentence_ids=sentence_ids,
         )
         return snapshot
+
+    def load_for_update(self) -> Snapshot:
+        """The current generation as `qabot index` updates it (:mod:`.pgbase`): keys and
+        text hashes, no passage read, so an edit costs what it changes."""
+        try:
+            return pgbase.load_base(self.pool, self.location, self.ann_threshold)
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise _unreachable(self.url, exc) from exc
 
     def commit(self, snapshot: Snapshot) -> str:
         try:
@@ -314,21 +306,6 @@ class PostgresStore:
                 yield
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (pgschema.BUILD_LOCK,))
-
-
-def _passages(conn: psycopg.Connection) -> tuple[list[Chunk], dict[int, list[str]]]:
-    """The passages in order and their sentences, made a step of rows at a time through a
-    server-side cursor: a million rows' JSON and their passages never coexist in memory."""
-    chunks: list[Chunk] = []
-    sentences: dict[int, list[str]] = {}
-    with conn.cursor(name="qabot_load") as cur:
-        cur.itersize = LOAD_STEP
-        cur.execute("SELECT record, sentences FROM qabot_passages ORDER BY position")
-        for record, found in cur:
-            chunk = Chunk.model_validate(record)
-            chunks.append(chunk)
-            sentences[chunk.key] = list(found)
-    return chunks, sentences
 
 
 def _try_lock(conn: psycopg.Connection) -> bool:
