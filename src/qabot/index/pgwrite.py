@@ -214,8 +214,9 @@ def _write_passages(
     stored: dict[int, str] = {}
     if not full:
         stored = dict(conn.execute("SELECT key, digest FROM qabot_passages").fetchall())
-        keys = [c.key for c in snapshot.chunks]
-        conn.execute("DELETE FROM qabot_passages WHERE NOT key = ANY(%s)", (keys,))
+        gone = list(stored.keys() - {c.key for c in snapshot.chunks})
+        if gone:
+            conn.execute("DELETE FROM qabot_passages WHERE key = ANY(%s)", (gone,))
     columns = "key, position, hash, record, sentences, digest, keys, n_keys"
     if full:
         target = "qabot_passages"
