@@ -127,8 +127,11 @@ def phase_build(n: int, url: str, cache: Path, threshold: int) -> dict[str, Any]
     return out
 
 
-def phase_edit(n: int, url: str, cache: Path, threshold: int) -> dict[str, Any]:
-    """scale.py's one-article edit of the built corpus, as `qabot index` runs it."""
+def phase_edit(
+    n: int, url: str, cache: Path, threshold: int, suffix: str = " تحديث"
+) -> dict[str, Any]:
+    """scale.py's one-article edit of the built corpus (``suffix`` appended to its first
+    passage), as `qabot index` runs it."""
     from qabot.chunking import content_hash
     from qabot.index import index_chunks
     from qabot.index.postgres import PostgresStore
@@ -138,7 +141,7 @@ def phase_edit(n: int, url: str, cache: Path, threshold: int) -> dict[str, Any]:
     encoder = scale.StreamEncoder(np.concatenate((real["passages"], real["sentences"])), seed=n)
     chunks = scale.corpus(n, real["arcd_sentences"], seed=n)
     store = PostgresStore(url, ann_threshold=threshold)
-    edited = chunks[0].model_copy(update={"text": chunks[0].text + " تحديث"})
+    edited = chunks[0].model_copy(update={"text": chunks[0].text + suffix})
     edited.hash = content_hash(edited.match_text)
     chunks[0] = edited
     t, c = time.perf_counter(), time.process_time()
