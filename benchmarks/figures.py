@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -471,7 +472,8 @@ def pg_scale() -> str:
     where pg_scale.py did not run it."""
     rows = [
         "| passages | store | build s (client CPU s) | build peak MB: client + server "
-        "| one-article edit s | query p50 / p95 ms | passage recall@10 | on disk GB | load |",
+        "| one-article edit s (client CPU s) | query p50 / p95 ms | passage recall@10 | on disk GB "
+        "| load |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     files = sorted(RESULTS.glob("pg_scale-*.json"), key=lambda f: int(f.stem.split("-")[1]))
@@ -485,6 +487,8 @@ def pg_scale() -> str:
             peak = f"{r['build_peak_anon_mb']:,}"
             peak += f" + {r['server_build_peak_mb']:,}" if pg else ""
             edit = r.get("edit_article_s", "")
+            if "edit_article_cpu_s" in r:
+                edit = f"{edit} ({r['edit_article_cpu_s']})"
             disk = (r["size_mb"] if pg else r["disk_total_mb"]) / 1024
             rows.append(
                 f"| {run['passages']:,} | {store} | {r['build_s']} ({r['build_cpu_s']}) | {peak} "
@@ -501,6 +505,37 @@ def pg_scale() -> str:
         f"{a['files']['p50_ms']} ms in files, {a['postgres']['p50_ms']} ms in PostgreSQL "
         f"(load {a['load'][0]:.1f})."
     )
+    return "\n".join(rows)
+
+
+def pg_edit() -> str:
+    """One-article edits of one database, this code against a baseline's, in turns
+    (pg_edit.py): the median of each arm's edits."""
+    rows = [
+        "| passages | code | edits | edit s: median (range) | client CPU s | client peak MB "
+        "| JSON values decoded | load |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for path in sorted(RESULTS.glob("pg_edit-*.json"), key=lambda f: int(f.stem.split("-")[1])):
+        run = _load(path.name)
+        for arm in ("baseline", "this"):
+            found = [e for e in run["edits"] if e["arm"] == arm]
+            if not found:
+                continue
+
+            def mid(field: str, found: list[dict[str, Any]] = found) -> float:
+                return float(statistics.median(e[field] for e in found))
+
+            loads = [float(e["load"]) for e in found]
+            rows.append(
+                f"| {run['passages']:,} | {arm} | {len(found)} "
+                f"| {mid('edit_article_s'):.1f} ({min(e['edit_article_s'] for e in found):.1f}–"
+                f"{max(e['edit_article_s'] for e in found):.1f}) | {mid('edit_article_cpu_s'):.2f} "
+                f"| {mid('edit_peak_anon_mb'):.0f} | {mid('json_decoded'):,.0f} "
+                f"| {min(loads):.1f}–{max(loads):.1f} |"
+            )
+    if len(rows) == 2:
+        raise FileNotFoundError(2, "missing", str(RESULTS / "pg_edit-10000.json"))
     return "\n".join(rows)
 
 
@@ -676,6 +711,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "scale": scale, "scale-probes": scale_probes, "ann": ann, "ann-costs": ann_costs,
     "parity": parity,
     "bridge": bridge, "abstention": abstention, "synonyms": synonyms, "pg-scale": pg_scale,
+    "pg-edit": pg_edit,
     "passage-signals": passage_signals, "abstention-invariant": abstention_invariant,
     "pg-hnsw": pg_hnsw,
     "build-small": build_small, "build-speed": build_speed, "bridge-bytes": bridge_bytes,
