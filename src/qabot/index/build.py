@@ -135,8 +135,7 @@ def _previous(
     try:
         if store.current_name() is None:
             return None, None
-        # A store may read less to be updated than to be searched (a database: no passage).
-        old = getattr(store, "load_for_update", store.load)()
+        old = store.load_for_update()
     except IndexError_ as exc:
         log.warning("previous index unusable (%s); rebuilding from scratch", exc.message)
         return None, f"previous index unusable: {exc.message}"

@@ -83,6 +83,10 @@ class FileStore:
     def current_name(self) -> str | None:
         return current_name(self.folder)
 
+    def load_for_update(self) -> Snapshot:
+        """What :meth:`load` gives: a build reuses the mapped files as they are."""
+        return self.load()
+
     def new_vectors(self, dim: int) -> FaissIndex:
         return FaissIndex(dim, ann_threshold=self.ann_threshold)
 

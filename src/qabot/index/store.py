@@ -33,6 +33,11 @@ class SnapshotStore(Protocol):
         """The current snapshot; `IndexError_` (with the fix) if there is none or it is damaged."""
         ...
 
+    def load_for_update(self) -> Snapshot:
+        """The current snapshot as `qabot index` updates it: a store may read less for
+        that than for searching (a database reads keys and text hashes, no passage)."""
+        ...
+
     def new_vectors(self, dim: int) -> VectorIndex:
         """An empty vector index of the kind this store keeps, for a build from scratch."""
         ...
