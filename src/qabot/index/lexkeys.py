@@ -39,20 +39,23 @@ class KeyNumbers:
         self._ends = array.array("q", [0])  # row i's keys: _keys[_ends[i]:_ends[i + 1]]
         self._keys = array.array("i")
 
-    def _row(self, word: str) -> int:
-        """Add ``word``'s keys to the table (numbering any new key); its row."""
-        keys = token_keys(word)
-        found = list(map(self._known.get, keys))
-        if None in found:
-            new = self.new
-            for i, (key, number) in enumerate(zip(keys, found, strict=True)):
-                if number is None:
-                    number = new.get(key)
-                    found[i] = new[key] = self._base + len(new) if number is None else number
-        self._keys.extend(found)  # type: ignore[arg-type]  # no None left
-        self._ends.append(len(self._keys))
-        row = self._words[word] = len(self._words)
-        return row
+    def _add(self, words: list[str]) -> None:
+        """Append new ``words``' rows to the table, numbering their new keys in order."""
+        each = list(map(token_keys, words))
+        keys = list(itertools.chain.from_iterable(each))
+        known, new = self._known, self.new
+        numbers = list(map(known.get, keys))
+        if None in numbers:
+            fresh = [k for k in dict.fromkeys(keys) if k not in known and k not in new]
+            new.update(zip(fresh, itertools.count(self._base + len(new))))
+            if known is new:  # a first build
+                numbers = list(map(new.__getitem__, keys))
+            else:
+                numbers = [new[k] if n is None else n for k, n in zip(keys, numbers, strict=True)]
+        self._keys.extend(numbers)  # type: ignore[arg-type]  # no None left
+        ends = itertools.accumulate(map(len, each), initial=self._ends[-1])
+        next(ends)  # (the table's end so far)
+        self._ends.extend(ends)
 
     def blocks(self, texts: Iterable[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Per block of :data:`BLOCK_TEXTS` texts: every key number of its texts back to back
@@ -68,17 +71,19 @@ class KeyNumbers:
         rows = array.array("i")
         counts = np.zeros(len(texts), dtype=np.int64)
         seen: dict[str, list[int]] = {}  # a repeated text is tokenised once
-        words = self._words
+        words, pending = self._words, []
         for i, text in enumerate(texts):
             found = seen.get(text)
             if found is None:
                 tokens = tokenize(text)
-                for word in dict.fromkeys(tokens):  # new words in order: keys numbered so
+                for word in dict.fromkeys(tokens):  # new words in order of occurrence
                     if word not in words:
-                        self._row(word)
+                        words[word] = len(words)
+                        pending.append(word)
                 found = seen[text] = list(map(words.__getitem__, tokens))
             rows.extend(found)
             counts[i] = len(found)
+        self._add(pending)
         return self._gather(np.frombuffer(rows, dtype=np.int32), counts)
 
     def _gather(self, rows: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
