@@ -228,8 +228,8 @@ class Bridge:
         meta_bytes = np.frombuffer(json.dumps(meta).encode("utf-8"), np.uint8)
         words = np.frombuffer("\n".join(self.words).encode("utf-8"), np.uint8)
         vectors = self.vectors.astype(np.float32)
-        # (float16's largest magnitude, widened: the float32 rows' own, without a copy)
-        peaks = np.abs(self.vectors).max(axis=1, initial=np.float16(0)).astype(np.float32)
+        # Each row's largest magnitude, without an array of magnitudes.
+        peaks = np.maximum(vectors.max(axis=1, initial=0.0), -vectors.min(axis=1, initial=0.0))
         scales = np.maximum(peaks, 1e-12) / 127
         codes = np.rint(np.divide(vectors, scales[:, None], out=vectors), out=vectors)
         codes = codes.astype(np.int8)
