@@ -58,6 +58,7 @@ def test_words_are_counted_and_normalised_as_one_by_one() -> None:
              "Straße", "ﬁne", "ﻷ", "ـ", "٣", "x\u0301", "ﭼ", "ي\u0654"]  # fmt: skip
     assert bridge_module._normalized(words) == [normalize(w) for w in words]
     texts = [" ".join(words[i:] + words[:i]) + "ُ" for i in range(len(words))] + ["", "ُ"]
+    texts += texts[3:6] + texts[4:5]  # repeated texts
     one_by_one: Counter[str] = Counter()
     for text in texts:
         one_by_one += bridge_module.word_counts([text])

@@ -67,11 +67,17 @@ def word_counts(texts: Iterable[str]) -> Counter[str]:
     """How often each Arabic word of ``texts`` occurs, spelled as it is (marks removed)."""
     # Counted as they are, then each distinct word analysed once: a million passages hold
     # ~80M words but only as many spellings as the vocabulary (10× faster at 100k passages).
-    # Texts are read a block at a time as one string ("\n" ends a word, as a text's end does).
+    # Texts are read a block at a time as one string ("\n" ends a word, as a text's end does),
+    # a repeated text once (archives repeat whole paragraphs), its other copies added after.
     counts: Counter[str] = Counter()
     each = iter(texts)
-    while block := list(itertools.islice(each, _BLOCK_TEXTS)):
-        counts.update(_WORD_RE.findall(_MARKS_RE.sub("", "\n".join(block))))
+    while block := Counter(itertools.islice(each, _BLOCK_TEXTS)):
+        found = Counter(_WORD_RE.findall(_MARKS_RE.sub("", "\n".join(block))))
+        for text, copies in block.items():
+            if copies > 1:
+                for word, n in Counter(_WORD_RE.findall(_MARKS_RE.sub("", text))).items():
+                    found[word] += n * (copies - 1)
+        counts.update(found)
     return Counter({w: n for w, n in counts.items() if is_arabic_token(w)})
 
 
