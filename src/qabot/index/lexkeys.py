@@ -19,8 +19,9 @@ import numpy as np
 
 from ..arabic import token_keys, tokenize
 
-#: Texts numbered at a time (their words' numbers are held as Python lists meanwhile).
-BLOCK_TEXTS = 1 << 14
+#: Texts numbered at a time (their words' rows are held as Python lists meanwhile, and the
+#: gather's int64 temporaries: ~50 MB a block at ~500 keys a passage).
+BLOCK_TEXTS = 1 << 12
 #: Distinct words whose key rows are kept; past this the table starts afresh (the keys'
 #: numbers stay: they live in the vocabulary, not in the table).
 MAX_WORDS = 1 << 20
