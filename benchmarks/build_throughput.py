@@ -10,7 +10,8 @@ and the word bridge's words) are subtracted. Reported per corpus:
 
 - non-embedding throughput: article bytes / (build seconds − encoding seconds), split into
   reading + chunking (token counts included), sentence splitting, the word bridge's vocabulary
-  and file, BM25's text analysis (``index_keys``), the rest of BM25, writing, and the rest
+  and file, BM25's text analysis (``index_keys``, or ``lexkeys``' numbering of a block of
+  texts), the rest of BM25, writing, and the rest
   (layout, vector reuse);
 - the index on disk (one generation folder) against the budget of issue 12: the passage
   vectors (float32) + 3 × the article bytes;
@@ -84,7 +85,9 @@ def write_probe(data: Path, folder: Path) -> None:
 def _timed(owner: Any, name: str, totals: dict[str, float], label: str, *inner: str) -> None:
     """Wrap ``owner.name`` so that its seconds add up in ``totals[label]``, less the seconds
     the ``inner`` labels gained meanwhile (stages timed inside it)."""
-    real = getattr(owner, name)
+    real = getattr(owner, name, None)
+    if real is None:  # another qabot (--baseline) has no such stage
+        return
     nested = [f"{i}{suffix}" for i in inner for suffix in ("", "_cpu")]
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -115,6 +118,11 @@ def worker(articles: Path, index: Path, scale: int = 0) -> dict[str, Any]:
     from qabot.config import Settings
     from qabot.index import FileStore, LexicalIndex
     from qabot.index.files import FileStore as Store
+
+    try:
+        import qabot.index.lexkeys as lexkeys
+    except ImportError:  # an older qabot
+        lexkeys = None  # type: ignore[assignment]
 
     totals: dict[str, float] = {}
 
@@ -150,7 +158,9 @@ def worker(articles: Path, index: Path, scale: int = 0) -> dict[str, Any]:
     _timed(build, "collect_chunks", totals, "read_chunk")
     _timed(build, "split_all", totals, "sentences")
     _timed(Store, "update_bridge", totals, "bridge", "encode")  # its words' vectors: embedding
-    _timed(lexical, "index_keys", totals, "bm25_analysis")
+    _timed(lexical, "index_keys", totals, "bm25_analysis")  # (0d3e9f9)
+    if lexkeys is not None:  # a block of texts' keys as numbers
+        _timed(lexkeys.KeyNumbers, "_block", totals, "bm25_analysis")
     _timed(LexicalIndex, "updated", totals, "bm25", "bm25_analysis")
     _timed(Store, "commit", totals, "write")
     settings = Settings(articles_dir=articles, index_dir=index)

@@ -249,9 +249,9 @@ def build_speed() -> str:
     return "\n".join(rows)
 
 
-def build_wave6() -> str:
-    """Non-embedding build work per stage (CPU s), this code against the wave-5 main."""
-    t = _load("build_throughput-wave6.json")
+def build_wave6(name: str = "build_throughput-wave6.json") -> str:
+    """Non-embedding build work per stage (CPU s), each arm (source tree) of one run."""
+    t = _load(name)
     stages = ["read_chunk", "sentences", "bridge", "bm25_analysis", "bm25", "write", "other"]
     rows = ["| corpus | code | MB | CPU s | **MB / CPU s** | MB / s (wall) | "
             + " | ".join(stages) + " |", "|---|---|---:|---:|---:|---:|"
@@ -716,6 +716,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "pg-hnsw": pg_hnsw,
     "build-small": build_small, "build-speed": build_speed, "bridge-bytes": bridge_bytes,
     "build-wave6": build_wave6,
+    "build-wave7": lambda: build_wave6("build_throughput-wave7.json"),
     "edit-memory": edit_memory,
     "edit-memory-300k": lambda: edit_memory("edit_memory_300k.json"),
 }  # fmt: skip

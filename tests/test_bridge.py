@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ import numpy as np
 import pytest
 from fakes import HashEncoder
 
+from qabot import bridge as bridge_module
+from qabot.arabic import normalize
 from qabot.bridge import (
     FILE_NAME,
     VOCABULARY,
@@ -45,6 +48,22 @@ def test_vocabulary_is_content_words_in_their_commonest_spelling() -> None:
     texts = ["المدرسةُ في المدينة", "المدرسة كبيرة", "في المدرسة والمدينة", "school 2020"]
     assert arabic_vocabulary(texts) == ["المدرسة", "المدينة", "كبيرة", "والمدينة"]
     assert arabic_vocabulary(texts, min_count=2) == ["المدرسة"]  # «في» is a stopword
+
+
+def test_words_are_counted_and_normalised_as_one_by_one() -> None:
+    """A block of texts read as one string, and the spellings normalised in one call, give
+    what each text and each word alone give: presentation forms and ligatures that NFKC
+    expands, marks, a final sigma, words at a text's edge."""
+    words = ["ﷺ", "ﻻ", "ﺍﻟﻤﺪﻳﻨﺔ", "أَحْمَد", "إسلام", "ـمدينةـ", "ΟΔΟΣ", "Σ", "ΣΑ", "İstanbul",
+             "Straße", "ﬁne", "ﻷ", "ـ", "٣", "x\u0301", "ﭼ", "ي\u0654"]  # fmt: skip
+    assert bridge_module._normalized(words) == [normalize(w) for w in words]
+    texts = [" ".join(words[i:] + words[:i]) + "ُ" for i in range(len(words))] + ["", "ُ"]
+    texts += texts[3:6] + texts[4:5]  # repeated texts
+    one_by_one: Counter[str] = Counter()
+    for text in texts:
+        one_by_one += bridge_module.word_counts([text])
+    counted = bridge_module.word_counts(texts)
+    assert counted == one_by_one and list(counted) == list(bridge_module.word_counts(texts[:1]))
 
 
 def test_english_words_are_the_latin_content_words() -> None:
@@ -179,7 +198,6 @@ def test_an_edit_updates_the_word_counts_as_a_full_count_would(
 ) -> None:
     """Each edit counts only the texts it removes and adds; the words and counts are a full
     count's, and a bridge written by a build that never committed is counted again."""
-    from qabot import bridge as bridge_module
     from qabot.chunking import paragraph_chunks
     from qabot.index import FileStore, index_chunks
 

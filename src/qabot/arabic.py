@@ -9,6 +9,7 @@ removes invisible characters that could garble an echoed message.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from functools import lru_cache
@@ -33,6 +34,7 @@ __all__ = [
     "stem",
     "term_groups",
     "terms",
+    "token_keys",
     "tokenize",
 ]
 
@@ -271,16 +273,15 @@ def index_keys(text: str) -> list[str]:
 def _text_keys(text: str) -> tuple[str, ...]:
     """A text's keys, cached: archives repeat whole paragraphs (boilerplate, a 22 MB file of
     21 distinct paragraphs), and a repeat then costs a copy instead of an analysis."""
-    out: list[str] = []
-    for token in tokenize(text):
-        if token not in STOPWORDS:
-            out.extend(_token_keys(token))
-    return tuple(out)
+    return tuple(itertools.chain.from_iterable(map(token_keys, tokenize(text))))
 
 
 @lru_cache(maxsize=200_000)
-def _token_keys(token: str) -> tuple[str, ...]:
-    """One content token's keys, cached: a million passages repeat the same few words."""
+def token_keys(token: str) -> tuple[str, ...]:
+    """One :func:`tokenize` token's keys in :func:`index_keys` (none for a stopword), cached:
+    a million passages repeat the same few words."""
+    if token in STOPWORDS:
+        return ()
     padded = f"_{token}_"
     return _token_terms(token) + tuple(
         ["#" + padded[i : i + 3] for i in range(max(1, len(padded) - 2))]

@@ -13,8 +13,10 @@ On ARCD's 178 English questions this lifts R@1 from 0.618 to 0.635 cross-validat
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import logging
+import operator
 import re
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator
@@ -47,6 +49,7 @@ def vocabulary_label(min_count: int) -> str:
 VOCABULARY = vocabulary_label(MIN_COUNT)
 _WORD_RE = re.compile(r"[^\W\d_]+")
 _MARKS_RE = re.compile("[\u0640\u064b-\u065f\u0670]")  # tatweel, harakat, dagger alef
+_BLOCK_TEXTS = 4096
 
 
 def english_words(question: str) -> list[str]:
@@ -64,10 +67,25 @@ def word_counts(texts: Iterable[str]) -> Counter[str]:
     """How often each Arabic word of ``texts`` occurs, spelled as it is (marks removed)."""
     # Counted as they are, then each distinct word analysed once: a million passages hold
     # ~80M words but only as many spellings as the vocabulary (10× faster at 100k passages).
+    # Texts are read a block at a time as one string ("\n" ends a word, as a text's end does),
+    # a repeated text once (archives repeat whole paragraphs), its other copies added after.
     counts: Counter[str] = Counter()
-    for text in texts:
-        counts.update(_WORD_RE.findall(_MARKS_RE.sub("", text)))
+    each = iter(texts)
+    while block := Counter(itertools.islice(each, _BLOCK_TEXTS)):
+        found = Counter(_WORD_RE.findall(_MARKS_RE.sub("", "\n".join(block))))
+        for text, copies in block.items():
+            if copies > 1:
+                for word, n in Counter(_WORD_RE.findall(_MARKS_RE.sub("", text))).items():
+                    found[word] += n * (copies - 1)
+        counts.update(found)
     return Counter({w: n for w, n in counts.items() if is_arabic_token(w)})
+
+
+def _normalized(words: list[str]) -> list[str]:
+    """:func:`~qabot.arabic.normalize` of each word, in one call over the words a line each
+    (the steps act within a line: a line break neither composes nor folds)."""
+    keys = normalize("\n".join(words)).split("\n") if words else []
+    return keys if len(keys) == len(words) else [normalize(w) for w in words]
 
 
 def arabic_vocabulary(
@@ -79,14 +97,15 @@ def arabic_vocabulary(
     counts = texts if isinstance(texts, Counter) else word_counts(texts)
     best: dict[str, tuple[int, str]] = {}
     totals: Counter[str] = Counter()
-    for word, n in counts.items():
-        key = normalize(word)
+    for (word, n), key in zip(counts.items(), _normalized(list(counts)), strict=True):
         if len(key) <= 2 or key in STOPWORDS:
             continue
         totals[key] += n
         if key not in best or (-n, word) < (-best[key][0], best[key][1]):
             best[key] = (n, word)
-    ranked = sorted(totals.items(), key=lambda item: (-item[1], item[0]))[:limit]
+    ranked = sorted(totals.items())  # by form, then (stable) by count: one key per sort
+    ranked.sort(key=operator.itemgetter(1), reverse=True)
+    del ranked[limit:]
     return [best[key][1] for key, n in ranked if n >= min_count]
 
 
@@ -161,9 +180,12 @@ class Bridge:
         words = arabic_vocabulary(counts, min_count)
         kept = dict(zip(old.words, old.vectors, strict=True)) if old else {}
         missing = [w for w in words if w not in kept]
-        if missing:
-            kept |= dict(zip(missing, encoder.encode_queries(missing), strict=True))
-        vectors = np.array([kept[w] for w in words]).reshape(len(words), encoder.dim)
+        if len(missing) == len(words) and words:  # every word new: in order already
+            vectors = np.asarray(encoder.encode_queries(missing))
+        else:
+            if missing:
+                kept |= dict(zip(missing, encoder.encode_queries(missing), strict=True))
+            vectors = np.array([kept[w] for w in words]).reshape(len(words), encoder.dim)
         label = vocabulary_label(min_count)
         return cls(
             encoder.model_id, words, vectors, label, counts, changes.after if changes else ""
@@ -212,8 +234,11 @@ class Bridge:
         meta_bytes = np.frombuffer(json.dumps(meta).encode("utf-8"), np.uint8)
         words = np.frombuffer("\n".join(self.words).encode("utf-8"), np.uint8)
         vectors = self.vectors.astype(np.float32)
-        scales = np.maximum(np.abs(vectors).max(axis=1, initial=0.0), 1e-12) / 127
-        codes = np.rint(vectors / scales[:, None]).astype(np.int8)
+        # Each row's largest magnitude, without an array of magnitudes.
+        peaks = np.maximum(vectors.max(axis=1, initial=0.0), -vectors.min(axis=1, initial=0.0))
+        scales = np.maximum(peaks, 1e-12) / 127
+        codes = np.rint(np.divide(vectors, scales[:, None], out=vectors), out=vectors)
+        codes = codes.astype(np.int8)
         arrays = {"meta": meta_bytes, "words_utf8": words, "codes": codes, "scales": scales}
         if self.counts is not None:
             spelled = "\n".join(self.counts).encode("utf-8")

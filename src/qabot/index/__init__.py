@@ -3,7 +3,8 @@
 - :mod:`.snapshot`: :class:`Snapshot`, one built index (passages, sentences, vectors, BM25).
 - :mod:`.vectors`: the :class:`VectorIndex` interface and :class:`FaissIndex`.
 - :mod:`.lexical`: :class:`LexicalIndex`, BM25 and coverage over Arabic keys (one question's
-  hits: :mod:`.lexquery`; an edit merged into it: :mod:`.lexupdate`).
+  hits: :mod:`.lexquery`; an edit merged into it: :mod:`.lexupdate`; texts' keys as key
+  numbers: :mod:`.lexkeys`).
 - :mod:`.store`: the :class:`SnapshotStore` interface; :mod:`.files` keeps snapshots on disk,
   with :mod:`.passages` (passages column-wise) and :mod:`.halfvectors` (byte-coded vectors).
 - :mod:`.build`: :func:`build_index` and :func:`index_chunks`, incremental builds; the

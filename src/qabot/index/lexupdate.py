@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 from scipy import sparse
 
-from ..arabic import index_keys
 from . import bm25
+from .lexkeys import KeyNumbers
 from .spill import Spool, scratch
 
 if TYPE_CHECKING:
@@ -64,25 +64,16 @@ def merge(
         part = index._flat[index._offsets[start] : index._offsets[min(len(keep), start + _ROWS)]]
         mask = keep[start : start + _ROWS]
         spool.write(part if mask.all() else part[np.repeat(mask, old_lengths[start:][:_ROWS])])
-    kept_keys = int(old_lengths[keep].sum())
+    n_kept, kept_keys = int(keep.sum()), int(old_lengths[keep].sum())
     # New keys get numbers past the old vocabulary; the old key table is not copied.
-    extra: dict[str, int] = {}
-    base = len(index._vocab)
-    known = index._key_id if base else extra  # (a first build: every key is new)
-    new_lengths = np.zeros(len(add_texts), dtype=np.int64)
-    for i, text in enumerate(add_texts):
-        keys = index_keys(text)
-        new_lengths[i] = len(keys)
-        found = list(map(known.get, keys))
-        if None in found:
-            found = [
-                extra.setdefault(key, base + len(extra)) if n is None else n
-                for key, n in zip(keys, found, strict=True)
-            ]
-        spool.numbers.extend(found)  # type: ignore[arg-type]  # no None left
-        spool.flush_if_full()
+    numbering = KeyNumbers(index._key_id, len(index._vocab))
+    new_lengths = [np.zeros(0, dtype=np.int64)]
+    for numbers, counts in numbering.blocks(add_texts):
+        spool.write(numbers)
+        new_lengths.append(counts)
     flat = spool.mapped()
-    lengths = np.concatenate((old_lengths[keep], new_lengths))
+    extra = numbering.new
+    lengths = np.concatenate((old_lengths[keep], *new_lengths))
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     ids = np.concatenate((index._ids[keep], new_ids))
@@ -91,8 +82,9 @@ def merge(
     df = np.zeros(n_vocab, dtype=np.int64)
     df[: len(index._df)] = index._df
     df -= _doc_freq(index._flat, index._offsets, np.flatnonzero(~keep), n_vocab)
-    df += _doc_freq(added, np.concatenate(([0], np.cumsum(new_lengths))), None, n_vocab)
-    matrix = _merged(index, keep, added, new_lengths, flat, offsets, df)
+    new_offsets = offsets[n_kept:] - kept_keys  # the added passages' own
+    df += _doc_freq(added, new_offsets, None, n_vocab)
+    matrix = _merged(index, keep, len(new_offsets) - 1, flat, offsets, df)
     used = df > 0
     vocab = index._vocab + list(extra)
     if not used.all():
@@ -129,8 +121,7 @@ def _doc_freq(
 def _merged(
     index: LexicalIndex,
     keep: np.ndarray,
-    added: np.ndarray,
-    added_lengths: np.ndarray,
+    n_added: int,
     flat: np.ndarray,
     offsets: np.ndarray,
     df: np.ndarray,
@@ -141,7 +132,7 @@ def _merged(
     k1, b = index._k1, index._b
     lengths = np.diff(offsets)
     n = len(lengths)
-    n_kept = n - len(added_lengths)
+    n_kept = n - n_added
     if not n:
         return None
     mean = lengths.mean()
