@@ -188,8 +188,8 @@ def load() -> str:
     return "\n".join(rows)
 
 
-def bot_latency() -> str:
-    t = _load("bot_latency.json")
+def bot_latency(name: str = "bot_latency.json") -> str:
+    t = _load(name)
     names = {
         "bot": "bot, end to end (update → reply)",
         "worker": "encode + `Retriever.search`, worker thread",
@@ -205,6 +205,39 @@ def bot_latency() -> str:
         f"search p50 (main thread) = {t['bot / search p50']}; load average "
         f"{t['load average']} at the end."
     )
+    return "\n".join(rows)
+
+
+def load_arms() -> str:
+    """The load runs of `load_arms.py`, one row each in the order run: the issue's fault mix on
+    getUpdates too, 429s on sendMessage alone, and the webhook; where the slowest 5 % waited."""
+    rows = [
+        "| run | load start → end | q/s | p50 / p95 / max s | getUpdates 429s (questions held)"
+        " | slowest 5 %: getUpdates 429 / sendMessage 429 / 5xx retries / the rest, mean s"
+        " | loop late p95 ms | lost / dup / out of order | peak RSS MB |",
+        "|---|---|---:|---|---|---|---:|---|---:|",
+    ]
+    arms = ("issue", "sends", "webhook")
+    names = [p.stem.removeprefix("load_test-arms-") for p in RESULTS.glob("load_test-arms-*")]
+    names.sort(key=lambda n: (n.rpartition("-")[2], arms.index(n.rpartition("-")[0])))
+    for name in names:
+        r = _load(f"load_test-arms-{name}.json")["result"]
+        held = [f[3] for f in r["failed getUpdates (s after start, kind, s fetching nothing, "
+                                 "questions held)"] if f[1] == "429"]  # fmt: skip
+        by = r["slowest 5 %"]["mean s by cause"]
+        retries = by["getUpdates 5xx"] + by["sendMessage 5xx"]
+        rest = by["bot's work and queueing"]
+        rows.append(
+            f"| {name} "
+            f"| {r['load average at the start']} → {r['load average']} "
+            f"| {r['questions per second']} "
+            f"| {r['latency p50 s']} / {r['latency p95 s']} / {r['latency max s']} "
+            f"| {len(held)} ({', '.join(map(str, held)) or '-'}) "
+            f"| {by['getUpdates 429']:.2f} / {by['sendMessage 429']:.2f} / {retries:.2f} / "
+            f"{rest:.2f} "
+            f"| {r['event loop lateness'].get('p95 ms', '')} "
+            f"| {r['lost']} / {r['duplicated']} / {r['out of order']} | {r['peak RSS MB']} |"
+        )
     return "\n".join(rows)
 
 
@@ -297,8 +330,8 @@ def bridge_bytes() -> str:
     return "\n".join(rows) + f"\n\n{r['words']:,} words."
 
 
-def encoder() -> str:
-    r = _load("bench_encoder.json")
+def encoder(name: str = "bench_encoder.json") -> str:
+    r = _load(name)
     q, build = r["query_ms"], r["build_s"]
     rows = ["| measure | torch | ONNX Runtime | ONNX / torch |", "|---|---|---|---|"]
     for p in ("p50", "p95"):
@@ -685,6 +718,9 @@ def edit_memory(name: str = "edit_memory.json") -> str:
 
 TABLES: dict[str, Callable[[], str]] = {
     "arcd": arcd, "crossval": crossval, "english": english, "lexical": lexical, "load": load,
+    "load-arms": load_arms,
+    "bot-latency-wave7": lambda: bot_latency("bot_latency-wave7.json"),
+    "encoder-wave7": lambda: encoder("bench_encoder-wave7-polling.json"),
     "bot-latency": bot_latency, "build": build, "encoder": encoder,
     "followups": followups,
     "scale": scale, "scale-probes": scale_probes, "ann": ann, "ann-costs": ann_costs,
