@@ -25,7 +25,13 @@ update was handed out once, confirmed and handled once, and reports latency (upd
 (the index is built in a separate process, so its peak is not counted) and at the end,
 where each question's time went (:data:`STAGES`: polling, dispatch, waiting for and doing
 the batch encode, search, sending, retries; mean over all and over the slowest 5 %), and the
-CPU seconds each kind of thread used.
+CPU seconds each kind of thread used, and how late the event loop woke a 10 ms sleeper.
+``--timeline PATH`` writes each question's timeline (handed out, encoded, searched, every
+sendMessage attempt with its status), slowest first, and the result says what the slowest
+5 % waited on (a failed getUpdates, a failed sendMessage, or the bot's own work and
+queueing; ``load_timeline.py``) and, per failed getUpdates, how many questions it held.
+``--poll-limits 0`` puts the 429s on sendMessage alone (5xx still on both): Telegram
+documents flood limits for sending, not for getUpdates.
 The exit status is 1 on any lost, duplicated, unmatched, apologetic, busy or out-of-order
 reply, any update handed out twice or left unconfirmed, or handled other than once.
 ``--lost`` makes the stand-in lose that share of sendMessage responses after delivering the
