@@ -330,8 +330,8 @@ def bridge_bytes() -> str:
     return "\n".join(rows) + f"\n\n{r['words']:,} words."
 
 
-def encoder(name: str = "bench_encoder.json") -> str:
-    r = _load(name)
+def encoder() -> str:
+    r = _load("bench_encoder.json")
     q, build = r["query_ms"], r["build_s"]
     rows = ["| measure | torch | ONNX Runtime | ONNX / torch |", "|---|---|---|---|"]
     for p in ("p50", "p95"):
@@ -720,7 +720,6 @@ TABLES: dict[str, Callable[[], str]] = {
     "arcd": arcd, "crossval": crossval, "english": english, "lexical": lexical, "load": load,
     "load-arms": load_arms,
     "bot-latency-wave7": lambda: bot_latency("bot_latency-wave7.json"),
-    "encoder-wave7": lambda: encoder("bench_encoder-wave7-polling.json"),
     "bot-latency": bot_latency, "build": build, "encoder": encoder,
     "followups": followups,
     "scale": scale, "scale-probes": scale_probes, "ann": ann, "ann-costs": ann_costs,
