@@ -122,10 +122,25 @@ def lexical() -> str:
 
 def load() -> str:
     """One column per run: the headline (each chat waits for each answer) and, if measured,
-    the run whose chats send several questions at once (the per-chat order check), and the
-    run with updates POSTed to a webhook instead of polled."""
-    names = ("load_test.json", "load_test-burst4.json", "load_test-webhook.json")
+    the run whose chats send several questions at once (the per-chat order check), the run
+    with 429s on sendMessage alone (where Telegram documents its flood limits), and the run
+    with updates POSTed to a webhook instead of polled."""
+    names = (
+        "load_test.json", "load_test-burst4.json", "load_test-429-on-sends.json",
+        "load_test-webhook.json",
+    )  # fmt: skip
     runs = [_load(name) for name in names if (RESULTS / name).exists()]
+
+    def asked(o: dict[str, Any]) -> str:
+        """The faults asked for, by method: getUpdates' 429 share may differ."""
+        sends = f"sendMessage {o['errors']:.0%} 5xx, {o['limits']:.0%} 429"
+        polls = o.get("poll_limits")
+        polls = o["limits"] if polls is None else polls
+        if o.get("webhook"):
+            return f"{sends}; no getUpdates"
+        if polls == o["limits"]:
+            return f"{o['errors']:.0%} 5xx, {o['limits']:.0%} 429"
+        return f"{sends}; getUpdates {o['errors']:.0%} 5xx, {polls:.0%} 429"
 
     def cells(t: dict[str, Any]) -> list[Any]:
         o, r = t["options"], t["result"]
@@ -134,8 +149,7 @@ def load() -> str:
             f"{o['chats']} × {o['questions']} ({o.get('burst', 1)})",
             "webhook" if o.get("webhook") else "polling (getUpdates)",
             o.get("send_rate", 30),
-            f"{o['errors']:.0%} 5xx, {o['limits']:.0%} 429, "
-            f"{o['lost']:.0%} responses lost after delivery",
+            f"{asked(o)}, {o['lost']:.0%} responses lost after delivery",
             f"{r['asked']} / {r['answered']} / {r['not found']} / {r['rate limited']}",
             f"{r['lost']} / {r['duplicated']} / {r['unmatched']} / {r['apologies']}",
             f"{r.get('busy', 0)} / {r.get('out of order', 0)}",
@@ -175,8 +189,8 @@ def load() -> str:
     return "\n".join(rows)
 
 
-def bot_latency() -> str:
-    t = _load("bot_latency.json")
+def bot_latency(name: str = "bot_latency.json") -> str:
+    t = _load(name)
     names = {
         "bot": "bot, end to end (update → reply)",
         "worker": "encode + `Retriever.search`, worker thread",
@@ -192,6 +206,39 @@ def bot_latency() -> str:
         f"search p50 (main thread) = {t['bot / search p50']}; load average "
         f"{t['load average']} at the end."
     )
+    return "\n".join(rows)
+
+
+def load_arms() -> str:
+    """The load runs of `load_arms.py`, one row each in the order run: the issue's fault mix on
+    getUpdates too, 429s on sendMessage alone, and the webhook; where the slowest 5 % waited."""
+    rows = [
+        "| run | load start → end | q/s | p50 / p95 / max s | getUpdates 429s (questions held)"
+        " | slowest 5 %: getUpdates 429 / sendMessage 429 / 5xx retries / the rest, mean s"
+        " | loop late p95 ms | lost / dup / out of order | peak RSS MB |",
+        "|---|---|---:|---|---|---|---:|---|---:|",
+    ]
+    arms = ("issue", "sends", "webhook")
+    names = [p.stem.removeprefix("load_test-arms-") for p in RESULTS.glob("load_test-arms-*")]
+    names.sort(key=lambda n: (n.rpartition("-")[2], arms.index(n.rpartition("-")[0])))
+    for name in names:
+        r = _load(f"load_test-arms-{name}.json")["result"]
+        held = [f[3] for f in r["failed getUpdates (s after start, kind, s fetching nothing, "
+                                 "questions held)"] if f[1] == "429"]  # fmt: skip
+        by = r["slowest 5 %"]["mean s by cause"]
+        retries = by["getUpdates 5xx"] + by["sendMessage 5xx"]
+        rest = by["bot's work and queueing"]
+        rows.append(
+            f"| {name} "
+            f"| {r['load average at the start']} → {r['load average']} "
+            f"| {r['questions per second']} "
+            f"| {r['latency p50 s']} / {r['latency p95 s']} / {r['latency max s']} "
+            f"| {len(held)} ({', '.join(map(str, held)) or '-'}) "
+            f"| {by['getUpdates 429']:.2f} / {by['sendMessage 429']:.2f} / {retries:.2f} / "
+            f"{rest:.2f} "
+            f"| {r['event loop lateness'].get('p95 ms', '')} "
+            f"| {r['lost']} / {r['duplicated']} / {r['out of order']} | {r['peak RSS MB']} |"
+        )
     return "\n".join(rows)
 
 
@@ -706,6 +753,8 @@ def edit_memory(name: str = "edit_memory.json") -> str:
 
 TABLES: dict[str, Callable[[], str]] = {
     "arcd": arcd, "crossval": crossval, "english": english, "lexical": lexical, "load": load,
+    "load-arms": load_arms,
+    "bot-latency-wave7": lambda: bot_latency("bot_latency-wave7.json"),
     "bot-latency": bot_latency, "build": build, "encoder": encoder,
     "followups": followups,
     "scale": scale, "scale-probes": scale_probes, "ann": ann, "ann-costs": ann_costs,

@@ -25,7 +25,13 @@ update was handed out once, confirmed and handled once, and reports latency (upd
 (the index is built in a separate process, so its peak is not counted) and at the end,
 where each question's time went (:data:`STAGES`: polling, dispatch, waiting for and doing
 the batch encode, search, sending, retries; mean over all and over the slowest 5 %), and the
-CPU seconds each kind of thread used.
+CPU seconds each kind of thread used, and how late the event loop woke a 10 ms sleeper.
+``--timeline PATH`` writes each question's timeline (handed out, encoded, searched, every
+sendMessage attempt with its status), slowest first, and the result says what the slowest
+5 % waited on (a failed getUpdates, a failed sendMessage, or the bot's own work and
+queueing; ``load_timeline.py``) and, per failed getUpdates, how many questions it held.
+``--poll-limits 0`` puts the 429s on sendMessage alone (5xx still on both): Telegram
+documents flood limits for sending, not for getUpdates.
 The exit status is 1 on any lost, duplicated, unmatched, apologetic, busy or out-of-order
 reply, any update handed out twice or left unconfirmed, or handled other than once.
 ``--lost`` makes the stand-in lose that share of sendMessage responses after delivering the
@@ -61,6 +67,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+import load_timeline  # noqa: E402
 from bot_latency import QUESTIONS  # noqa: E402
 from botapi import BotAPI, Call  # noqa: E402
 from telegram import Update  # noqa: E402
@@ -181,12 +188,15 @@ class Marks:
     def batch(self, started: float, texts: list[str]) -> None:
         self.batches.append((started, time.monotonic(), len(texts)))
 
-    def stages(self, api: LoadAPI, chats: dict[int, int]) -> dict[int, dict[str, float]]:
-        """Each answered question's seconds in each stage of :data:`STAGES`.
+    def stages(
+        self, api: LoadAPI, chats: dict[int, int]
+    ) -> tuple[dict[int, dict[str, float]], dict[int, dict[str, Any]]]:
+        """Each answered question's seconds in each stage of :data:`STAGES`, and its timeline
+        (:func:`load_timeline.timeline`).
 
         The stand-in's record gives the rest: when a getUpdates handed the update out (or the
-        bot answered its webhook POST), and when the chat's first sendMessage after its search
-        arrived (faulty or not).
+        bot answered its webhook POST), and its chat's sendMessage attempts after its search
+        (faulty or not).
         """
         handed: dict[int, float] = dict(api.posted)
         for call in api.calls:
@@ -196,21 +206,20 @@ class Marks:
                     handed.setdefault(message.get("message_id", 0), call.at)
         ends = sorted(end for _, end, _ in self.batches)
         starts = {end: start for start, end, _ in self.batches}
-        out = {}
+        attempts = load_timeline.sends_by_chat(api.calls)
+        out, lines = {}, {}
         for question, at in self.at.items():
             if "sent" not in at or "returned" not in at or "searched" not in at:
                 continue
             i = bisect.bisect_right(ends, at["returned"]) - 1  # the batch that encoded it
-            sends = [
-                c.at for c in api.calls_to("sendMessage", chat_id=chats[question])
-                if c.at >= at["searched"]
-            ]  # fmt: skip
+            sends = [c.at for c in attempts[chats[question]] if c.at >= at["searched"]]
+            batch = (starts[ends[i]], ends[i]) if i >= 0 else (at["dispatched"], at["returned"])
             times = {
                 "pushed": at["pushed"],
                 "polled": handed.get(question, at["dispatched"]),
                 "dispatched": at["dispatched"],
-                "queued": max(starts[ends[i]], at["dispatched"]) if i >= 0 else at["dispatched"],
-                "encoded": ends[i] if i >= 0 else at["returned"],
+                "queued": max(batch[0], at["dispatched"]),
+                "encoded": batch[1],
                 "searching": at["searching"],
                 "searched": at["searched"],
                 "sending": min(sends) if sends else at["sent"],
@@ -220,7 +229,10 @@ class Marks:
             out[question] = {
                 stage: max(marks[j + 1] - marks[j], 0.0) for j, stage in enumerate(STAGES)
             }
-        return out
+            lines[question] = load_timeline.timeline(
+                at, times["polled"], batch, attempts[chats[question]]
+            )
+        return out, lines
 
 
 def breakdown(stages: dict[int, dict[str, float]], latencies: dict[int, float]) -> dict:
@@ -412,9 +424,12 @@ async def run(args: argparse.Namespace, settings: Settings, retriever: Retriever
     plans = [[QUESTIONS[(c + q) % n] for q in range(args.questions)] for c in range(args.chats)]
     expected = expected_replies(retriever, QUESTIONS)
     async with LoadAPI() as api:
-        for method in ("sendMessage",) if args.webhook else FAULTY:
-            api.chaos(method, errors=args.errors, limits=args.limits, retry_after=1)
-        api.chaos("sendMessage", errors=args.errors, limits=args.limits, lost=args.lost)
+        poll_limits = args.limits if args.poll_limits is None else args.poll_limits
+        if not args.webhook:
+            api.chaos("getUpdates", errors=args.errors, limits=poll_limits, retry_after=1)
+        api.chaos(
+            "sendMessage", errors=args.errors, limits=args.limits, retry_after=1, lost=args.lost
+        )
         settings = settings.model_copy(
             update={"telegram_bot_token": api.token, "telegram_api_base_url": api.base_url}
         )
@@ -433,6 +448,8 @@ async def run(args: argparse.Namespace, settings: Settings, retriever: Retriever
                 )  # fmt: skip
             else:
                 await app.updater.start_polling(poll_interval=0, timeout=10)  # type: ignore[union-attr]
+            lags: list[float] = []
+            probe = asyncio.create_task(load_timeline.loop_lag(lags))
             tasks = [
                 asyncio.create_task(
                     chat(api, 1001 + c, plan, args.per_question, expected, args.burst, marks)
@@ -443,6 +460,7 @@ async def run(args: argparse.Namespace, settings: Settings, retriever: Retriever
             for task in pending:
                 task.cancel()
             elapsed = time.monotonic() - started
+            probe.cancel()
             cpu = cpu_by_thread()
             await asyncio.sleep(2.0)  # room for late duplicates to arrive
             await app.updater.stop()  # type: ignore[union-attr]
@@ -455,6 +473,16 @@ async def run(args: argparse.Namespace, settings: Settings, retriever: Retriever
             latencies.update(times)
         chats = api.asked  # which chat asked each question
         sizes = [size for _, _, size in marks.batches]
+        stages, lines = marks.stages(api, chats)
+        faults_polled = load_timeline.poll_faults(api.calls)
+        split = {
+            q: load_timeline.causes(line, faults_polled, marks.at[q]["pushed"])
+            for q, line in lines.items()
+        }
+        if args.timeline:
+            order = sorted(lines, key=lambda q: latencies.get(q, 0.0), reverse=True)
+            record = [{"question": q, **lines[q], "waited on": split[q]} for q in order]
+            args.timeline.write_text(json.dumps(record, indent=0) + "\n", encoding="utf-8")
         # Every reply that reached each chat, late ones included, against what it asked.
         received = [
             [c.text for c in api.calls_to("sendMessage", chat_id=1001 + i) if c.status == 200]
@@ -480,9 +508,16 @@ async def run(args: argparse.Namespace, settings: Settings, retriever: Retriever
             "faults": {f"{m} {s}": k for (m, s), k in sorted(faults.items())},
             "latencies": list(latencies.values()),
             "CPU s by thread": cpu,
+            "event loop lateness": load_timeline.lag_summary(lags),
             "encoder batches": len(sizes),
             "mean batch": round(statistics.fmean(sizes), 1) if sizes else 0,
-            "stages": breakdown(marks.stages(api, chats), latencies),
+            "stages": breakdown(stages, latencies),
+            "slowest 5 %": load_timeline.tail(split, latencies),
+            "failed getUpdates (s after start, kind, s fetching nothing, questions held)": (
+                load_timeline.poll_fault_effects(
+                    faults_polled, lines, {q: marks.at[q]["pushed"] for q in lines}, started
+                )
+            ),
             "elapsed": elapsed,
             "questions per second": (outcome["answered"] + outcome["not found"]) / elapsed,
             "timed out": bool(pending),
@@ -503,6 +538,11 @@ def main() -> int:
     parser.add_argument("--errors", type=float, default=0.05, help="share of 5xx answers")
     parser.add_argument("--limits", type=float, default=0.01, help="share of 429 answers")
     parser.add_argument(
+        "--poll-limits", type=float, default=None,
+        help="share of 429 answers to getUpdates (default: --limits; 0: 429s on sendMessage "
+        "only, where Telegram documents its flood limits)",
+    )  # fmt: skip
+    parser.add_argument(
         "--lost", type=float, default=0.0, help="share of sendMessage responses lost after delivery"
     )
     parser.add_argument(
@@ -511,6 +551,9 @@ def main() -> int:
     parser.add_argument("--per-question", type=float, default=120.0, help="seconds, then lost")
     parser.add_argument("--timeout", type=float, default=290.0, help="seconds for the whole run")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--timeline", type=Path, help="write each question's timeline here, slowest first"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="show the bot's warnings")
     parser.add_argument(
         "--without-sniffio", action="store_true",
@@ -521,6 +564,7 @@ def main() -> int:
         sys.modules["sniffio"] = None  # type: ignore[assignment]  # import fails, as if absent
     logging.basicConfig(level=logging.WARNING if args.verbose else logging.CRITICAL)
 
+    load_before = round(os.getloadavg()[0], 1)
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "articles").mkdir()
         shutil.copy(SEED, Path(tmp) / "articles" / SEED.name)
@@ -544,11 +588,14 @@ def main() -> int:
         result["latency max s"] = round(latencies[-1], 2)
     result["elapsed"] = round(result["elapsed"], 1)
     result["questions per second"] = round(result["questions per second"], 1)
+    result["load average at the start"] = load_before
     result["load average"] = round(os.getloadavg()[0], 1)
+    poll_limits = args.limits if args.poll_limits is None else args.poll_limits
     print(f"{args.chats} chats x {args.questions} questions (bursts of {args.burst}), "
-          f"{args.errors:.0%} 5xx and "
-          f"{args.limits:.0%} 429 on {'sendMessage' if args.webhook else ' and '.join(FAULTY)}, "
-          f"{args.lost:.0%} sendMessage responses lost after delivery")  # fmt: skip
+          f"{args.errors:.0%} 5xx and {args.limits:.0%} 429 on sendMessage, "
+          + ("no getUpdates (webhook), " if args.webhook else
+             f"{args.errors:.0%} 5xx and {poll_limits:.0%} 429 on getUpdates, ")
+          + f"{args.lost:.0%} sendMessage responses lost after delivery")  # fmt: skip
     for key, value in result.items():
         if key != "stages":
             print(f"{key}: {value}")
@@ -558,7 +605,9 @@ def main() -> int:
             print(f"{STAGES[stage]:<64}{times['mean s']:>8.3f}{times['tail mean s']:>8.3f}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        options = {k: v for k, v in vars(args).items() if k not in ("json", "verbose")}
+        options = {
+            k: v for k, v in vars(args).items() if k not in ("json", "timeline", "verbose")
+        }
         record = {"options": options, "result": result}
         args.json.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     duplicates_expected = result["responses lost after delivery"]

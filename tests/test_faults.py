@@ -226,6 +226,26 @@ async def test_a_failed_get_updates_is_repeated_at_once(api: BotAPI) -> None:
     assert len(answers(api, 1001)) == 1
 
 
+async def test_a_429_on_get_updates_is_waited_out_for_its_retry_after_and_no_longer(
+    api: BotAPI,
+) -> None:
+    """Nothing is fetched until the 429's ``retry_after`` has passed (Telegram asks it), and
+    the next getUpdates goes out then: PTB's polling loop alone waits half a second more, and
+    every question asked meanwhile waits with it (the load test's polling tail)."""
+    fake = FakeRetriever()
+    async with running(make_settings(api), fake):
+        await ask(api, QUESTION, chat_id=1000)
+        api.fail("getUpdates", retry_after=1)
+        mark = api.mark()
+        await ask(api, QUESTION, chat_id=1001)
+        await ask(api, QUESTION, chat_id=1002)  # asked after the 429: fetched after the wait
+    polls = api.calls_to("getUpdates", since=mark)
+    limited = next(i for i, c in enumerate(polls) if c.status == 429)
+    waited = polls[limited + 1].at - polls[limited].at
+    assert 1.0 <= waited < 1.4, waited  # PTB alone: 1.5 s
+    assert len(answers(api, 1001)) == len(answers(api, 1002)) == 1
+
+
 async def test_restarted_bot_does_not_answer_old_questions_again(api: BotAPI) -> None:
     fake = FakeRetriever()
     async with running(make_settings(api), fake):
