@@ -1,7 +1,6 @@
 """The ARCD index build on ONNX Runtime against torch, side by side in one run (issue 12).
 
-    .venv/bin/python benchmarks/build_speed.py [--rounds 2] [--limit N] [--one-stream]
-        [--json PATH]
+    .venv/bin/python benchmarks/build_speed.py [--rounds 2] [--limit N] [--json PATH]
 
 Each arm builds ARCD from scratch into its own folder with ``index_chunks`` end to end
 (passages, sentences, BM25, the word bridge, writing), as ``qabot index`` does; the arms take
@@ -11,9 +10,6 @@ passages + sentences (``encode_passages``), the bridge's words (``encode_queries
 rest. Parity: the ONNX build's passage and sentence vectors against torch's (min cosine).
 The issue-12 target is ``torch / ONNX`` ≥ 1.5 for passages + sentences
 (``speedup_passages_sentences_*``); the whole build's ratio is ``speedup_*_wall``.
-``--one-stream`` adds a third arm, ``onnx-one-stream``: ONNX as wave 6 shipped it, one call
-at a time split over ONNX Runtime's default intra-op threads (one per core), against the
-shipped calls side by side on one thread each (``speedup_streams_*``).
 """
 
 from __future__ import annotations
@@ -29,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from qabot.config import Settings
-from qabot.encoder import Encoder, OnnxEncoder
+from qabot.encoder import Encoder
 from qabot.evaluate import eval_chunks, load_eval_set
 from qabot.index import FileStore, index_chunks
 from qabot.model import load_encoder
@@ -53,40 +49,18 @@ def timed_methods(encoder: Encoder, totals: dict[str, float]) -> None:
         setattr(encoder, name, wrapper)
 
 
-def one_stream(shipped: OnnxEncoder) -> OnnxEncoder:
-    """``shipped``'s model as wave 6 ran it: one call at a time on ONNX Runtime's default
-    intra-op threads (a second session: another copy of the weights in memory)."""
-    import copy
-
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    path = shipped.session._model_path  # type: ignore[attr-defined]
-    encoder = copy.copy(shipped)
-    encoder.session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-    encoder.workers = 1
-    return encoder
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("file", nargs="?", type=Path, default=ARCD)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help="first N passages only (0: all)")
-    ap.add_argument("--one-stream", action="store_true", help="add wave 6's ONNX threading")
     ap.add_argument("--json", type=Path, default=RESULTS)
     args = ap.parse_args()
     settings = Settings()
-    encoders: dict[str, Encoder] = {
+    encoders = {
         name: load_encoder(settings.model_copy(update={"backend": name}))
         for name in ("torch", "onnx")
     }
-    onnx = encoders["onnx"]
-    assert isinstance(onnx, OnnxEncoder)
-    if args.one_stream:
-        encoders["onnx-one-stream"] = one_stream(onnx)
     data = load_eval_set(args.file)
     chunks = eval_chunks(data, settings.max_chunk_tokens, encoders["onnx"].count_tokens)
     chunks = chunks[: args.limit] if args.limit else chunks
@@ -131,8 +105,8 @@ def main() -> None:
 
     arms = {name: summary(arm) for name, arm in rows.items()}
 
-    def ratio(stat: str, measure: str, base: str = "torch") -> float:
-        return round(arms[base][stat][measure] / arms["onnx"][stat][measure], 2)
+    def ratio(stat: str, measure: str) -> float:
+        return round(arms["torch"][stat][measure] / arms["onnx"][stat][measure], 2)
 
     result = {
         "corpus": data.name,
@@ -146,20 +120,7 @@ def main() -> None:
         # The part issue 12 named: passages + sentences (``encode_passages``) alone.
         "speedup_passages_sentences_best": ratio("best", "encode_passages_s"),
         "speedup_passages_sentences_mean": ratio("mean", "encode_passages_s"),
-        "onnx_batch_tokens": onnx.batch_tokens,
-        "onnx_workers": onnx.workers,
-        "onnx_intra_op_threads": onnx.session.get_session_options().intra_op_num_threads,
-        "torch_threads": _torch_threads(),
-        **(
-            {
-                "speedup_streams_passages_sentences_mean": ratio(
-                    "mean", "encode_passages_s", "onnx-one-stream"
-                ),
-                "speedup_streams_mean_cpu": ratio("mean", "cpu_s", "onnx-one-stream"),
-            }
-            if args.one_stream
-            else {}
-        ),
+        "onnx_batch_tokens": getattr(encoders["onnx"], "batch_tokens", None),
         "parity_min_cosine": {
             "passages": round(float(passage_cos.min()), 6),
             "sentences": round(float(sentence_cos.min()), 6),
@@ -171,12 +132,6 @@ def main() -> None:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=1))
-
-
-def _torch_threads() -> int:
-    import torch
-
-    return int(torch.get_num_threads())
 
 
 if __name__ == "__main__":

@@ -277,8 +277,8 @@ def build_small() -> str:
     return build("build_throughput-small.json") + f"\n\n{load}\n\n" + "\n".join(parts)
 
 
-def build_speed(name: str = "build_speed.json") -> str:
-    r = _load(name)
+def build_speed() -> str:
+    r = _load("build_speed.json")
     rows = ["| arm | wall s | CPU s | passages + sentences s | bridge words s | rest s |",
             "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
     for arm, a in r["arms"].items():
@@ -293,13 +293,6 @@ def build_speed(name: str = "build_speed.json") -> str:
              f"ONNX build against torch build): passages {p['passages']}, sentences "
              f"{p['sentences']} (these are stored in bytes). Load average "
              f"{r['load_average']['before'][0]:.1f} → {r['load_average']['after'][0]:.1f}."]
-    if "speedup_streams_passages_sentences_mean" in r:
-        rows[-1] += (
-            f" Passages + sentences, torch / ONNX: **{r['speedup_passages_sentences_mean']}×**; "
-            f"onnx-one-stream / ONNX: {r['speedup_streams_passages_sentences_mean']}× (CPU "
-            f"{r['speedup_streams_mean_cpu']}×). Threads: ONNX {r['onnx_workers']} calls at once "
-            f"× {r['onnx_intra_op_threads']} intra-op thread, torch {r['torch_threads']}."
-        )
     return "\n".join(rows)
 
 
@@ -770,9 +763,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "pg-edit": pg_edit,
     "passage-signals": passage_signals, "abstention-invariant": abstention_invariant,
     "pg-hnsw": pg_hnsw,
-    "build-small": build_small, "build-speed": build_speed,
-    "build-speed-wave7": lambda: build_speed("build_speed-wave7-slice.json"),
-    "bridge-bytes": bridge_bytes,
+    "build-small": build_small, "build-speed": build_speed, "bridge-bytes": bridge_bytes,
     "build-wave6": build_wave6,
     "build-wave7": lambda: build_wave6("build_throughput-wave7.json"),
     "edit-memory": edit_memory,

@@ -1,24 +1,21 @@
-"""Ideas for a faster ONNX build, measured in process CPU seconds (robust to load) and wall
-seconds: ONNX Runtime's intra-op threads against calls side by side, the token budget of a
-call, and ONNX Runtime's transformer optimiser (fused attention and layer norms). Every arm is
-the shipped ``OnnxEncoder`` with one thing changed, and is checked against the shipped
-encoding (min cosine). The texts are ARCD passages ``--start``…``--start + --count`` (or every
-``--every``-th passage) and their distinct sentences, embedded as a build embeds them.
+"""Ideas for a faster ONNX build, measured in process CPU seconds (robust to load): batches
+by a token budget instead of a fixed count, and ONNX Runtime's transformer optimiser (fused
+attention and layer norms). Each arm is checked against the shipped encoding (min cosine).
 
-    .venv/bin/python benchmarks/onnx_build_ideas.py [--start 100 --count 40 | --every 8]
-        [--rounds 2] [--json PATH]
+    .venv/bin/python benchmarks/onnx_build_ideas.py [--start 100 --count 60] [--rounds 2]
+        [--json PATH]
 
-Wave 4 found nothing that helped at batches of 1,024 tokens and more; wave 6 shipped 256
-tokens a call; wave 7 (this version) runs the calls side by side, one per core, each on one
-intra-op thread (benchmarks/README.md, "ONNX build, wave 7").
+Wave 4 found nothing that helped at batches of 1,024 tokens and more; wave 6 tried smaller
+budgets: 256 tokens a call is what ``OnnxEncoder`` ships (benchmarks/README.md, "Build
+speed, wave 6").
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,98 +23,118 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from qabot.arabic import split_sentences
 from qabot.config import Settings
 from qabot.encoder import OnnxEncoder
 from qabot.evaluate import eval_chunks, load_eval_set
-from qabot.index.build import split_all
-from qabot.index.reuse import embed_all
-from qabot.index.snapshot import sentence_layout
 from qabot.model import load_encoder
 
 ARCD = Path(__file__).resolve().parents[2] / "shared" / "data" / "arcd" / "arcd.retrieval.json"
 
 
-def session(path: str, threads: int = 0) -> ort.InferenceSession:
-    """A session as ``model.load`` makes one, with ``threads`` intra-op threads (0: ORT's
-    default, one per core)."""
+def encode_by_budget(enc: OnnxEncoder, texts: list[str], budget: int) -> np.ndarray:
+    """As ``OnnxEncoder.encode_passages``, but each batch holds up to ``budget`` tokens."""
+    out = np.zeros((len(texts), enc.dim), dtype=np.float32)
+    ids = enc._ids([enc.passage_prompt + t for t in texts])
+    order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+    start = 0
+    while start < len(order):
+        width = len(ids[order[start]])
+        rows = order[start : start + max(1, budget // max(width, 1))]
+        start += len(rows)
+        input_ids = np.full((len(rows), width), enc._pad, dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for r, i in enumerate(rows):
+            input_ids[r, : len(ids[i])], mask[r, : len(ids[i])] = ids[i], 1
+        hidden = enc.session.run(None, {"input_ids": input_ids, "attention_mask": mask})[0]
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        out[rows] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+    return out
+
+
+def encode_wave5(enc: OnnxEncoder, texts: list[str]) -> np.ndarray:
+    """The wave-5 batching: at least 16 texts a call, more while short (16 × 64 tokens)."""
+    tokens = enc.batch_tokens
+    out = np.zeros((len(texts), enc.dim), dtype=np.float32)
+    ids = enc._ids([enc.passage_prompt + t for t in texts])
+    order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+    start = 0
+    while start < len(order):
+        width = len(ids[order[start]])
+        rows = order[start : start + max(16, 16 * 64 // width)]
+        start += len(rows)
+        enc.batch_tokens = 1 << 30  # one call for these rows, as wave 5 made it
+        try:
+            out[rows] = enc.encode_passages([texts[i] for i in rows])
+        finally:
+            enc.batch_tokens = tokens
+    return out
+
+
+def session(path: str) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.log_severity_level = 3
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.intra_op_num_threads = threads
     return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-
-
-def variant(
-    enc: OnnxEncoder, sess: ort.InferenceSession | None = None, **changes: int
-) -> OnnxEncoder:
-    """``enc`` with another session and/or ``workers`` / ``batch_tokens``."""
-    out = copy.copy(enc)
-    out.session = sess or enc.session
-    for name, value in changes.items():
-        setattr(out, name, value)
-    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--start", type=int, default=100)
-    ap.add_argument("--count", type=int, default=40)
-    ap.add_argument("--every", type=int, default=0, help="every N-th passage instead")
+    ap.add_argument("--count", type=int, default=60)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--json", type=Path, default=Path(__file__).parent / "results" /
                     "onnx_build_ideas.json")  # fmt: skip
     args = ap.parse_args()
-    settings = Settings()
-    enc = load_encoder(settings)
+    enc = load_encoder(Settings())
     assert isinstance(enc, OnnxEncoder)
-    chunks = eval_chunks(load_eval_set(ARCD), settings.max_chunk_tokens, enc.count_tokens)
-    chunks = chunks[:: args.every] if args.every else chunks[args.start : args.start + args.count]
-    sentences, _ = sentence_layout(chunks, split_all(chunks))
+    chunks = eval_chunks(load_eval_set(ARCD), Settings().max_chunk_tokens, enc.count_tokens)
+    chunks = chunks[args.start : args.start + args.count]
     passages = [c.match_text for c in chunks]
-    path = enc.session._model_path  # type: ignore[attr-defined]
+    texts = passages + list(dict.fromkeys(s for c in chunks for s in split_sentences(c.text)))
+    reference = enc.encode_passages(texts)
     from onnxruntime.transformers import optimizer
 
-    fused_path = str(Path(os.environ.get("TMPDIR", "/tmp")) / "qabot-onnx-fused.onnx")
-    fused_model = optimizer.optimize_model(path, model_type="bert", num_heads=12,
-                                           hidden_size=enc.dim)  # fmt: skip
-    fused_model.save_model_to_file(fused_path)
-    one_stream = session(path)  # wave 6: one call at a time, split over ORT's threads
-    arms: dict[str, OnnxEncoder] = {
-        f"shipped: {enc.workers} calls at once × 1 thread, {enc.batch_tokens} tokens": enc,
-        "wave 6: 1 call at a time × ORT's default threads": variant(enc, one_stream, workers=1),
-        "1 call at a time × 1 thread (one core)": variant(enc, workers=1),
-        **{
-            f"{enc.workers} calls at once, {b} tokens": variant(enc, batch_tokens=b)
-            for b in (128, 512, 1024)
-        },
-        "transformer optimiser, shipped otherwise": variant(enc, session(fused_path, 1)),
-    }
-
-    def build_embedding(e: OnnxEncoder) -> Callable[[], np.ndarray]:
-        return lambda: np.concatenate(
-            [embed_all(e, texts, settings.batch_size, False, "") for texts in (passages, sentences)]
+    with tempfile.TemporaryDirectory() as tmp:
+        fused_path = str(Path(tmp) / "fused.onnx")
+        fused_model = optimizer.optimize_model(
+            enc.session._model_path, model_type="bert", num_heads=12, hidden_size=enc.dim
         )
+        fused_model.save_model_to_file(fused_path)
+        shipped, fused = enc.session, session(fused_path)
 
-    reference = build_embedding(enc)()
-    result: dict[str, dict[str, float]] = {}
-    loads = [os.getloadavg()[0]]
-    for _ in range(args.rounds):  # arms take turns
-        for name, arm in arms.items():
-            cpu, wall = time.process_time(), time.perf_counter()
-            vectors = build_embedding(arm)()
-            row = result.setdefault(name, {"cpu_s": 0.0, "wall_s": 0.0})
-            row["cpu_s"] += (time.process_time() - cpu) / args.rounds
-            row["wall_s"] += (time.perf_counter() - wall) / args.rounds
-            row["min_cosine"] = round(float((vectors * reference).sum(axis=1).min()), 6)
-            loads.append(os.getloadavg()[0])
-            print(name, {k: round(v, 3) for k, v in row.items()}, loads[-1], flush=True)
-    os.unlink(fused_path)
+        def with_session(s: ort.InferenceSession, fn: Callable[[], np.ndarray]) -> np.ndarray:
+            enc.session = s
+            try:
+                return fn()
+            finally:
+                enc.session = shipped
+
+        arms: dict[str, Callable[[], np.ndarray]] = {
+            "at least 16 texts a call (wave 5)": lambda: encode_wave5(enc, texts),
+            **{
+                f"token budget {b}" + (" (shipped)" if b == enc.batch_tokens else ""):
+                lambda b=b: encode_by_budget(enc, texts, b)
+                for b in (128, 256, 512, 1024, 2048)
+            },
+            "transformer optimiser, shipped batching": lambda: with_session(
+                fused, lambda: enc.encode_passages(texts)
+            ),
+        }
+        result: dict[str, dict[str, float]] = {}
+        for _ in range(args.rounds):  # arms take turns
+            for name, arm in arms.items():
+                cpu, wall = time.process_time(), time.perf_counter()
+                vectors = arm()
+                row = result.setdefault(name, {"cpu_s": 0.0, "wall_s": 0.0})
+                row["cpu_s"] += (time.process_time() - cpu) / args.rounds
+                row["wall_s"] += (time.perf_counter() - wall) / args.rounds
+                row["min_cosine"] = round(float((vectors * reference).sum(axis=1).min()), 6)
     record = {
         "passages": len(passages),
-        "sentences": len(sentences),
-        "slice": f"every {args.every}th" if args.every else f"{args.start}+{args.count}",
-        "rounds": args.rounds,
-        "load_average": [round(x, 1) for x in (min(loads), max(loads))],
+        "texts": len(texts),
+        "load_average": os.getloadavg()[0],
         "arms": {k: {m: round(v, 3) for m, v in r.items()} for k, r in result.items()},
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -82,25 +82,6 @@ def test_padded_batches_agree_with_torch_and_with_single_texts(
     assert np.argmax(batch @ want.T, axis=1).tolist() == list(range(len(TEXTS)))
 
 
-def test_calls_side_by_side_give_each_text_its_own_vector(onnx_encoder: OnnxEncoder) -> None:
-    """A build's calls run one per core at once; each row must still get its own text's
-    vector, the same bits as with the calls one after another."""
-    texts = [f"{t} {n}" for n in range(3) for t in TEXTS]
-    assert len(onnx_encoder._batches(onnx_encoder._ids(texts))) > 4
-    assert onnx_encoder.session.get_session_options().intra_op_num_threads == 1
-    workers = onnx_encoder.workers
-    try:
-        onnx_encoder.workers = 1
-        serial = onnx_encoder.encode_passages(texts)
-        onnx_encoder.workers = 3
-        side_by_side = onnx_encoder.encode_passages(texts)
-    finally:
-        onnx_encoder.workers = workers
-    np.testing.assert_array_equal(side_by_side, serial)
-    single = np.concatenate([onnx_encoder.encode_passages([t]) for t in texts])
-    assert _cosines(side_by_side, single).min() >= MIN_COSINE
-
-
 def test_tokens_prompts_and_model_id_are_torch_s(
     onnx_encoder: OnnxEncoder, torch_encoder: SentenceTransformerEncoder
 ) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -93,13 +91,6 @@ def _counting_tokenizer(model: SentenceTransformer) -> Tokenizer:
 BATCH_TOKENS = 256
 
 
-def cores() -> int:
-    """The cores this process may run on: how many ONNX Runtime calls :class:`OnnxEncoder`
-    runs at once."""
-    affinity = getattr(os, "sched_getaffinity", None)
-    return len(affinity(0)) if affinity else os.cpu_count() or 1
-
-
 class OnnxEncoder:
     """The bundled model run by ONNX Runtime (``QABOT_BACKEND=onnx``), without torch.
 
@@ -107,12 +98,6 @@ class OnnxEncoder:
     tokenizer.json, truncation to ``max_length``, mean pooling over the attention mask, L2
     norm — in numpy. Texts are sorted by token length before batching, so a batch pads little,
     and a batch holds about :data:`BATCH_TOKENS` tokens (padding included).
-
-    The session computes each call on one thread (``model.load`` sets ONNX Runtime's intra-op
-    pool to 1), and the calls of one encode run ``workers`` at a time (default: one per core).
-    A call of ~256 tokens is too small to split well across threads that sleep between
-    operators: whole calls side by side keep every core busy without that per-operator
-    hand-off (benchmarks/README.md, "ONNX build, wave 7").
     """
 
     backend = "onnx"
@@ -127,7 +112,6 @@ class OnnxEncoder:
         prompts: dict[str, str],
         max_length: int,
         batch_tokens: int = BATCH_TOKENS,
-        workers: int = 0,
     ) -> None:
         self.session = session
         self.tokenizer = tokenizer
@@ -135,7 +119,6 @@ class OnnxEncoder:
         self.dim = dim
         self.max_length = max_length
         self.batch_tokens = batch_tokens
-        self.workers = workers or cores()
         self.query_prompt: str = prompts.get("query", "") or ""
         self.passage_prompt: str = prompts.get("passage", prompts.get("document", "")) or ""
         self._pad = tokenizer.token_to_id("<pad>") or 0
@@ -148,41 +131,26 @@ class OnnxEncoder:
         cut = self.max_length - 1
         return [t if len(t) <= self.max_length else [*t[:cut], self._eos] for t in ids]
 
-    def _batches(self, ids: list[list[int]]) -> list[list[int]]:
-        """Row numbers of ``ids`` in calls of about :attr:`batch_tokens` tokens, longest first."""
-        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
-        batches, start = [], 0
-        while start < len(order):
-            width = len(ids[order[start]])  # the longest left
-            batches.append(order[start : start + max(1, self.batch_tokens // width)])
-            start += len(batches[-1])
-        return batches
-
     def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         ids = self._ids([prompt + t for t in texts])
-
-        def run(rows: list[int]) -> None:
-            width = len(ids[rows[0]])
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+        start = 0
+        while start < len(order):
+            width = len(ids[order[start]])  # the longest left
+            rows = order[start : start + max(1, self.batch_tokens // width)]
+            start += len(rows)
             input_ids = np.full((len(rows), width), self._pad, dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
             for r, i in enumerate(rows):
                 input_ids[r, : len(ids[i])] = ids[i]
                 mask[r, : len(ids[i])] = 1
             feeds = {"input_ids": input_ids, "attention_mask": mask}
-            hidden = self.session.run(None, feeds)[0]  # releases the GIL
+            hidden = self.session.run(None, feeds)[0]
             weights = mask[..., None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
             norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
             out[rows] = pooled / norms
-
-        batches = self._batches(ids)
-        if len(batches) < 2 or self.workers < 2:
-            for rows in batches:
-                run(rows)
-        else:  # longest first, so the last calls to finish are short ones
-            with ThreadPoolExecutor(min(self.workers, len(batches))) as pool:
-                list(pool.map(run, batches))
         return out
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:

@@ -170,10 +170,6 @@ def _open_onnx(folder: Path, converted: Path) -> OnnxEncoder:
     # takes the CPU the event loop and the other workers need (measured: twice the CPU per
     # batch under load, for no gain in wall time; benchmarks/README.md, "Speed, round 2").
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    # One thread a call: the encoder runs a build's calls side by side, one per core, which
-    # took less CPU than each call split over both cores (benchmarks/README.md, "ONNX build,
-    # wave 7"); a question's ~20 tokens are too few to split anyway.
-    options.intra_op_num_threads = 1
     session = ort.InferenceSession(
         str(folder / ONNX_FILE), options, providers=["CPUExecutionProvider"]
     )
