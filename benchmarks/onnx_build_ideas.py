@@ -17,7 +17,8 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -32,30 +33,24 @@ from qabot.model import load_encoder
 ARCD = Path(__file__).resolve().parents[2] / "shared" / "data" / "arcd" / "arcd.retrieval.json"
 
 
-def encode_by_budget(enc: OnnxEncoder, texts: list[str], budget: int) -> np.ndarray:
-    """As ``OnnxEncoder.encode_passages``, but each batch holds up to ``budget`` tokens."""
-    out = np.zeros((len(texts), enc.dim), dtype=np.float32)
-    ids = enc._ids([enc.passage_prompt + t for t in texts])
-    order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
-    start = 0
-    while start < len(order):
-        width = len(ids[order[start]])
-        rows = order[start : start + max(1, budget // max(width, 1))]
-        start += len(rows)
-        input_ids = np.full((len(rows), width), enc._pad, dtype=np.int64)
-        mask = np.zeros((len(rows), width), dtype=np.int64)
-        for r, i in enumerate(rows):
-            input_ids[r, : len(ids[i])], mask[r, : len(ids[i])] = ids[i], 1
-        hidden = enc.session.run(None, {"input_ids": input_ids, "attention_mask": mask})[0]
-        weights = mask[..., None].astype(np.float32)
-        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-        out[rows] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-    return out
+@contextmanager
+def budget(enc: OnnxEncoder, tokens: int) -> Iterator[None]:
+    """``enc``'s own batching, with calls of up to ``tokens`` tokens meanwhile."""
+    shipped, enc.batch_tokens = enc.batch_tokens, tokens
+    try:
+        yield
+    finally:
+        enc.batch_tokens = shipped
+
+
+def encode_by_budget(enc: OnnxEncoder, texts: list[str], tokens: int) -> np.ndarray:
+    """As ``OnnxEncoder.encode_passages``, but each batch holds up to ``tokens`` tokens."""
+    with budget(enc, tokens):
+        return enc.encode_passages(texts)
 
 
 def encode_wave5(enc: OnnxEncoder, texts: list[str]) -> np.ndarray:
     """The wave-5 batching: at least 16 texts a call, more while short (16 × 64 tokens)."""
-    tokens = enc.batch_tokens
     out = np.zeros((len(texts), enc.dim), dtype=np.float32)
     ids = enc._ids([enc.passage_prompt + t for t in texts])
     order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
@@ -64,11 +59,8 @@ def encode_wave5(enc: OnnxEncoder, texts: list[str]) -> np.ndarray:
         width = len(ids[order[start]])
         rows = order[start : start + max(16, 16 * 64 // width)]
         start += len(rows)
-        enc.batch_tokens = 1 << 30  # one call for these rows, as wave 5 made it
-        try:
+        with budget(enc, 1 << 30):  # one call for these rows, as wave 5 made it
             out[rows] = enc.encode_passages([texts[i] for i in rows])
-        finally:
-            enc.batch_tokens = tokens
     return out
 
 
