@@ -211,23 +211,27 @@ async def test_a_429_holds_back_only_its_own_chat(api: BotAPI) -> None:
     assert held.at - limited.at >= 1.0  # …which is honoured
 
 
-def _gap_after_failed_poll(api: BotAPI, mark: int, status: int) -> float:
-    """Seconds from the first getUpdates since ``mark`` that failed with ``status`` to the next."""
+async def _gap_after_failed_poll(
+    api: BotAPI, chats: list[int], failed_with: int, **fault: int
+) -> float:
+    """Make the next getUpdates fail with ``fault``, ask from ``chats`` one after another,
+    and return the seconds from that getUpdates (answered ``failed_with``) to the next."""
+    async with running(make_settings(api), FakeRetriever()):
+        await ask(api, QUESTION, chat_id=1000)
+        api.fail("getUpdates", **fault)
+        mark = api.mark()
+        for chat in chats:
+            await ask(api, QUESTION, chat_id=chat)
     polls = api.calls_to("getUpdates", since=mark)
-    failed = next(i for i, c in enumerate(polls) if c.status == status)
+    failed = next(i for i, c in enumerate(polls) if c.status == failed_with)
     return polls[failed + 1].at - polls[failed].at
 
 
 async def test_a_failed_get_updates_is_repeated_at_once(api: BotAPI) -> None:
     """A 502 on getUpdates is repeated after 0.1 s, not after PTB's 1 s pause, during
     which every question asked would wait."""
-    fake = FakeRetriever()
-    async with running(make_settings(api), fake):
-        await ask(api, QUESTION, chat_id=1000)
-        api.fail("getUpdates", status=502)
-        mark = api.mark()
-        await ask(api, QUESTION, chat_id=1001)
-    assert _gap_after_failed_poll(api, mark, 502) < 0.8  # PTB alone: 1 s or more
+    gap = await _gap_after_failed_poll(api, [1001], 502, status=502)
+    assert gap < 0.8, gap  # PTB alone: 1 s or more
     assert len(answers(api, 1001)) == 1
 
 
@@ -237,14 +241,8 @@ async def test_a_429_on_get_updates_is_waited_out_for_its_retry_after_and_no_lon
     """Nothing is fetched until the 429's ``retry_after`` has passed (Telegram asks it), and
     the next getUpdates goes out then: PTB's polling loop alone waits half a second more, and
     every question asked meanwhile waits with it (the load test's polling tail)."""
-    fake = FakeRetriever()
-    async with running(make_settings(api), fake):
-        await ask(api, QUESTION, chat_id=1000)
-        api.fail("getUpdates", retry_after=1)
-        mark = api.mark()
-        await ask(api, QUESTION, chat_id=1001)
-        await ask(api, QUESTION, chat_id=1002)  # asked after the 429: fetched after the wait
-    waited = _gap_after_failed_poll(api, mark, 429)
+    # 1002 is asked after the 429: fetched after the wait.
+    waited = await _gap_after_failed_poll(api, [1001, 1002], 429, retry_after=1)
     assert 1.0 <= waited < 1.4, waited  # PTB alone: 1.5 s
     assert len(answers(api, 1001)) == len(answers(api, 1002)) == 1
 
