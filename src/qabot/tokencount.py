@@ -6,11 +6,18 @@ offsets, ids and masks a count never reads). A Metaspace tokenizer (XLM-R, e5) c
 normalised text into words at spaces and tokenizes each word alone, so a text's count is the
 sum of its words' counts plus the special tokens: counted here from the tokenizer's own
 normaliser and model, with each word's count kept. Other tokenizers are counted by ``encode``.
+
+Chunking only asks whether a text fits (:meth:`TokenCounter.fits`), and most paragraphs fit
+by far: a word's tokens each cover at least one of its characters, so a word never counted
+before is bounded by its length, and its model run is paid only where that bound could
+decide a split (on ARCD most distinct words occur in a single paragraph that fits anyway).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -18,34 +25,73 @@ if TYPE_CHECKING:
 
 #: Words whose counts are kept; past this the memo starts afresh (a word is ~100 bytes).
 MAX_WORDS = 1 << 18
+#: Texts whose count (or bound) is kept: archives repeat whole paragraphs.
+MAX_TEXTS = 1 << 16
 _SPACE = "▁"
 
 
 class TokenCounter:
-    """``len(tokenizer.encode(text).ids)`` (no truncation), cheaper on repeated words."""
+    """``len(tokenizer.encode(text).ids)`` (no truncation), cheaper on repeated words, and
+    whether a text fits in a number of tokens, counted exactly only when a bound cannot tell."""
 
     def __init__(self, tokenizer: Tokenizer) -> None:
         self._tokenizer = tokenizer
         self._words: dict[str, int] = {}
+        # text → (an upper bound of its count, whether that is the count)
+        self._texts: dict[str, tuple[int, bool]] = {}
         self._specials = len(tokenizer.encode("").ids)
         self._by_word = _splits_at_spaces(tokenizer)
+        self._bounded = False  # whether a word's count is at most its length + 1
         if self._by_word:
             self._normalize = tokenizer.normalizer.normalize_str
             self._tokenize = tokenizer.model.tokenize
+            # A byte-fallback piece ("<0xE2>") covers a byte: up to 4 a character.
+            pieces = map(tokenizer.model.token_to_id, (f"<0x{b:02X}>" for b in range(256)))
+            self._bounded = all(piece is None for piece in pieces)
         # "<s>", "<pad>"… written in a text are matched before normalising: left to ``encode``.
         added = tokenizer.get_added_tokens_decoder().values()
         self._added = tuple(t.content for t in added)
 
     def __call__(self, text: str) -> int:
+        known = self._texts.get(text)
+        if known is not None and known[1]:
+            return known[0]
+        words = self._split(text)
+        count = len(self._tokenizer.encode(text).ids) if words is None else self._count(words)
+        self._remember(text, count, exact=True)
+        return count
+
+    def fits(self, text: str, limit: int) -> bool:
+        """``self(text) <= limit``, without running the model on words it has not met when
+        the text fits even if each such word took one token per character (and one for the
+        "▁" in front of it): a model's piece is never empty, and no piece spans two words."""
+        known = self._texts.get(text)
+        if known is not None and (known[1] or known[0] <= limit):
+            return known[0] <= limit
+        words = self._split(text)
+        if words is None or not self._bounded:
+            return self(text) <= limit
+        memo = self._words
+        bound = self._specials + sum([memo.get(w) or len(w) + 1 for w in words])
+        if bound <= limit:
+            self._remember(text, bound, exact=False)
+            return True
+        return self(text) <= limit
+
+    def _split(self, text: str) -> list[str] | None:
+        """The words the tokenizer's model sees in ``text`` (without their "▁"), or None if
+        only ``encode`` counts it right."""
         if not self._by_word or any(added in text for added in self._added):
-            return len(self._tokenizer.encode(text).ids)
+            return None
         normalized = self._normalize(text)
         if not normalized:
-            return self._specials
+            return []
         # What Metaspace (prepend "always", split) does: spaces become "▁", a "▁" goes in
         # front unless there is one, and each word starts at a "▁".
         marked = normalized.replace(" ", _SPACE)
-        words = marked.split(_SPACE)[1:] if marked.startswith(_SPACE) else marked.split(_SPACE)
+        return marked.split(_SPACE)[1:] if marked.startswith(_SPACE) else marked.split(_SPACE)
+
+    def _count(self, words: list[str]) -> int:
         memo = self._words
         if len(memo) > MAX_WORDS:
             memo.clear()
@@ -53,6 +99,19 @@ class TokenCounter:
         for word in set(words).difference(memo):
             memo[word] = len(tokenize(_SPACE + word))
         return self._specials + sum(map(memo.__getitem__, words))
+
+    def _remember(self, text: str, count: int, *, exact: bool) -> None:
+        if len(self._texts) > MAX_TEXTS:
+            self._texts.clear()
+        self._texts[text] = (count, exact)
+
+
+def fits_within(count_tokens: Callable[[str], int], limit: int) -> Callable[[str], bool]:
+    """Whether a text has at most ``limit`` tokens as ``count_tokens`` counts them: through
+    :meth:`TokenCounter.fits` when it is one (counting only where a bound cannot tell)."""
+    if isinstance(count_tokens, TokenCounter):
+        return partial(count_tokens.fits, limit=limit)
+    return lambda text: count_tokens(text) <= limit
 
 
 def _splits_at_spaces(tokenizer: Tokenizer) -> bool:
