@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from tokenizers.models import Unigram, WordLevel
 
 from qabot.arabic import split_sentences
 from qabot.chunking import split_long
-from qabot.tokencount import TokenCounter
+from qabot.tokencount import _ARABIC, _MARKS, TokenCounter
 
 SEED = Path(__file__).resolve().parents[1] / "articles"
 ODD = [
@@ -43,7 +44,7 @@ def _small_xlmr_like() -> Tokenizer:
 def test_a_metaspace_unigram_tokenizer_is_counted_word_by_word() -> None:
     tokenizer = _small_xlmr_like()
     count = TokenCounter(tokenizer)
-    assert count._by_word
+    assert count._by_word and count._kept is None  # (only XLM-R's normaliser is skipped)
     for text in ODD:
         assert count(text) == len(tokenizer.encode(text).ids), repr(text)
     assert count("ab ab ab") == 5  # <s> ▁ab ▁ab ▁ab </s>
@@ -140,3 +141,36 @@ def test_the_bundled_tokenizer_counts_as_encode_on_the_seed_and_odd_text() -> No
     texts = ODD + paragraphs + [s for p in paragraphs for s in split_sentences(p)]
     texts += [f"{a} {b}" for a, b in zip(paragraphs, paragraphs[1:], strict=False)]
     assert [encoder.count_tokens(t) for t in texts] == [len(tokenizer.encode(t).ids) for t in texts]
+
+
+@lru_cache(maxsize=1)
+def _bundled() -> Tokenizer:
+    from qabot.config import Settings
+    from qabot.model.load import model_dir
+
+    folder = model_dir(Path(Settings().cache_dir).expanduser().resolve())
+    return Tokenizer.from_file(str(folder / "tokenizer.json"))
+
+
+@pytest.mark.slow
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [*_ARABIC, *_MARKS, *"ab Z9.-\"", "  ", "\t", "ﻻ", "…", "\u0653", "\u0654", "ٵ", "ﷺ"]
+        ),
+        max_size=40,
+    ).map("".join),
+    st.integers(2, 40),
+)
+def test_the_bundled_normaliser_is_skipped_only_where_it_changes_nothing(
+    text: str, limit: int
+) -> None:
+    tokenizer = _bundled()
+    count = TokenCounter(tokenizer)
+    assert count._kept is not None
+    if count._kept(text):
+        assert tokenizer.normalizer.normalize_str(text) == text
+    exact = len(tokenizer.encode(text).ids)
+    assert count.fits(text, limit) == (exact <= limit)
+    assert count(text) == exact

@@ -16,6 +16,8 @@ decide a split (on ARCD most distinct words occur in a single paragraph that fit
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -28,6 +30,12 @@ MAX_WORDS = 1 << 18
 #: Texts whose count (or bound) is kept: archives repeat whole paragraphs.
 MAX_TEXTS = 1 << 16
 _SPACE = "▁"
+#: Arabic letters, digits and punctuation, and the marks that join a letter (``_kept_test``).
+_ARABIC = "".join(map(chr, [0x60C, 0x61B, 0x61F, *range(0x620, 0x64B), *range(0x660, 0x670),
+                             *range(0x671, 0x6D4), 0x6D5, 0xAB, 0xBB, 0x2013, 0x2014,
+                             *range(0x2018, 0x201E)]))  # fmt: skip
+_MARKS = "".join(map(chr, [*range(0x64B, 0x656), 0x670]))
+_SPACES_TO_ONE = {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}
 
 
 class TokenCounter:
@@ -44,6 +52,7 @@ class TokenCounter:
         self._bounded = False  # whether a word's count is at most its length + 1
         if self._by_word:
             self._normalize = tokenizer.normalizer.normalize_str
+            self._kept = _kept_test(tokenizer)
             self._tokenize = tokenizer.model.tokenize
             # A byte-fallback piece ("<0xE2>") covers a byte: up to 4 a character.
             pieces = map(tokenizer.model.token_to_id, (f"<0x{b:02X}>" for b in range(256)))
@@ -62,9 +71,11 @@ class TokenCounter:
         return count
 
     def fits(self, text: str, limit: int) -> bool:
-        """``self(text) <= limit``, without running the model on words it has not met when
-        the text fits even if each such word took one token per character (and one for the
-        "▁" in front of it): a model's piece is never empty, and no piece spans two words."""
+        """``self(text) <= limit``, running the model on as few words not met before as it
+        can: until they are counted, such a word counts as one token a character plus one
+        for the "▁" in front of it (a model's piece is never empty, and no piece spans two
+        words), and they are counted longest first only while that bound is above
+        ``limit``."""
         known = self._texts.get(text)
         if known is not None and (known[1] or known[0] <= limit):
             return known[0] <= limit
@@ -72,18 +83,28 @@ class TokenCounter:
         if words is None or not self._bounded:
             return self(text) <= limit
         memo = self._words
+        if len(memo) > MAX_WORDS:
+            memo.clear()
         bound = self._specials + sum([memo.get(w) or len(w) + 1 for w in words])
-        if bound <= limit:
-            self._remember(text, bound, exact=False)
-            return True
-        return self(text) <= limit
+        exact = False
+        if bound > limit:
+            cold = Counter([w for w in words if w not in memo])
+            for word in sorted(cold, key=lambda w: len(w) * cold[w], reverse=True):
+                count = memo[word] = len(self._tokenize(_SPACE + word))
+                bound -= (len(word) + 1 - count) * cold[word]
+                if bound <= limit:
+                    break
+            else:
+                exact = True  # every word counted
+        self._remember(text, bound, exact=exact)
+        return bound <= limit
 
     def _split(self, text: str) -> list[str] | None:
         """The words the tokenizer's model sees in ``text`` (without their "▁"), or None if
         only ``encode`` counts it right."""
         if not self._by_word or any(added in text for added in self._added):
             return None
-        normalized = self._normalize(text)
+        normalized = text if self._kept is not None and self._kept(text) else self._normalize(text)
         if not normalized:
             return []
         # What Metaspace (prepend "always", split) does: spaces become "▁", a "▁" goes in
@@ -112,6 +133,33 @@ def fits_within(count_tokens: Callable[[str], int], limit: int) -> Callable[[str
     if isinstance(count_tokens, TokenCounter):
         return partial(count_tokens.fits, limit=limit)
     return lambda text: count_tokens(text) <= limit
+
+
+def _kept_test(tokenizer: Tokenizer) -> Callable[[str], bool] | None:
+    """A test that the tokenizer's normaliser surely leaves a text as it is, much cheaper than
+    running it (most paragraphs are left as they are), or None if there is none for it.
+
+    For XLM-R's normaliser: a precompiled map applied a grapheme at a time (a grapheme under
+    6 bytes looked up whole, any other a character at a time), then runs of spaces made one.
+    Printable ASCII and the Arabic letters, digits and punctuation below are each a grapheme
+    of their own; an Arabic mark joins the character before it. So a text of those, with no
+    two spaces in a row and no mark after an ASCII character or at the start, is made of
+    graphemes the map leaves alone if each character does, and each letter with one mark:
+    checked here once, with the characters the map changes left out."""
+    normalizer = tokenizer.normalizer
+    spec = json.loads(normalizer.__getstate__()) if normalizer is not None else {}
+    steps = spec.get("normalizers", []) if spec.get("type") == "Sequence" else []
+    if [step.get("type") for step in steps] != ["Precompiled", "Replace"]:
+        return None
+    if steps[1] != _SPACES_TO_ONE:
+        return None
+    normalize = normalizer.normalize_str
+    ascii_ = [c for c in map(chr, range(0x20, 0x7F)) if normalize(c) == c]
+    wide = [c for c in _ARABIC if normalize(c) == c]
+    marks = [m for m in _MARKS if all(normalize(c + m) == c + m for c in ["", *wide])]
+    other = re.compile("[^" + re.escape("".join(ascii_ + wide + marks)) + "]")
+    lone = re.compile(f"(?:^|[{re.escape(''.join(ascii_))}])[{''.join(marks)}]")
+    return lambda t: other.search(t) is None and "  " not in t and lone.search(t) is None
 
 
 def _splits_at_spaces(tokenizer: Tokenizer) -> bool:
