@@ -64,12 +64,13 @@ def test_fits_counts_exactly_when_the_bound_cannot_tell() -> None:
     assert count.fits("ab ab ab", 5)  # right at the limit: only the exact count knows
     assert not count.fits("ab ab ab", 4)
     fresh = TokenCounter(tokenizer)
-    assert fresh.fits("ab ab ab", 11)  # the bound decides: the words are not counted
+    assert fresh.fits("ab ab ab", 11)  # the bounds decide (5 to 11): the words are not counted
+    assert not fresh.fits("ab ab ab ab", 5)  # at least 6
     assert not fresh._words
-    assert not fresh.fits("ab ab ab ab", 5)
+    assert fresh.fits("ab ab ab ab", 6)  # 6 to 14: counted, 6
     assert fresh._words == {"ab": 1}
-    assert fresh.fits("ab ab ab ab", 6)  # now from the words' counts, 6 = the count
     assert fresh("ab ab ab") == 5 and fresh.fits("ab ab ab", 5)  # a bound kept is not a count
+    assert fresh.fits("ab ab ab ab ab", 7) and not fresh.fits("ab ab ab ab ab", 6)
 
 
 @settings(max_examples=300, deadline=None)

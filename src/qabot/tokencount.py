@@ -45,8 +45,8 @@ class TokenCounter:
     def __init__(self, tokenizer: Tokenizer) -> None:
         self._tokenizer = tokenizer
         self._words: dict[str, int] = {}
-        # text → (an upper bound of its count, whether that is the count)
-        self._texts: dict[str, tuple[int, bool]] = {}
+        # text → the least and most its count can be (the same once counted)
+        self._texts: dict[str, tuple[int, int]] = {}
         self._specials = len(tokenizer.encode("").ids)
         self._by_word = _splits_at_spaces(tokenizer)
         self._bounded = False  # whether a word's count is at most its length + 1
@@ -62,42 +62,41 @@ class TokenCounter:
         self._added = tuple(t.content for t in added)
 
     def __call__(self, text: str) -> int:
-        known = self._texts.get(text)
-        if known is not None and known[1]:
-            return known[0]
+        low, high = self._texts.get(text, (0, -1))
+        if low == high:
+            return low
         words = self._split(text)
         count = len(self._tokenizer.encode(text).ids) if words is None else self._count(words)
-        self._remember(text, count, exact=True)
+        self._remember(text, count, count)
         return count
 
     def fits(self, text: str, limit: int) -> bool:
         """``self(text) <= limit``, running the model on as few words not met before as it
-        can: until they are counted, such a word counts as one token a character plus one
-        for the "▁" in front of it (a model's piece is never empty, and no piece spans two
-        words), and they are counted longest first only while that bound is above
-        ``limit``."""
-        known = self._texts.get(text)
-        if known is not None and (known[1] or known[0] <= limit):
-            return known[0] <= limit
+        can. Until it is counted, such a word counts as at least one token and at most one
+        a character plus one for the "▁" in front of it (a model's piece is never empty, and
+        no piece spans two words); they are counted longest first, only while ``limit`` is
+        between those bounds of the text's count."""
+        low, high = self._texts.get(text, (0, -1))
+        if low <= high and (high <= limit or low > limit):
+            return high <= limit
         words = self._split(text)
         if words is None or not self._bounded:
             return self(text) <= limit
         memo = self._words
         if len(memo) > MAX_WORDS:
             memo.clear()
-        bound = self._specials + sum([memo.get(w) or len(w) + 1 for w in words])
-        exact = False
-        if bound > limit:
-            cold = Counter([w for w in words if w not in memo])
-            for word in sorted(cold, key=lambda w: len(w) * cold[w], reverse=True):
-                count = memo[word] = len(self._tokenize(_SPACE + word))
-                bound -= (len(word) + 1 - count) * cold[word]
-                if bound <= limit:
-                    break
-            else:
-                exact = True  # every word counted
-        self._remember(text, bound, exact=exact)
-        return bound <= limit
+        cold = Counter([w for w in words if w not in memo])
+        low = high = self._specials + sum([memo[w] for w in words if w in memo])
+        low += cold.total()
+        high += sum([(len(w) + 1) * n for w, n in cold.items()])
+        for word in sorted(cold, key=lambda w: len(w) * cold[w], reverse=True):
+            if high <= limit or low > limit:
+                break
+            count = memo[word] = len(self._tokenize(_SPACE + word))
+            low += (count - 1) * cold[word]
+            high -= (len(word) + 1 - count) * cold[word]
+        self._remember(text, low, high)
+        return high <= limit
 
     def _split(self, text: str) -> list[str] | None:
         """The words the tokenizer's model sees in ``text`` (without their "▁"), or None if
@@ -121,10 +120,10 @@ class TokenCounter:
             memo[word] = len(tokenize(_SPACE + word))
         return self._specials + sum(map(memo.__getitem__, words))
 
-    def _remember(self, text: str, count: int, *, exact: bool) -> None:
+    def _remember(self, text: str, low: int, high: int) -> None:
         if len(self._texts) > MAX_TEXTS:
             self._texts.clear()
-        self._texts[text] = (count, exact)
+        self._texts[text] = (low, high)
 
 
 def fits_within(count_tokens: Callable[[str], int], limit: int) -> Callable[[str], bool]:
