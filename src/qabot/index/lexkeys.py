@@ -45,11 +45,12 @@ class KeyNumbers:
         each = tokens_keys(words)
         keys = list(itertools.chain.from_iterable(each))
         known, new = self._known, self.new
-        numbers = list(map(known.get, keys))
-        if None in numbers:
+        first = known is new  # a first build: no key is known before
+        numbers = [] if first else list(map(known.get, keys))
+        if first or None in numbers:
             fresh = [k for k in dict.fromkeys(keys) if k not in known and k not in new]
             new.update(zip(fresh, itertools.count(self._base + len(new))))
-            if known is new:  # a first build
+            if first:
                 numbers = list(map(new.__getitem__, keys))
             else:
                 numbers = [new[k] if n is None else n for k, n in zip(keys, numbers, strict=True)]
