@@ -8,9 +8,10 @@ sum of its words' counts plus the special tokens: counted here from the tokenize
 normaliser and model, with each word's count kept. Other tokenizers are counted by ``encode``.
 
 Chunking only asks whether a text fits (:meth:`TokenCounter.fits`), and most paragraphs fit
-by far: a word's tokens each cover at least one of its characters, so a word never counted
-before is bounded by its length, and its model run is paid only where that bound could
-decide a split (on ARCD most distinct words occur in a single paragraph that fits anyway).
+by far: a word's tokens each cover at least one of its characters, so a word not counted yet
+is bounded by its length, and its model run is paid only where the bounds could not decide a
+split (on ARCD, 7,645 of 15,922 distinct words are counted). The normaliser itself is skipped
+on text it surely leaves as it is (:func:`_kept_test`).
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ def _kept_test(tokenizer: Tokenizer) -> Callable[[str], bool] | None:
     Printable ASCII and the Arabic letters, digits and punctuation below are each a grapheme
     of their own; an Arabic mark joins the character before it. So a text of those, with no
     two spaces in a row and no mark after an ASCII character or at the start, is made of
-    graphemes the map leaves alone if each character does, and each letter with one mark:
+    graphemes the map leaves alone if each character does, and each wide one with one mark:
     checked here once, with the characters the map changes left out."""
     normalizer = tokenizer.normalizer
     spec = json.loads(normalizer.__getstate__()) if normalizer is not None else {}
