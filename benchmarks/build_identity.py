@@ -37,13 +37,11 @@ def worker(articles: Path, index: Path) -> dict[str, str]:
     from qabot.config import Settings
 
     count = bt._counter(bt._tokenizer())
-
-    class Encoder(HashEncoder):
-        def count_tokens(self, text: str) -> int:
-            return int(count(text)) if count is not None else super().count_tokens(text)
-
+    encoder = HashEncoder(dim=bt.DIM, model_id="bench-hash")
+    if count is not None:  # as the tree's encoders count (their TokenCounter itself)
+        encoder.count_tokens = count  # type: ignore[method-assign]
     settings = Settings(articles_dir=articles, index_dir=index)
-    build.build_index(settings, encoder=Encoder(dim=bt.DIM, model_id="bench-hash"))
+    build.build_index(settings, encoder=encoder)
     generation = index / (index / "CURRENT").read_text(encoding="utf-8").strip()
     out = {}
     for path in sorted([*generation.rglob("*"), index / "bridge.npz"]):

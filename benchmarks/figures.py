@@ -766,6 +766,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "build-small": build_small, "build-speed": build_speed, "bridge-bytes": bridge_bytes,
     "build-wave6": build_wave6,
     "build-wave7": lambda: build_wave6("build_throughput-wave7.json"),
+    "build-wave8": lambda: build_wave6("build_throughput-wave8.json"),
     "edit-memory": edit_memory,
     "edit-memory-300k": lambda: edit_memory("edit_memory_300k.json"),
 }  # fmt: skip

@@ -19,7 +19,9 @@ from qabot.arabic import (
     stem,
     term_groups,
     terms,
+    token_keys,
     tokenize,
+    tokens_keys,
 )
 from qabot.articles import parse_article
 
@@ -173,6 +175,16 @@ def test_terms_group_per_token_without_duplicates() -> None:
         assert 1 <= len(group) <= 2
         assert len(set(group)) == len(group)
     assert terms("المعلمون") == ["معلم"]  # both stemmers agree: one key
+
+
+def test_many_tokens_keys_are_each_tokens_keys() -> None:
+    tokens = tokenize("المدينة في المدينة والكتاب ال مستشفي 1.6 x") + [""]
+    keys = tokens_keys(tokens)
+    trigrams = ("#_ال", "#الم", "#لمد", "#مدي", "#دين", "#ينه", "#نه_")  # of the token
+    assert keys[0] == ("مدين", "مدينه", *trigrams)
+    assert keys[1] == () and keys[2] == keys[0]  # a stopword has none; a repeat the same
+    assert keys == [token_keys(t) for t in tokens]
+    assert keys[-1] == ("", "#__")  # (an empty token, were there one)
 
 
 def test_terms_match_across_spelling_variants() -> None:

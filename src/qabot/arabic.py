@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
 
 import Stemmer
@@ -35,6 +36,7 @@ __all__ = [
     "term_groups",
     "terms",
     "token_keys",
+    "tokens_keys",
     "tokenize",
 ]
 
@@ -230,19 +232,20 @@ STOPWORDS: frozenset[str] = frozenset(
 # --------------------------------------------------------------------------- terms
 
 
-@lru_cache(maxsize=200_000)
-def _token_terms(token: str) -> tuple[str, ...]:
-    """Keys of one normalised, non-stopword token: light stem and Snowball stem.
+def _stems(tokens: Sequence[str]) -> list[tuple[str, ...]]:
+    """Keys of normalised, non-stopword tokens: light stem and Snowball stem.
 
     The light stem keeps words distinct that Snowball conflates; Snowball removes more
     affixes (attached pronouns, verb prefixes) and so finds matches the light stem
     misses. Indexing both lets BM25 reward either kind of match.
     """
-    light = _light_stem(token)
-    snow = _SNOWBALL.stemWord(token)
-    if not snow or snow == light:
-        return (light,)
-    return (light, snow)
+    pairs = zip(map(_light_stem, tokens), _SNOWBALL.stemWords(tokens), strict=True)
+    return [(light,) if not snow or snow == light else (light, snow) for light, snow in pairs]
+
+
+@lru_cache(maxsize=200_000)
+def _token_terms(token: str) -> tuple[str, ...]:
+    return _stems([token])[0]
 
 
 def term_groups(text: str) -> list[tuple[str, ...]]:
@@ -280,12 +283,17 @@ def _text_keys(text: str) -> tuple[str, ...]:
 def token_keys(token: str) -> tuple[str, ...]:
     """One :func:`tokenize` token's keys in :func:`index_keys` (none for a stopword), cached:
     a million passages repeat the same few words."""
-    if token in STOPWORDS:
-        return ()
-    padded = f"_{token}_"
-    return _token_terms(token) + tuple(
-        ["#" + padded[i : i + 3] for i in range(max(1, len(padded) - 2))]
-    )
+    return tokens_keys([token])[0]
+
+
+def tokens_keys(tokens: Sequence[str]) -> list[tuple[str, ...]]:
+    """:func:`token_keys` of distinct tokens at once, not cached (a build's new words)."""
+    content = [t for t in tokens if t not in STOPWORDS]
+    keys = {}
+    for token, stems in zip(content, _stems(content), strict=True):
+        padded = f"_{token}_"
+        keys[token] = stems + tuple(["#" + padded[i : i + 3] for i in range(max(1, len(token)))])
+    return [keys.get(t, ()) for t in tokens]
 
 
 # --------------------------------------------------------------------------- misc
@@ -293,11 +301,6 @@ def token_keys(token: str) -> tuple[str, ...]:
 
 _ARABIC_BLOCKS = ((0x0600, 0x06FF), (0x0750, 0x077F), (0x08A0, 0x08FF), (0xFB50, 0xFDFF),
                   (0xFE70, 0xFEFF))  # fmt: skip
-
-
-def _is_arabic_letter(ch: str) -> bool:
-    cp = ord(ch)
-    return any(first <= cp <= last for first, last in _ARABIC_BLOCKS)
 
 
 #: The letters (``str.isalpha``) of the Arabic blocks: one regex search instead of a Python
@@ -325,11 +328,8 @@ def is_mostly_arabic(text: str) -> bool:
     The lexical leg only understands Arabic keys; a mostly non-Arabic question is
     answered by the dense (multilingual) leg alone. Text without letters is not Arabic.
     """
-    letters = [ch for ch in text if ch.isalpha()]
-    if not letters:
-        return False
-    arabic = sum(1 for ch in letters if _is_arabic_letter(ch))
-    return arabic * 2 >= len(letters)
+    letters = sum(map(str.isalpha, text))
+    return bool(letters) and len(_ARABIC_ALPHA_RE.findall(text)) * 2 >= letters
 
 
 _SANITIZE_TABLE: dict[int, None] = {

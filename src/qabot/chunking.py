@@ -9,6 +9,7 @@ from typing import Any
 
 from .articles import Article, ArticleMeta
 from .sentences import split_sentences
+from .tokencount import fits_within
 
 #: Lines that credit a photo or name the source: metadata, never passages.
 _CREDIT = re.compile(r"^\s*(الصورة|صورة|تصوير|المصور|الصور|photo|image|credit)\s*[:：]", re.I)
@@ -86,16 +87,17 @@ def _classify(lines: list[str]) -> list[tuple[str, str]]:
 
 def split_long(text: str, max_tokens: int, count_tokens: Callable[[str], int]) -> list[str]:
     """Split an over-long paragraph at sentence boundaries (words as a last resort)."""
-    if count_tokens(text) <= max_tokens:
+    fits = fits_within(count_tokens, max_tokens)
+    if fits(text):
         return [text]
     pieces: list[str] = []
     for sentence in split_sentences(text):
-        if count_tokens(sentence) <= max_tokens:
+        if fits(sentence):
             pieces.append(sentence)
             continue
         words: list[str] = []
         for word in sentence.split():
-            if words and count_tokens(" ".join([*words, word])) > max_tokens:
+            if words and not fits(" ".join([*words, word])):
                 pieces.append(" ".join(words))
                 words = []
             words.append(word)
@@ -103,7 +105,7 @@ def split_long(text: str, max_tokens: int, count_tokens: Callable[[str], int]) -
             pieces.append(" ".join(words))
     parts: list[str] = []
     for piece in pieces:
-        if parts and count_tokens(f"{parts[-1]} {piece}") <= max_tokens:
+        if parts and fits(f"{parts[-1]} {piece}"):
             parts[-1] = f"{parts[-1]} {piece}"
         else:
             parts.append(piece)

@@ -43,7 +43,7 @@ class SentenceTransformerEncoder:
         prompts = model.prompts or {}
         self.query_prompt: str = prompts.get("query", "") or ""
         self.passage_prompt: str = prompts.get("passage", prompts.get("document", "")) or ""
-        self._count = TokenCounter(_counting_tokenizer(model))
+        self.count_tokens = TokenCounter(_counting_tokenizer(model))
 
     def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
         if not texts:
@@ -63,9 +63,6 @@ class SentenceTransformerEncoder:
 
     def encode_passages(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, self.passage_prompt)
-
-    def count_tokens(self, text: str) -> int:
-        return self._count(text)
 
 
 def _counting_tokenizer(model: SentenceTransformer) -> Tokenizer:
@@ -123,7 +120,7 @@ class OnnxEncoder:
         self.passage_prompt: str = prompts.get("passage", prompts.get("document", "")) or ""
         self._pad = tokenizer.token_to_id("<pad>") or 0
         self._eos = tokenizer.token_to_id("</s>") or 0
-        self._count = TokenCounter(tokenizer)
+        self.count_tokens = TokenCounter(tokenizer)
 
     def _ids(self, texts: list[str]) -> list[list[int]]:
         """Token ids with specials, cut as transformers cuts: the text's end, then ``</s>``."""
@@ -158,6 +155,3 @@ class OnnxEncoder:
 
     def encode_passages(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, self.passage_prompt)
-
-    def count_tokens(self, text: str) -> int:
-        return self._count(text)

@@ -6,7 +6,6 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -66,9 +65,6 @@ def collect_chunks(
     skipped: list[str] = []
     seen: set[str] = set()
     articles = 0
-    # A tokenizer call costs ~0.5 ms; archives repeat paragraphs, and long ones are counted
-    # again sentence by sentence when split.
-    count_tokens = lru_cache(maxsize=1 << 16)(count_tokens)
     for item in read_articles(articles_dir):
         if isinstance(item, ArticleError):
             log.info("skipped %s", item)

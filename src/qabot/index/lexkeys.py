@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from ..arabic import token_keys, tokenize
+from ..arabic import tokenize, tokens_keys
 
 #: Texts numbered at a time (their words' rows are held as Python lists meanwhile, and the
 #: gather's int64 temporaries: ~50 MB a block at ~500 keys a passage).
@@ -42,14 +42,15 @@ class KeyNumbers:
 
     def _add(self, words: list[str]) -> None:
         """Append new ``words``' rows to the table, numbering their new keys in order."""
-        each = list(map(token_keys, words))
+        each = tokens_keys(words)
         keys = list(itertools.chain.from_iterable(each))
         known, new = self._known, self.new
-        numbers = list(map(known.get, keys))
-        if None in numbers:
+        first = known is new  # a first build: no key is known before
+        numbers = [] if first else list(map(known.get, keys))
+        if first or None in numbers:
             fresh = [k for k in dict.fromkeys(keys) if k not in known and k not in new]
             new.update(zip(fresh, itertools.count(self._base + len(new))))
-            if known is new:  # a first build
+            if first:
                 numbers = list(map(new.__getitem__, keys))
             else:
                 numbers = [new[k] if n is None else n for k, n in zip(keys, numbers, strict=True)]
