@@ -12,17 +12,19 @@ from typing import Any
 
 import numpy as np
 import pytest
+import test_pg_edit
 from conftest import SEED
 from fakes import HashEncoder
-from test_pg_edit import ARTICLES, Reads, article, reads, settings  # noqa: F401 - fixtures
+from test_pg_edit import ARTICLES, Reads
 from test_postgres_store import PARK, QUESTIONS, both
 
 from qabot.chunking import stable_key
 from qabot.config import Settings
-from qabot.index import build_index, open_store, pgquery
+from qabot.index import build_index, pgquery
 from qabot.index.snapshot import SnapshotMoved
 from qabot.retriever import Retriever
 
+settings, reads = test_pg_edit.settings, test_pg_edit.reads  # (its fixtures)
 QUESTION = "متى افتتحت البلدية حديقة رقم 2 في العام 2003"
 
 
