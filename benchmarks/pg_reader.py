@@ -5,7 +5,8 @@ checkout, then starts fresh reader processes in turns: the old code (``--baselin
 folder, e.g. main at 28399c1, which reads every passage at load) and this checkout's. Each
 reports its load (wall, CPU, RSS after loading), then the non-encoding query time of
 ``Retriever.search(vector=…)`` on the second of two rounds of scale.py's 200 question vectors,
-and each question's top 5 passages, which must be the same in both. The old code refuses the
+each question's top 5 passages, which must be the same in both, and the time of the article
+listing (`/sources`). The old code refuses the
 newer schema, so its turn sees the database's version row set back to 4 (the one column
 schema 5 adds, each passage's sentence keys, it never reads); the row is restored after.
 1 FAISS/BLAS thread; the server as pg_scale.py runs it. Writes
@@ -64,6 +65,9 @@ def phase_reader(url: str, cache: Path, threshold: int) -> dict[str, Any]:
     out["query_cpu_p50_ms"] = round(float(np.percentile(cpu, 50)), 2)
     out["query_cpu_p95_ms"] = round(float(np.percentile(cpu, 95)), 2)
     out["rss_queried_mb"] = round(scale.rss_mb())
+    t = time.perf_counter()
+    listed = retriever.articles()  # (the bot's /sources; here a GROUP BY)
+    out["articles_s"], out["articles"] = round(time.perf_counter() - t, 3), len(listed)
     out["top5"] = [
         [p.id for p in retriever.search(text, k=5, vector=vector)]
         for text, vector in zip(texts, questions, strict=True)

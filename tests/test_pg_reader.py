@@ -38,13 +38,14 @@ def test_a_fresh_reader_reads_no_passage(settings: Settings, reads: Reads) -> No
     assert len(reader) == n
     assert reads.passages == 0 and reads.json <= 1  # (the manifest's prompts)
 
-    # A question decodes its candidates' rows, once each, and renders from them.
+    # A question fetches its candidates' rows with their vectors, and decodes those it
+    # renders: the 3 passages shown, of ~100 candidates scored.
     vector = encoder.encode_queries([QUESTION])[0]
     reads.json = 0
     hits = reader.search(QUESTION, k=3, vector=vector)
     found = reader.candidates(QUESTION, vector)
-    assert found is not None and 0 < len(found.keys) < n
-    assert reads.passages == len(found.keys) and reads.json == 2 * len(found.keys)
+    assert found is not None and 3 < len(found.keys) < n
+    assert reads.passages == len(hits) == 3 and reads.json == 0
     assert hits[0].title == "خبر رقم 13" and hits[0].source == "وكالة" and hits[0].sentence
 
     # The listing is one query: each article once, with its first passage's attribution.

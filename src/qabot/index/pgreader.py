@@ -134,13 +134,13 @@ class PgSnapshot(Snapshot):
     def sentence_ids_by_text(self) -> dict[str, int]:
         return {
             s: int(k)
-            for _, sentences, keys in self._read.stream()
-            for s, k in zip(sentences, keys.tolist(), strict=True)
+            for row in self._read.stream()
+            for s, k in zip(row.sentences, row.keys.tolist(), strict=True)
         }
 
     def sentence_rows(self, keys: Sequence[int]) -> list[np.ndarray]:
         """Each passage's sentence keys (fetched with the question's candidates)."""
-        return [keys_ for _, _, keys_ in self._read.get(keys)]
+        return [row.keys for row in self._read.get(keys)]
 
     def sentence_passages(self, vector: np.ndarray, k: int) -> list[int]:
         if self.owners is None or self.passages.approximate:

@@ -12,6 +12,7 @@ reader gets :class:`~qabot.index.snapshot.SnapshotMoved` instead, and loads the 
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -32,11 +33,32 @@ from .snapshot import SnapshotMoved
 CACHED = 4096
 #: Rows fetched at a time when every passage is read (a listing of the whole generation).
 STEP = 2000
-#: Some passages' rows: what renders them and which sentence vectors they hold.
-ROWS = "SELECT key, record, sentences, sentence_keys FROM qabot_passages WHERE key = ANY(%s)"
+#: Some passages' rows: what renders them (as JSON text, decoded when read) and which
+#: sentence vectors they hold.
+ROWS = (
+    "SELECT key, record::text, sentences::text, sentence_keys FROM qabot_passages "
+    "WHERE key = ANY(%s)"
+)
 
-#: One passage: its record, its sentences, and their texts' vector keys (:func:`.text_key`).
-Row = tuple[Chunk, list[str], np.ndarray]
+
+class Row:
+    """One passage: its sentences' vector keys (:func:`.text_key`) at once, its record and
+    sentences decoded when first read (a question scores ~100 candidates, renders 3)."""
+
+    def __init__(self, record: str, sentences: str, keys: Sequence[int]) -> None:
+        self.keys = np.asarray(keys, dtype=np.int64)
+        self._record, self._sentences = record, sentences
+        self._chunk: Chunk | None = None
+
+    @property
+    def chunk(self) -> Chunk:
+        if self._chunk is None:
+            self._chunk = Chunk.model_validate(json.loads(self._record))
+        return self._chunk
+
+    @property
+    def sentences(self) -> list[str]:
+        return list(json.loads(self._sentences))
 
 
 @contextmanager
@@ -55,10 +77,6 @@ def checked(pool: ConnectionPool, generation: int) -> Iterator[psycopg.Connectio
         raise SnapshotMoved(f"generation {generation} is no longer the database's")
 
 
-def _row(record: dict[str, Any], sentences: list[str], keys: Sequence[int]) -> Row:
-    return Chunk.model_validate(record), list(sentences), np.asarray(keys, dtype=np.int64)
-
-
 class PassageRows:
     """One generation's passages by key, fetched when asked for, the last :data:`CACHED` kept."""
 
@@ -71,11 +89,9 @@ class PassageRows:
         with self._lock:
             return [k for k in dict.fromkeys(keys) if k not in self._rows]
 
-    def keep(
-        self, found: Iterable[tuple[int, dict[str, Any], list[str], list[int]]]
-    ) -> dict[int, Row]:
+    def keep(self, found: Iterable[tuple[int, str, str, list[int]]]) -> dict[int, Row]:
         """Keep the :data:`ROWS` rows a trip fetched (checked for this generation)."""
-        made = {int(key): _row(record, sentences, keys) for key, record, sentences, keys in found}
+        made = {int(key): Row(record, sentences, keys) for key, record, sentences, keys in found}
         with self._lock:
             for key, row in made.items():
                 self._rows[key] = row
@@ -137,10 +153,10 @@ class LazyChunks(Sequence[Chunk]):
         found = self._rows.read("SELECT key FROM qabot_passages WHERE position = %s", (at,))
         if not found:
             raise IndexError(i)
-        return self._rows.get([int(found[0][0])])[0][0]
+        return self._rows.get([int(found[0][0])])[0].chunk
 
     def __iter__(self) -> Iterator[Chunk]:
-        return (chunk for chunk, _, _ in self._rows.stream())
+        return (row.chunk for row in self._rows.stream())
 
 
 class LazyByKey(Mapping[int, Chunk]):
@@ -150,7 +166,7 @@ class LazyByKey(Mapping[int, Chunk]):
         self._rows = rows
 
     def __getitem__(self, key: int) -> Chunk:
-        return self._rows.get([key])[0][0]
+        return self._rows.get([key])[0].chunk
 
     def __iter__(self) -> Iterator[int]:
         found = self._rows.read("SELECT key FROM qabot_passages ORDER BY position")
@@ -167,7 +183,7 @@ class LazySentences(Mapping[int, list[str]]):
         self._rows = rows
 
     def __getitem__(self, key: int) -> list[str]:
-        return self._rows.get([key])[0][1]
+        return self._rows.get([key])[0].sentences
 
     def __iter__(self) -> Iterator[int]:
         return iter(LazyByKey(self._rows))

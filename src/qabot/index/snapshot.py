@@ -66,7 +66,7 @@ class Snapshot:
 
     model: str  # the encoder's model_id: vectors of another model cannot be compared
     dim: int
-    chunks: Sequence[Chunk]  # a list, or a store's PassageTable (passages built on access)
+    chunks: Sequence[Chunk]  # a list, a PassageTable, or a database reader's lazy sequence
     sentences: Mapping[int, list[str]]  # passage key → its sentences, in order
     passages: VectorIndex  # one vector per passage, under chunk.key
     sentence_vectors: VectorIndex  # one vector per distinct sentence text, under its id
