@@ -101,6 +101,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--passages", type=int, default=10_000)
     parser.add_argument("--baseline", type=Path, help="the old code's src folder")
+    parser.add_argument("--src", type=Path, default=SRC, help="the new code's src folder")
     parser.add_argument("--rounds", type=int, default=2, help="turns of each code")
     parser.add_argument("--cache", type=Path, default=Path(".cache/scale"))
     parser.add_argument("--threshold", type=int, default=Settings().ann_threshold)
@@ -130,7 +131,7 @@ def main() -> None:
                     continue
                 as_version(url, 4 if arm == "before" else 5)
                 try:
-                    row = reader(args.baseline if arm == "before" else SRC, url, args.cache,
+                    row = reader(args.baseline if arm == "before" else args.src, url, args.cache,
                                  args.threshold)  # fmt: skip
                 finally:
                     as_version(url, 5)

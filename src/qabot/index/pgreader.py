@@ -101,6 +101,11 @@ class PgSnapshot(Snapshot):
         return LazyByKey(self._read)
 
     def articles(self) -> list[ArticleInfo]:
+        """The listing, queried once per generation (a GROUP BY over every passage)."""
+        return list(self._articles)
+
+    @cached_property
+    def _articles(self) -> list[ArticleInfo]:
         return pgrows.articles(self._read)
 
     def sentence_count(self) -> int:
