@@ -586,6 +586,37 @@ def pg_edit() -> str:
     return "\n".join(rows)
 
 
+def pg_reader() -> str:
+    """Fresh PostgreSQL readers, the old code's and this one's, in turns (pg_reader.py): the
+    median of each arm's readers."""
+    rows = [
+        "| passages | code | readers | load s (CPU s) | RSS after load MB "
+        "| query p50 / p95 ms | query client CPU p50 ms | same top 5 | article list s | load |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for path in sorted(RESULTS.glob("pg_reader-*.json"), key=lambda f: int(f.stem.split("-")[1])):
+        run = _load(path.name)
+        for arm, name in (("before", "28399c1 (every passage at load)"), ("after", "on demand")):
+            found = run["runs"][arm]
+            if not found:
+                continue
+
+            def mid(field: str, found: list[dict[str, Any]] = found) -> float:
+                return float(statistics.median(r[field] for r in found))
+
+            loads = [float(r["load_avg"]) for r in found]
+            rows.append(
+                f"| {run['passages']:,} | {name} | {len(found)} "
+                f"| {mid('load_s'):.2f} ({mid('load_cpu_s'):.2f}) | {mid('rss_mb'):,.0f} "
+                f"| {mid('query_p50_ms'):.1f} / {mid('query_p95_ms'):.1f} "
+                f"| {mid('query_cpu_p50_ms'):.1f} | {'yes' if run['same_top5'] else 'no'} "
+                f"| {mid('articles_s'):.2f} | {min(loads):.1f}–{max(loads):.1f} |"
+            )
+    if len(rows) == 2:
+        raise FileNotFoundError(2, "missing", str(RESULTS / "pg_reader-10000.json"))
+    return "\n".join(rows)
+
+
 def pg_hnsw() -> str:
     """pgvector HNSW settings: recall@10 against exact and query p50 (pg_hnsw.py)."""
     run = _load("pg_hnsw.json")
@@ -760,7 +791,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "scale": scale, "scale-probes": scale_probes, "ann": ann, "ann-costs": ann_costs,
     "parity": parity,
     "bridge": bridge, "abstention": abstention, "synonyms": synonyms, "pg-scale": pg_scale,
-    "pg-edit": pg_edit,
+    "pg-edit": pg_edit, "pg-reader": pg_reader,
     "passage-signals": passage_signals, "abstention-invariant": abstention_invariant,
     "pg-hnsw": pg_hnsw,
     "build-small": build_small, "build-speed": build_speed, "bridge-bytes": bridge_bytes,

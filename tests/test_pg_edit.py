@@ -2,7 +2,7 @@
 
 What a commit reads is counted where every stored passage would pass: psycopg's JSON loader
 (each passage row holds two JSON values, its record and its sentences) and the making of a
-passage from its record. A reader's load is counted the same way, to show the count sees them.
+passage from its record. A whole read is counted the same way, to show the count sees them.
 """
 
 from __future__ import annotations
@@ -12,13 +12,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import psycopg.types.json
 import pytest
 from fakes import HashEncoder
 
 from qabot.chunking import Chunk
 from qabot.config import Settings
-from qabot.index import build_index, open_store
+from qabot.index import build_index
+from qabot.index.pgbase import read_passages
 from qabot.retriever import Retriever
 
 ARTICLES = 40
@@ -75,9 +77,12 @@ def test_an_edit_reads_only_the_passages_it_changes(settings: Settings, reads: R
     n = len(reader)
     assert n == 3 * ARTICLES
 
-    # The count sees a whole read: a reader's load decodes every passage's two JSON values.
+    # The count sees a whole read (what a reader's load was before it read passages per
+    # question, tests/test_pg_reader.py): every passage's two JSON values.
     reads.json = reads.passages = 0
-    open_store(settings).load()
+    assert settings.database_url
+    with psycopg.connect(settings.database_url) as conn:
+        assert len(read_passages(conn)[0]) == n
     assert reads.json >= 2 * n and reads.passages == n
 
     # One paragraph of one article edited: the edit reads that passage's record, no other.

@@ -220,12 +220,12 @@ def test_english_questions_use_the_bridge_kept_in_the_database(corpus: Path, pg_
 
 def test_a_version_3_database_is_migrated(corpus: Path, pg_url: str) -> None:
     """A schema-3 database (a row per (key, passage) pair, lists of walked keys only) gets
-    each passage's keys in its row and every key's list: the bytes a build writes, and the
-    same answers."""
+    each passage's keys in its row, every key's list and its sentences' keys (schema 5): the
+    bytes a build writes, and the same answers."""
     encoder = HashEncoder(dim=384)
     _, database = both(corpus, pg_url)
     build_index(database, encoder=encoder)
-    read_keys = "SELECT key, keys FROM qabot_passages ORDER BY key"
+    read_keys = "SELECT key, keys, sentence_keys FROM qabot_passages ORDER BY key"
     read_lists = "SELECT term, postings FROM qabot_lists ORDER BY term"
     with psycopg.connect(pg_url) as conn:
         keys = conn.execute(read_keys, binary=True).fetchall()
@@ -244,6 +244,7 @@ def test_a_version_3_database_is_migrated(corpus: Path, pg_url: str) -> None:
             for pair in pairs:
                 copy.write_row(pair)
         conn.execute("ALTER TABLE qabot_passages DROP COLUMN keys")
+        conn.execute("ALTER TABLE qabot_passages DROP COLUMN sentence_keys")
         conn.execute("ALTER TABLE qabot_manifest DROP COLUMN list_limit")
         conn.execute(
             "DELETE FROM qabot_lists WHERE term IN (SELECT id FROM qabot_terms WHERE df > 2)"

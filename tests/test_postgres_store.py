@@ -27,7 +27,7 @@ from qabot.encoder import SentenceTransformerEncoder
 from qabot.errors import DatabaseError, QabotError
 from qabot.index import build_index, halfvectors, open_store
 from qabot.index.pgschema import SCHEMA_VERSION
-from qabot.index.pgvectors import PgSentenceVectors
+from qabot.index.pgvectors import PgSentenceVectors, text_key
 from qabot.index.postgres import RECONNECT_DELAY, PostgresStore
 from qabot.index.snapshot import sentence_layout
 from qabot.pgquestions import PgQuestionLog
@@ -138,8 +138,8 @@ def test_round_trip_matches_the_file_store(corpus: Path, pg_url: str) -> None:
 
 
 def test_a_sentence_text_has_one_row_kept_across_generations(corpus: Path, pg_url: str) -> None:
-    """The seed twice: each sentence text has one float16 row, read back under the layout's
-    ids; an edit adds the new text's row and drops the old one, leaving the others' rows as
+    """The seed twice: each sentence text has one float16 row, read back under its text's
+    key; an edit adds the new text's row and drops the old one, leaving the others' rows as
     they were (same row version)."""
     encoder = HashEncoder(dim=384)
     _, database = both(corpus, pg_url)
@@ -157,7 +157,8 @@ def test_a_sentence_text_has_one_row_kept_across_generations(corpus: Path, pg_ur
     before = rows()
     assert len(before) == distinct
     texts, _ = sentence_layout(snapshot.chunks, snapshot.sentences)
-    vectors = snapshot.sentence_vectors.get(np.arange(distinct))
+    assert len(texts) == distinct
+    vectors = snapshot.sentence_vectors.get(np.array([text_key(t) for t in texts]))
     np.testing.assert_allclose(vectors, encoder.encode_passages(texts), atol=1e-3)
 
     for path in (corpus / SEED.name, corpus / "copy.txt"):

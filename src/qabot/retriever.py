@@ -31,7 +31,7 @@ from .gate import is_question
 from .highlight import answer_cue
 from .index.files import FileStore
 from .index.legs import LexicalHits
-from .index.snapshot import Snapshot
+from .index.snapshot import Snapshot, again_if_moved
 from .index.store import SnapshotStore, open_store
 from .results import Answer, ArticleInfo, Passage
 
@@ -124,7 +124,7 @@ class Retriever:
         return True
 
     def articles(self) -> list[ArticleInfo]:
-        return self._snapshot.articles()
+        return again_if_moved(lambda: self._snapshot.articles(), self.refresh)
 
     def __len__(self) -> int:
         return len(self._snapshot.chunks)
@@ -142,7 +142,8 @@ class Retriever:
         ``history``: the same user's earlier questions (str or :class:`Turn`), oldest first;
         a follow-up that leans on them is searched in their context (qabot.conversation).
         """
-        return self._search(question, k, mode, vector, history)[0]
+        search = lambda: self._search(question, k, mode, vector, history)  # noqa: E731
+        return again_if_moved(search, self.refresh)[0]
 
     def _search(
         self,
@@ -339,7 +340,8 @@ class Retriever:
             raise QuestionError("the question is empty")
         if not is_question(question, self._snapshot.lexical.knows):
             return Answer(question=question, passages=[], found=False)
-        passages, used, vector = self._search(question, k, mode, vector, history)
+        search = lambda: self._search(question, k, mode, vector, history)  # noqa: E731
+        passages, used, vector = again_if_moved(search, self.refresh)
         found = bool(passages) and passages[0].confidence >= self.settings.min_confidence
         answer = Answer(
             question=question,

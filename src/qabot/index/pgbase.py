@@ -1,6 +1,6 @@
 """The current generation as an indexer needs it to update it: keys and text hashes, not passages.
 
-A reader holds every passage (it renders answers from them). An edit needs far less: each
+A reader reads passages per question (:mod:`.pgreader`). An edit needs its own view: each
 passage's key and text hash (to find what changed), the few changed passages themselves (the
 bridge's word counts lose their text), and which sentence texts already have a stored vector.
 :func:`load_base` reads just those, in SQL, so an edit parses no passage's JSON. Only a run
@@ -24,7 +24,7 @@ from ..chunking import Chunk
 from ..errors import REBUILD_HINT, IndexError_
 from . import pgvectorcopy
 from .pglexical import PgLexical
-from .pgvectors import PgSentenceVectors, PgVectorIndex, text_key
+from .pgvectors import PgSentenceVectors, PgVectorIndex
 from .pgwrite import generation_name
 from .snapshot import Snapshot
 
@@ -165,13 +165,8 @@ class PgBase(Snapshot):
         return self.passages.by_hash(set(self.hashes.values()))
 
     def stored_sentence_ids(self, texts: Sequence[str]) -> np.ndarray:
-        """The row key of each text's stored vector (-1 where none is stored): a database
-        keeps one row per text across generations, found by its key, not by a layout."""
         assert self.pool is not None
-        keys = np.fromiter(map(text_key, texts), dtype=np.int64, count=len(texts))
-        with self.pool.connection() as conn:
-            stored = pgvectorcopy.stored_keys(conn, pgvectorcopy.SENTENCES)
-        return np.where(np.isin(keys, stored), keys, -1)
+        return pgvectorcopy.stored_ids(self.pool, texts)
 
 
 def load_base(pool: ConnectionPool, location: str, ann_threshold: int) -> PgBase:
@@ -194,7 +189,7 @@ def load_base(pool: ConnectionPool, location: str, ann_threshold: int) -> PgBase
         passages=PgVectorIndex(
             pool, "qabot_passage_vectors", dim, count=n, known=keys, ann_threshold=ann_threshold
         ),
-        sentence_vectors=PgSentenceVectors(pool, dim, []),  # (its texts are asked by key)
+        sentence_vectors=PgSentenceVectors(pool, dim, 0),  # (its texts are asked by key)
         lexical=PgLexical(pool, n, total_keys, known=keys),
         prompts=dict(prompts),
         built=built,

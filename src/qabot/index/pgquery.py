@@ -5,7 +5,9 @@ the candidates' vectors, sentence vectors and postings): against a database each
 be a round trip. :func:`prime` sends the first ones at once (one pipeline: the HNSW searches,
 the keys' ids, document frequencies and posting lists, from which the BM25 top hits are
 added up here), and the first ``get`` of the candidates' passage vectors fetches their
-sentence vectors and postings with them. At scale, when a question has a key too common to
+passages (text, attribution, sentences: what renders them), sentence vectors and postings
+with them. Each trip is one repeatable-read transaction that checks the generation
+(:func:`.pgrows.checked`). At scale, when a question has a key too common to
 walk, its best hits are rescored with it in one more (small) trip. It returns
 a view of the snapshot whose legs answer from those results, and ask the database themselves
 for anything else (the same answers either way).
@@ -21,11 +23,17 @@ from pgvector import HalfVector
 
 from . import pgkeys
 from .pglexical import KEYS_OF, LOOKUP, PgLexical, PgLexicalQuery
+from .pgrows import ROWS, PassageRows, checked
 from .pgvectors import SENTENCES, PgSentenceVectors, PgVectorIndex
 from .snapshot import Snapshot
 
 _HITS = "SELECT key, -(embedding <#> %s) FROM {table} ORDER BY embedding <#> %s LIMIT %s"
 _VECTORS = "SELECT key, embedding FROM {table} WHERE key = ANY(%s)"
+#: The vectors of some passages' sentences (:mod:`.pgrows`: each row lists its texts' keys).
+_SENTENCE_VECTORS = (
+    f"SELECT key, embedding FROM {SENTENCES} WHERE key IN "
+    "(SELECT unnest(sentence_keys) FROM qabot_passages WHERE key = ANY(%s))"
+)
 
 
 def _vector(values: object) -> np.ndarray:
@@ -33,35 +41,41 @@ def _vector(values: object) -> np.ndarray:
 
 
 class _Candidates:
-    """The second trip: the candidates' passage vectors, sentence vectors and postings."""
+    """The second trip: the candidates' passages (:mod:`.pgrows`), passage vectors, sentence
+    vectors and postings."""
 
-    def __init__(self, view: Snapshot, lexical: PgLexical, terms: set[int]) -> None:
-        self.view, self.lexical, self.terms = view, lexical, terms
+    def __init__(
+        self, view: Snapshot, lexical: PgLexical, terms: set[int], rows: PassageRows
+    ) -> None:
+        self.view, self.lexical, self.terms, self.rows = view, lexical, terms, rows
         self.keys: set[int] = set()
         self.passages: dict[int, np.ndarray] = {}
         self.sentences: dict[int, np.ndarray] = {}
         self.postings = np.zeros((0, 4), dtype=np.int64)
 
-    def fetch(self, keys: list[int], sentence_keys: list[int]) -> None:
+    def fetch(self, keys: list[int]) -> None:
         passages = self.view.passages
         assert isinstance(passages, PgVectorIndex)
-        with passages.pool.connection() as conn, conn.pipeline():
+        missing = self.rows.missing(keys)
+        with checked(passages.pool, self.rows.generation) as conn:
             # binary: pgvector's text form takes ~1 ms a vector to parse
             p = conn.execute(_VECTORS.format(table=passages.table), (keys,), binary=True)
-            s = conn.execute(_VECTORS.format(table=SENTENCES), (sentence_keys,), binary=True)
+            r = conn.execute(ROWS, (missing,), binary=True) if missing else None
+            s = conn.execute(_SENTENCE_VECTORS, (keys,), binary=True)
             post = conn.execute(KEYS_OF, (keys,), binary=True) if self.terms else None
+        self.rows.keep(r.fetchall() if r else [])
         self.passages = {int(k): _vector(v) for k, v in p.fetchall()}
         self.sentences = {int(k): _vector(v) for k, v in s.fetchall()}
         found = post.fetchall() if post else []
         self.postings = pgkeys.postings(found, self.terms)
         self.keys = set(keys)
 
-    def rows(self, keys: list[int], terms: list[int]) -> np.ndarray:
+    def rows_of(self, keys: list[int], terms: list[int]) -> np.ndarray:
         """Postings of ``keys`` × ``terms``: from the trip when it covered them."""
         if not self.keys.issuperset(keys) or not self.terms.issuperset(terms):
-            with self.lexical.pool.connection() as conn:
-                found = conn.execute(KEYS_OF, (keys,), binary=True).fetchall()
-            return pgkeys.postings(found, terms)
+            with checked(self.lexical.pool, self.rows.generation) as conn:
+                cur = conn.execute(KEYS_OF, (keys,), binary=True)
+            return pgkeys.postings(cur.fetchall(), terms)
         rows = self.postings
         hit = np.isin(rows[:, 0], keys) & np.isin(rows[:, 1], terms)
         return rows[hit]
@@ -87,12 +101,7 @@ class _Passages(PgVectorIndex):
 
     def get(self, ids: np.ndarray) -> np.ndarray:
         keys = [int(k) for k in np.asarray(ids).tolist()]
-        view = self._trip.view
-        rows = view.sentence_rows(keys) if keys else []
-        ids_ = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-        sentences = view.sentence_vectors
-        assert isinstance(sentences, PgSentenceVectors)
-        self._trip.fetch(keys, sentences.keys[ids_].tolist())
+        self._trip.fetch(keys)
         out = np.zeros((len(keys), self.dim), dtype=np.float32)
         for i, key in enumerate(keys):
             if key in self._trip.passages:
@@ -118,7 +127,7 @@ class _Sentences(PgSentenceVectors):
         return super().search(vector, k)
 
     def get(self, ids: np.ndarray) -> np.ndarray:
-        keys = self.keys[np.asarray(ids, np.int64)].tolist()
+        keys = np.asarray(ids, np.int64).tolist()
         found = self._trip.sentences
         if not all(k in found for k in keys):
             return super().get(ids)
@@ -141,13 +150,16 @@ class _Lexical(PgLexical):
 
 def prime(
     snapshot: Snapshot,
+    rows: PassageRows,
     texts: Sequence[str],
     vector: np.ndarray | None,
     n: int,
     lexical_k: int,
 ) -> Snapshot:
-    """A view of ``snapshot`` for one question: what the retriever's candidate search will
-    ask (:meth:`Snapshot.for_question`) fetched in one round trip, the rest in one more."""
+    """A view of ``snapshot`` (whose passages ``rows`` holds) for one question: what the
+    retriever's candidate search will ask (:meth:`Snapshot.for_question`) fetched in one round
+    trip, the rest in one more; both read the snapshot's generation or raise
+    :class:`~qabot.index.snapshot.SnapshotMoved`."""
     passages, sentences, lexical = snapshot.passages, snapshot.sentence_vectors, snapshot.lexical
     assert isinstance(passages, PgVectorIndex) and isinstance(sentences, PgSentenceVectors)
     assert isinstance(lexical, PgLexical)
@@ -155,7 +167,7 @@ def prime(
     plans = {text: lexical.wanted(text) for text in dict.fromkeys(texts)}
     lookup = lexical.lookup_params(plans.values(), lexical_k)
     hits_sql = _HITS.format(table=passages.table)
-    with passages.pool.connection() as conn, conn.pipeline():  # one round trip
+    with checked(passages.pool, rows.generation) as conn:  # one round trip
         dense_cur = [
             conn.execute(hits_sql, (q, q, n))
             for q in (np.asarray(v, np.float32).reshape(-1) for v in dense)
@@ -172,15 +184,13 @@ def prime(
     ]
     sentence_hits = None
     if vector is not None and sentence_cur is not None:  # the retriever asks for 2n
-        ids = sentences._id
-        rows = sentence_cur.fetchall()
-        sentence_hits = (vector, 2 * n, [(ids[k], float(s)) for k, s in rows if k in ids])
-    rows = terms_cur.fetchall() if terms_cur else []
+        sentence_hits = (vector, 2 * n, [(int(k), float(s)) for k, s in sentence_cur.fetchall()])
+    found_rows = terms_cur.fetchall() if terms_cur else []
     view = copy.copy(snapshot)
-    trip = _Candidates(view, lexical, set())
+    trip = _Candidates(view, lexical, set(), rows)
     answers: dict[tuple[str, int], PgLexicalQuery] = {}
     for text, plan in plans.items():
-        found = lexical.answer(plan, rows, lexical_k, trip.rows)
+        found = lexical.answer(plan, found_rows, lexical_k, trip.rows_of)
         trip.terms |= found.term_ids()
         answers[(text, lexical_k)] = found
     view.passages = _Passages(passages, passage_hits, trip)

@@ -11,9 +11,10 @@ import psycopg
 
 from ..errors import QabotError
 from .bm25 import MAX_DF_SHARE, MIN_PRUNED_DF
+from .pgvectors import text_key
 
 #: The schema this qabot reads and writes.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: pg_advisory_lock keys: one for migrations, one for index builds (the store's ``lock()``).
 MIGRATE_LOCK = 0x71AB0001
 BUILD_LOCK = 0x71AB0002
@@ -165,13 +166,32 @@ SELECT term, {list_of} FROM qabot_postings WHERE term IN (
 DROP TABLE qabot_postings
 """
 
+# 5: each passage's sentence keys (qabot.index.pgvectors.text_key of each sentence, in order):
+# a reader fetches a question's sentence vectors with its passages, and finds the passages of
+# a sentence hit, without reading every passage's sentences (qabot.index.pgreader). Computed
+# in Python (:func:`_fill_sentence_keys`): the key is no hash PostgreSQL has.
+_V5 = "ALTER TABLE qabot_passages ADD COLUMN sentence_keys bigint[] NOT NULL DEFAULT '{}'"
+
+
+def _fill_sentence_keys(conn: psycopg.Connection) -> None:
+    rows = conn.execute("SELECT key, sentences FROM qabot_passages").fetchall()
+    with conn.cursor() as cur:
+        cur.executemany(
+            "UPDATE qabot_passages SET sentence_keys = %s WHERE key = %s",
+            [([text_key(s) for s in sentences], key) for key, sentences in rows],
+        )
+
+
 #: version → the SQL that reaches it from the version before.
 MIGRATIONS: dict[int, str] = {
     1: _V1,
     2: _V2,
     3: _V3.format(list_of=LIST_OF, hnsw=HNSW),
     4: _V4.format(list_of=LIST_OF, min_df=MIN_PRUNED_DF, share=MAX_DF_SHARE),
+    5: _V5,
 }
+#: version → what its migration computes in Python after its SQL (same transaction).
+FILLS = {5: _fill_sentence_keys}
 
 
 def schema_version(conn: psycopg.Connection) -> int:
@@ -211,6 +231,8 @@ def migrate(conn: psycopg.Connection, where: str) -> tuple[int, int]:
                 for statement in MIGRATIONS[version].split(";"):
                     if statement.strip():
                         conn.execute(statement)
+                if version in FILLS:
+                    FILLS[version](conn)
                 conn.execute("INSERT INTO qabot_schema VALUES (%s)", (version,))
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))

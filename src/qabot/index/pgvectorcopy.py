@@ -7,8 +7,11 @@ copy of all of them in float32 (6 GB), would not fit beside the rest of a build.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import psycopg
+from psycopg_pool import ConnectionPool
 
 from ..errors import REBUILD_HINT, IndexError_
 from .pgkeys import SIGNATURE, TRAILER
@@ -58,6 +61,15 @@ def stored_keys(conn: psycopg.Connection, table: str) -> np.ndarray:
         binary=True,
     ).fetchone()
     return np.frombuffer(bytes(row[0]) if row else b"", dtype=">i8").astype(np.int64)
+
+
+def stored_ids(pool: ConnectionPool, texts: Sequence[str]) -> np.ndarray:
+    """The row key of each text's stored sentence vector (-1 where none is stored): a
+    database keeps one row per text across generations, found by its key."""
+    keys = np.fromiter(map(text_key, texts), dtype=np.int64, count=len(texts))
+    with pool.connection() as conn:
+        stored = stored_keys(conn, SENTENCES)
+    return np.where(np.isin(keys, stored), keys, -1)
 
 
 def write_vectors(

@@ -7,7 +7,7 @@ staged here; the store writes them in the same transaction as everything else of
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterator, Mapping
 
 import numpy as np
 from pgvector import HalfVector
@@ -163,22 +163,26 @@ class PgVectorIndex:
 
 
 class PgSentenceVectors:
-    """One snapshot's sentence vectors, under its layout's ids (``texts[i]`` has id ``i``,
-    :func:`qabot.index.snapshot.sentence_layout`), read from the rows of those texts.
+    """A generation's sentence vectors, each under its text's row key (:func:`text_key`).
 
     Read-only: a build stages its sentence vectors in a fresh :class:`PgVectorIndex`.
     """
 
-    def __init__(self, pool: ConnectionPool, dim: int, texts: Sequence[str]) -> None:
+    def __init__(self, pool: ConnectionPool, dim: int, count: int | None = None) -> None:
         self.pool, self.dim = pool, dim
-        self.keys = np.fromiter(map(text_key, texts), dtype=np.int64, count=len(texts))
-        self._id = {key: i for i, key in enumerate(self.keys.tolist())}
+        self._count = count  # distinct texts; counted when first asked for if not known
 
     def __len__(self) -> int:
-        return len(self.keys)
+        if self._count is None:
+            with self.pool.connection() as conn:
+                row = conn.execute(f"SELECT count(*) FROM {SENTENCES}").fetchone()
+            self._count = int(row[0]) if row else 0
+        return self._count
 
     def ids(self) -> np.ndarray:
-        return np.arange(len(self.keys), dtype=np.int64)
+        with self.pool.connection() as conn:
+            rows = conn.execute(f"SELECT key FROM {SENTENCES} ORDER BY key").fetchall()
+        return np.array([r[0] for r in rows], dtype=np.int64)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         raise TypeError("a loaded snapshot's sentence vectors are read-only")
@@ -187,13 +191,11 @@ class PgSentenceVectors:
         raise TypeError("a loaded snapshot's sentence vectors are read-only")
 
     def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """The best ``k`` of the table, less texts this snapshot does not hold (a newer
-        build's)."""
-        hits = _search(self.pool, SENTENCES, vector, k)
-        return [(self._id[key], s) for key, s in hits if key in self._id]
+        """The best ``k`` of the table (the snapshot keeps those its passages hold)."""
+        return _search(self.pool, SENTENCES, vector, k)
 
     def get(self, ids: np.ndarray) -> np.ndarray:
-        return _fetch(self.pool, SENTENCES, self.keys[np.asarray(ids, np.int64)].tolist(), self.dim)
+        return _fetch(self.pool, SENTENCES, np.asarray(ids, np.int64).tolist(), self.dim)
 
 
 class _ByHash(Mapping[str, np.ndarray]):

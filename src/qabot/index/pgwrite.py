@@ -25,7 +25,7 @@ from ..errors import REBUILD_HINT, IndexError_
 from . import pgkeys, pgvectorcopy
 from .pglexical import Change, PgLexical
 from .pgschema import HNSW
-from .pgvectors import SENTENCES
+from .pgvectors import SENTENCES, text_key
 from .snapshot import Snapshot
 
 log = logging.getLogger(__name__)
@@ -217,7 +217,7 @@ def _write_passages(
         gone = list(stored.keys() - {c.key for c in snapshot.chunks})
         if gone:
             conn.execute("DELETE FROM qabot_passages WHERE key = ANY(%s)", (gone,))
-    columns = "key, position, hash, record, sentences, digest, keys, n_keys"
+    columns = "key, position, hash, record, sentences, digest, keys, n_keys, sentence_keys"
     if full:
         target = "qabot_passages"
     else:
@@ -251,16 +251,18 @@ def _write_passages(
                 analysed = dict(zip(new, lexical.analyse(new, texts), strict=True))
             for row in rows:
                 blob, length = analysed.get(row[0]) or (None, None)
+                sentence_keys = [text_key(s) for s in row[4]]  # (:mod:`.pgreader`)
                 row[3], row[4] = Jsonb(row[3]), Jsonb(row[4])
-                copy.write_row((*row, blob, length))
+                copy.write_row((*row, blob, length, sentence_keys))
             written += len(rows)
     if written and not full:
         conn.execute(
             f"INSERT INTO qabot_passages ({columns}) SELECT key, position, hash, record, "
-            "sentences, digest, coalesce(keys, ''::bytea), coalesce(n_keys, 0) "
+            "sentences, digest, coalesce(keys, ''::bytea), coalesce(n_keys, 0), sentence_keys "
             "FROM qabot_new_passages ON CONFLICT (key) DO UPDATE SET position = "
             "EXCLUDED.position, hash = EXCLUDED.hash, record = EXCLUDED.record, "
             "sentences = EXCLUDED.sentences, digest = EXCLUDED.digest, "
+            "sentence_keys = EXCLUDED.sentence_keys, "
             "keys = CASE WHEN EXCLUDED.key = ANY(%s) THEN EXCLUDED.keys "
             "ELSE qabot_passages.keys END, "
             "n_keys = CASE WHEN EXCLUDED.key = ANY(%s) THEN EXCLUDED.n_keys "

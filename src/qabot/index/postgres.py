@@ -1,10 +1,10 @@
 """Snapshots in PostgreSQL with pgvector: one index shared by many bot replicas and indexers.
 
 What a retriever searches stays in the database: the vector legs are pgvector HNSW searches,
-the lexical leg is SQL over stored postings (:mod:`.pglexical`), and only the passages' text
-and metadata of the current generation are held in memory (to render answers). A commit is
-one transaction (:mod:`.pgwrite`); builds are serialised by an advisory lock; the schema is
-created and migrated by qabot (:mod:`.pgschema`).
+the lexical leg is SQL over stored postings (:mod:`.pglexical`), and a question's passages are
+read with its candidates (:mod:`.pgreader`): a reader loads a generation's manifest only. A
+commit is one transaction (:mod:`.pgwrite`); builds are serialised by an advisory lock; the
+schema is created and migrated by qabot (:mod:`.pgschema`).
 """
 
 from __future__ import annotations
@@ -12,10 +12,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
 from psycopg.conninfo import conninfo_to_dict
@@ -27,10 +26,11 @@ from ..bridge import Bridge
 from ..config import DEFAULT_ANN_THRESHOLD
 from ..encoder import Encoder
 from ..errors import DatabaseError, QabotError
-from . import pgbase, pgquery, pgschema, pgwrite
+from . import pgbase, pgreader, pgschema, pgwrite
 from .pglexical import PgLexical
-from .pgvectors import PgSentenceVectors, PgVectorIndex
-from .snapshot import Snapshot, sentence_layout
+from .pgreader import PgSnapshot
+from .pgvectors import PgVectorIndex
+from .snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -146,33 +146,6 @@ def close_pool(url: str) -> None:
         pool.close()
 
 
-class PgSnapshot(Snapshot):
-    """A generation in the database: vectors and postings stay there, searched per question."""
-
-    passages: PgVectorIndex
-    sentence_vectors: PgSentenceVectors
-
-    def prepare_search(self) -> Snapshot:
-        # The layout only (vectors stay there), on the snapshot: each question's view is a
-        # copy of it, which would otherwise compute it again.
-        _ = self._starts, self._owners, self.by_key, self._position
-        return self
-
-    def vectors_by_hash(self) -> Mapping[str, np.ndarray]:
-        return self.passages.by_hash({c.hash for c in self.chunks})
-
-    def for_question(
-        self,
-        texts: Sequence[str],
-        vector: np.ndarray | None,
-        n: int,
-        lexical_k: int,
-    ) -> Snapshot:
-        """A view that fetched what the question will ask for in one round trip (and the
-        candidates' vectors and postings in one more): :mod:`.pgquery`."""
-        return pgquery.prime(self, texts, vector, n, lexical_k)
-
-
 class PostgresStore:
     """The snapshots of one database (``QABOT_DATABASE_URL``)."""
 
@@ -228,39 +201,12 @@ class PostgresStore:
             raise _unreachable(self.url, exc) from exc
 
     def load(self) -> PgSnapshot:
+        """The current generation as a reader searches it: its manifest, not its passages
+        (read per question, :mod:`.pgreader`)."""
         try:
-            with self.pool.connection() as conn, conn.transaction():
-                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                head = conn.execute(f"SELECT {pgbase.HEAD} FROM qabot_manifest").fetchone()
-                chunks, sentences = pgbase.read_passages(conn) if head is not None else ([], {})
+            return pgreader.load(self.pool, self.location, self.ann_threshold)
         except (psycopg.OperationalError, PoolTimeout) as exc:
             raise _unreachable(self.url, exc) from exc
-        generation, model, dim, prompts, built, n, total_keys, _ = pgbase.check_head(
-            head, len(chunks), self.location
-        )
-        keys = {c.key for c in chunks}
-        texts, sentence_ids = sentence_layout(chunks, sentences)
-        snapshot = PgSnapshot(
-            model=model,
-            dim=dim,
-            chunks=chunks,
-            sentences=sentences,
-            passages=PgVectorIndex(
-                self.pool,
-                "qabot_passage_vectors",
-                dim,
-                count=n,
-                known=keys,
-                ann_threshold=self.ann_threshold,
-            ),
-            sentence_vectors=PgSentenceVectors(self.pool, dim, texts),
-            lexical=PgLexical(self.pool, n, total_keys, known=keys),
-            prompts=dict(prompts),
-            built=built,
-            name=pgwrite.generation_name(generation),
-            sentence_ids=sentence_ids,
-        )
-        return snapshot
 
     def load_for_update(self) -> Snapshot:
         """The current generation as `qabot index` updates it (:mod:`.pgbase`): keys and

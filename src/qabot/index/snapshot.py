@@ -9,9 +9,10 @@ one place that says which vector each sentence uses.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TypeVar
 
 import numpy as np
 
@@ -23,6 +24,27 @@ from ..results import ArticleInfo
 from .legs import LexicalLeg
 from .passages import PassageTable
 from .vectors import VectorIndex
+
+
+class SnapshotMoved(Exception):
+    """The store moved on to a newer generation while a reader was reading its snapshot (a
+    database reader reads passages per question): load the new one and ask again."""
+
+
+#: Times a read starts again on a newer snapshot committed while it was read.
+MOVES = 3
+T = TypeVar("T")
+
+
+def again_if_moved(read: Callable[[], T], reload: Callable[[], object]) -> T:
+    """``read()``, done again after ``reload()`` (which swaps to the store's newer snapshot)
+    each time the store moved on under it (:class:`SnapshotMoved`), at most :data:`MOVES`."""
+    for _ in range(MOVES):
+        try:
+            return read()
+        except SnapshotMoved:
+            reload()
+    return read()
 
 
 def sentence_layout(
@@ -44,7 +66,7 @@ class Snapshot:
 
     model: str  # the encoder's model_id: vectors of another model cannot be compared
     dim: int
-    chunks: Sequence[Chunk]  # a list, or a store's PassageTable (passages built on access)
+    chunks: Sequence[Chunk]  # a list, a PassageTable, or a database reader's lazy sequence
     sentences: Mapping[int, list[str]]  # passage key → its sentences, in order
     passages: VectorIndex  # one vector per passage, under chunk.key
     sentence_vectors: VectorIndex  # one vector per distinct sentence text, under its id
