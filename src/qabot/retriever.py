@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -142,7 +143,7 @@ class Retriever:
         ``history``: the same user's earlier questions (str or :class:`Turn`), oldest first;
         a follow-up that leans on them is searched in their context (qabot.conversation).
         """
-        search = lambda: self._search(question, k, mode, vector, history)  # noqa: E731
+        search = partial(self._search, question, k, mode, vector, history)
         return again_if_moved(search, self.refresh)[0]
 
     def _search(
@@ -340,7 +341,7 @@ class Retriever:
             raise QuestionError("the question is empty")
         if not is_question(question, self._snapshot.lexical.knows):
             return Answer(question=question, passages=[], found=False)
-        search = lambda: self._search(question, k, mode, vector, history)  # noqa: E731
+        search = partial(self._search, question, k, mode, vector, history)
         passages, used, vector = again_if_moved(search, self.refresh)
         found = bool(passages) and passages[0].confidence >= self.settings.min_confidence
         answer = Answer(
