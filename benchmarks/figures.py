@@ -751,6 +751,24 @@ def edit_memory(name: str = "edit_memory.json") -> str:
     return "\n".join(rows)
 
 
+def onnx_question(name: str) -> str:
+    """``onnx_question.py``: one question's ms and the build slice's seconds, per session arm."""
+    r = _load(name)
+    rows = ["| arm | question p50 ms | p95 ms | CPU ms a question | build slice CPU s | wall s "
+            "| min cosine |", "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for arm, a in r["arms"].items():
+        rows.append(f"| {arm} | {a['question_ms']['p50']:.2f} | {a['question_ms']['p95']:.2f} "
+                    f"| {a['question_cpu_ms']:.2f} | {a['build_cpu_s']:.2f} "
+                    f"| {a['build_wall_s']:.2f} | {a['min_cosine']} |")  # fmt: skip
+    before, after = r["load_average"]["before"][0], r["load_average"]["after"][0]
+    slice_ = r["build_slice"]
+    tokens = r["parts_ms"]["tokens_p50"]
+    rows += ["", f"{r['questions']} ARCD questions (median {tokens} tokens); build slice "
+             f"{slice_['texts']} texts ({slice_['passages']} passages + sentences), "
+             f"{slice_['rounds']} rounds; load average {before:.1f} before, {after:.1f} after."]
+    return "\n".join(rows)
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "arcd": arcd, "crossval": crossval, "english": english, "lexical": lexical, "load": load,
     "load-arms": load_arms,
@@ -768,6 +786,8 @@ TABLES: dict[str, Callable[[], str]] = {
     "build-wave7": lambda: build_wave6("build_throughput-wave7.json"),
     "edit-memory": edit_memory,
     "edit-memory-300k": lambda: edit_memory("edit_memory_300k.json"),
+    "onnx-question-prioritised": lambda: onnx_question("onnx_question-wave8-prioritised.json"),
+    "onnx-question-contended": lambda: onnx_question("onnx_question-wave8-contended.json"),
 }  # fmt: skip
 
 

@@ -5,7 +5,8 @@ them without costing the build (issue 12, wave 8).
         [--start 100 --count 40] [--rounds 2] [--json PATH]
 
 Every arm is the shipped ``OnnxEncoder`` with its session swapped for one made from the same
-model file with other options (or from the transformer optimiser's fused graph). Reported:
+model file with other options, or from the transformer optimiser's fusions of it (with the
+fused export shipped since wave 8, "fused" arms fuse an already fused graph). Reported:
 
 - ``question_ms``: wall ms of ``encode_queries([q])`` for ARCD questions, the arms taking turns
   question by question so load changes hit all alike (p50/p95);
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 
 from qabot.arabic import split_sentences
@@ -160,6 +162,7 @@ def main() -> None:
         for graph in {ARMS[n][2] for n in names} - {"export"}:
             graphs[graph] = str(Path(tmp) / f"{graph}.onnx")
             fuse(model_path, graphs[graph], shipped.dim, attention=graph == "fused")
+        operators = {g: len(onnx.load(path).graph.node) for g, path in graphs.items()}
         encoders: dict[str, OnnxEncoder] = {}
         start_s: dict[str, float] = {}
         for name in names:
@@ -227,6 +230,8 @@ def main() -> None:
         "questions": len(questions),
         "build_slice": {"passages": len(passages), "texts": len(texts), "rounds": args.rounds},
         "onnxruntime": ort.__version__,
+        "model": model_path,
+        "operators": operators,
         "load_average": {"before": load_before, "after": load_after},
         "arms": {n: per_arm(n) for n in names},
         "parts_ms": breakdown,
