@@ -131,11 +131,16 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="default: results/bench_encoder[-compare].json")
     ap.add_argument("--baseline", type=Path, help="another qabot src folder, run in turns")
     ap.add_argument("--rounds", type=int, default=2, help="runs per tree with --baseline")
+    ap.add_argument(
+        "--questions-only", action="store_true",
+        help="skip the torch build and the embedding timings (questions and search only)",
+    )  # fmt: skip
     args = ap.parse_args()
     name = "bench_encoder-compare.json" if args.baseline else "bench_encoder.json"
     args.json = args.json or RESULTS / name
     if args.baseline:
         options = [args.file, "--queries", str(args.queries), "--limit", str(args.limit)]
+        options += ["--questions-only"] if args.questions_only else []
         compare(args, [*options, "--onnx-batch-tokens", str(args.onnx_batch_tokens)])
         return
     settings = Settings()
@@ -160,7 +165,9 @@ def main() -> None:
         build: dict[str, float] = {}
         build_cpu: dict[str, float] = {}
         stores: dict[str, FileStore] = {}
-        for name, enc in (("torch", torch_enc), ("onnx", onnx_enc)):
+        backends = (("onnx", onnx_enc),) if args.questions_only else (
+            ("torch", torch_enc), ("onnx", onnx_enc))  # fmt: skip
+        for name, enc in backends:
             store = stores[name] = FileStore(Path(tmp) / name)
             build[name] = clocked(
                 lambda e=enc, s=store: index_chunks(chunks, s, e, batch=batch), build_cpu, name
@@ -172,12 +179,14 @@ def main() -> None:
             "onnx, longest first": lambda: embed_longest_first(onnx_enc, texts, batch * 8),
             "torch, longest first": lambda: embed_longest_first(torch_enc, texts, batch * 8),
         }
-        embed = {name: clocked(arm, embed_cpu, name) for name, arm in arms.items()}
+        embed = {} if args.questions_only else {
+            name: clocked(arm, embed_cpu, name) for name, arm in arms.items()}  # fmt: skip
         default_tokens, onnx_enc.batch_tokens = onnx_enc.batch_tokens, args.onnx_batch_tokens
         name = f"onnx, longest first, {args.onnx_batch_tokens} tokens a call"
-        embed[name] = clocked(
-            lambda: embed_longest_first(onnx_enc, texts, batch * 8), embed_cpu, name
-        )
+        if not args.questions_only:
+            embed[name] = clocked(
+                lambda: embed_longest_first(onnx_enc, texts, batch * 8), embed_cpu, name
+            )
         onnx_enc.batch_tokens = default_tokens
 
         say("questions")
@@ -200,7 +209,7 @@ def main() -> None:
         "query_ms": {k: {"p50": pct(v, 50), "p95": pct(v, 95)} for k, v in ms.items()},
         "search_over_torch_encode_p50": round(pct(ms["search"], 50) / pct(ms["torch"], 50), 3),
         "build_s": {k: round(v, 2) for k, v in build.items()},
-        "build_speedup": round(build["torch"] / build["onnx"], 2),
+        "build_speedup": round(build["torch"] / build["onnx"], 2) if "torch" in build else None,
         "build_cpu_s": build_cpu,
         "embed_s": {k: round(v, 2) for k, v in embed.items()},
         "embed_cpu_s": embed_cpu,
