@@ -769,6 +769,25 @@ def onnx_question(name: str) -> str:
     return "\n".join(rows)
 
 
+def encoder_compare(name: str) -> str:
+    """``bench_encoder.py --baseline``: each run of each tree, in the order they ran."""
+    r = _load(name)
+    rows = ["| run | torch encode p50 ms | ONNX encode p50 ms | `Retriever.search` p50 ms "
+            "| search ÷ torch encode | ONNX build CPU s | ONNX embedding CPU s | load |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for i in range(r["rounds"]):
+        for arm in r["runs"]:
+            x = r["runs"][arm][i]
+            q = x["query_ms"]
+            build = x.get("build_cpu_s", {}).get("onnx", "")
+            embed = x.get("embed_cpu_s", {}).get("onnx, longest first", "")
+            load = x["load_average"]["before"][0]
+            rows.append(f"| {arm} {i + 1} | {q['torch']['p50']} | {q['onnx']['p50']} "
+                        f"| {q['search']['p50']} | {x['search_over_torch_encode_p50']} "
+                        f"| {build} | {embed} | {load:.1f} |")  # fmt: skip
+    return "\n".join(rows)
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "arcd": arcd, "crossval": crossval, "english": english, "lexical": lexical, "load": load,
     "load-arms": load_arms,
@@ -788,6 +807,9 @@ TABLES: dict[str, Callable[[], str]] = {
     "edit-memory-300k": lambda: edit_memory("edit_memory_300k.json"),
     "onnx-question-prioritised": lambda: onnx_question("onnx_question-wave8-prioritised.json"),
     "onnx-question-contended": lambda: onnx_question("onnx_question-wave8-contended.json"),
+    "onnx-question-lowload": lambda: onnx_question("onnx_question-wave8-lowload.json"),
+    "encoder-wave8": lambda: encoder_compare("bench_encoder-wave8-compare.json"),
+    "encoder-wave8-busy": lambda: encoder_compare("bench_encoder-wave8-questions-busy.json"),
 }  # fmt: skip
 
 
