@@ -44,7 +44,7 @@ def onnx_dir(converted: Path) -> Path:
 def _fuse(raw: Path, out: Path, config: dict[str, Any]) -> dict[str, int]:
     """ONNX Runtime's BERT fusions of the export ``raw``, written to ``out``: ~100 operators
     instead of ~480 (one attention operator a layer, its three projections in one product).
-    One question then costs ~10 % less, and on free cores the build's embedding too
+    One question then costs 10-16 % less and the build's embedding the same, within noise
     (benchmarks/README.md, "ONNX question latency, wave 8"); the vectors are the same."""
     from onnxruntime.transformers import optimizer
 
