@@ -1,7 +1,7 @@
 """The ONNX Runtime backend against torch, side by side in one run (issue 12).
 
     python benchmarks/bench_encoder.py [FILE.retrieval.json] [--queries 200] [--limit N]
-        [--onnx-batch-tokens 1024] [--json benchmarks/results/bench_encoder.json]
+        [--onnx-batch-tokens 1024] [--baseline SRC --rounds 2] [--json PATH]
 
 - question encoding, one question at a time: torch p50/p95 and ONNX p50/p95, the two backends
   interleaved question by question so load changes hit both alike;
@@ -13,7 +13,14 @@
   all texts (the build's order now), and ONNX with ``--onnx-batch-tokens`` tokens per call
   (``encoder.BATCH_TOKENS`` otherwise).
 
-``--limit N`` takes the first N passages (and their sentences), for a quick look.
+``--limit N`` takes the first N passages (and their sentences), for a quick look. Builds and
+embeddings also report process CPU seconds (``build_cpu_s``, ``embed_cpu_s``), steadier than
+wall seconds on a shared machine.
+
+``--baseline SRC`` compares two qabot source trees (e.g. ``git archive <commit> src | tar -x -C
+/tmp/base``): the whole measurement runs ``--rounds`` times per tree, each run in its own
+process, the trees taking turns (baseline, this, baseline, this…); the JSON holds every run and
+each tree's ``search_over_torch_encode_p50`` per round.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -52,6 +60,14 @@ def timed(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - start
 
 
+def clocked(fn: Callable[[], Any], cpu: dict[str, float], name: str) -> float:
+    """Wall seconds of ``fn``; its process CPU seconds go to ``cpu[name]``."""
+    start = time.process_time()
+    wall = timed(fn)
+    cpu[name] = round(time.process_time() - start, 2)
+    return wall
+
+
 def embed_file_order(encoder: Encoder, texts: list[str], step: int) -> None:
     """The build's embedding before issue 12: slices in file order."""
     for i in range(0, len(texts), step):
@@ -69,14 +85,64 @@ def say(what: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {what}", file=sys.stderr, flush=True)
 
 
+def compare(args: argparse.Namespace, options: list[str]) -> None:
+    """Run the measurement on this tree and on ``args.baseline``, in turns, each in a process."""
+    this = Path(__file__).resolve().parents[1] / "src"
+    arms = {"baseline": args.baseline.resolve(), "this": this}
+    runs: dict[str, list[dict[str, Any]]] = {arm: [] for arm in arms}
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.rounds):
+            for arm, src in arms.items():
+                out = Path(tmp) / f"{arm}-{r}.json"
+                env = os.environ | {"PYTHONPATH": str(src)}
+                say(f"round {r + 1}: {arm} ({src})")
+                subprocess.run(
+                    [sys.executable, __file__, *options, "--json", str(out)],
+                    env=env, check=True, stdout=subprocess.DEVNULL,
+                )  # fmt: skip
+                runs[arm].append(json.loads(out.read_text(encoding="utf-8")))
+    result = {
+        "arms": {arm: str(src) for arm, src in arms.items()},
+        "rounds": args.rounds,
+        "search_over_torch_encode_p50": {
+            arm: [run["search_over_torch_encode_p50"] for run in rs] for arm, rs in runs.items()
+        },
+        "onnx_encode_p50_ms": {
+            arm: [run["query_ms"]["onnx"]["p50"] for run in rs] for arm, rs in runs.items()
+        },
+        "search_p50_ms": {
+            arm: [run["query_ms"]["search"]["p50"] for run in rs] for arm, rs in runs.items()
+        },
+        "load_average": {"before": load_before, "after": os.getloadavg()},
+        "runs": runs,
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=2))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("file", nargs="?", default=str(ARCD))
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--limit", type=int, default=0, help="first N passages only (0: all)")
     ap.add_argument("--onnx-batch-tokens", type=int, default=1024)
-    ap.add_argument("--json", type=Path, default=RESULTS / "bench_encoder.json")
+    ap.add_argument("--json", type=Path, help="default: results/bench_encoder[-compare].json")
+    ap.add_argument("--baseline", type=Path, help="another qabot src folder, run in turns")
+    ap.add_argument("--rounds", type=int, default=2, help="runs per tree with --baseline")
+    ap.add_argument(
+        "--questions-only", action="store_true",
+        help="skip the torch build and the embedding timings (questions and search only)",
+    )  # fmt: skip
     args = ap.parse_args()
+    name = "bench_encoder-compare.json" if args.baseline else "bench_encoder.json"
+    args.json = args.json or RESULTS / name
+    if args.baseline:
+        options = [args.file, "--queries", str(args.queries), "--limit", str(args.limit)]
+        options += ["--questions-only"] if args.questions_only else []
+        compare(args, [*options, "--onnx-batch-tokens", str(args.onnx_batch_tokens)])
+        return
     settings = Settings()
     batch = settings.batch_size
     torch_enc = load_encoder(settings.model_copy(update={"backend": "torch"}))
@@ -97,24 +163,30 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         build: dict[str, float] = {}
+        build_cpu: dict[str, float] = {}
         stores: dict[str, FileStore] = {}
-        for name, enc in (("torch", torch_enc), ("onnx", onnx_enc)):
+        backends = (("onnx", onnx_enc),) if args.questions_only else (
+            ("torch", torch_enc), ("onnx", onnx_enc))  # fmt: skip
+        for name, enc in backends:
             store = stores[name] = FileStore(Path(tmp) / name)
-            build[name] = timed(lambda e=enc, s=store: index_chunks(chunks, s, e, batch=batch))
+            build[name] = clocked(
+                lambda e=enc, s=store: index_chunks(chunks, s, e, batch=batch), build_cpu, name
+            )
         say("embedding alone, four ways")
-        embed = {
-            "torch, file order (before)": timed(
-                lambda: embed_file_order(torch_enc, texts, batch * 8)
-            ),
-            "onnx, longest first": timed(lambda: embed_longest_first(onnx_enc, texts, batch * 8)),
-            "torch, longest first": timed(
-                lambda: embed_longest_first(torch_enc, texts, batch * 8)
-            ),
+        embed_cpu: dict[str, float] = {}
+        arms: dict[str, Callable[[], None]] = {
+            "torch, file order (before)": lambda: embed_file_order(torch_enc, texts, batch * 8),
+            "onnx, longest first": lambda: embed_longest_first(onnx_enc, texts, batch * 8),
+            "torch, longest first": lambda: embed_longest_first(torch_enc, texts, batch * 8),
         }
+        embed = {} if args.questions_only else {
+            name: clocked(arm, embed_cpu, name) for name, arm in arms.items()}  # fmt: skip
         default_tokens, onnx_enc.batch_tokens = onnx_enc.batch_tokens, args.onnx_batch_tokens
-        embed[f"onnx, longest first, {args.onnx_batch_tokens} tokens a call"] = timed(
-            lambda: embed_longest_first(onnx_enc, texts, batch * 8)
-        )
+        name = f"onnx, longest first, {args.onnx_batch_tokens} tokens a call"
+        if not args.questions_only:
+            embed[name] = clocked(
+                lambda: embed_longest_first(onnx_enc, texts, batch * 8), embed_cpu, name
+            )
         onnx_enc.batch_tokens = default_tokens
 
         say("questions")
@@ -137,8 +209,10 @@ def main() -> None:
         "query_ms": {k: {"p50": pct(v, 50), "p95": pct(v, 95)} for k, v in ms.items()},
         "search_over_torch_encode_p50": round(pct(ms["search"], 50) / pct(ms["torch"], 50), 3),
         "build_s": {k: round(v, 2) for k, v in build.items()},
-        "build_speedup": round(build["torch"] / build["onnx"], 2),
+        "build_speedup": round(build["torch"] / build["onnx"], 2) if "torch" in build else None,
+        "build_cpu_s": build_cpu,
         "embed_s": {k: round(v, 2) for k, v in embed.items()},
+        "embed_cpu_s": embed_cpu,
         "embed_texts_per_s": {k: round(len(texts) / v, 1) for k, v in embed.items()},
         "load_average": {"before": load_before, "after": load_after},
     }

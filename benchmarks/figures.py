@@ -782,6 +782,43 @@ def edit_memory(name: str = "edit_memory.json") -> str:
     return "\n".join(rows)
 
 
+def onnx_question(name: str) -> str:
+    """``onnx_question.py``: one question's ms and the build slice's seconds, per session arm."""
+    r = _load(name)
+    rows = ["| arm | question p50 ms | p95 ms | CPU ms a question | build slice CPU s | wall s "
+            "| min cosine |", "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for arm, a in r["arms"].items():
+        rows.append(f"| {arm} | {a['question_ms']['p50']:.2f} | {a['question_ms']['p95']:.2f} "
+                    f"| {a['question_cpu_ms']:.2f} | {a['build_cpu_s']:.2f} "
+                    f"| {a['build_wall_s']:.2f} | {a['min_cosine']} |")  # fmt: skip
+    before, after = r["load_average"]["before"][0], r["load_average"]["after"][0]
+    slice_ = r["build_slice"]
+    tokens = r["parts_ms"]["tokens_p50"]
+    rows += ["", f"{r['questions']} ARCD questions (median {tokens} tokens); build slice "
+             f"{slice_['texts']} texts ({slice_['passages']} passages + sentences), "
+             f"{slice_['rounds']} rounds; load average {before:.1f} before, {after:.1f} after."]
+    return "\n".join(rows)
+
+
+def encoder_compare(name: str) -> str:
+    """``bench_encoder.py --baseline``: each run of each tree, in the order they ran."""
+    r = _load(name)
+    rows = ["| run | torch encode p50 ms | ONNX encode p50 ms | `Retriever.search` p50 ms "
+            "| search ÷ torch encode | ONNX build CPU s | ONNX embedding CPU s | load |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for i in range(r["rounds"]):
+        for arm in r["runs"]:
+            x = r["runs"][arm][i]
+            q = x["query_ms"]
+            build = x.get("build_cpu_s", {}).get("onnx", "")
+            embed = x.get("embed_cpu_s", {}).get("onnx, longest first", "")
+            load = x["load_average"]["before"][0]
+            rows.append(f"| {arm} {i + 1} | {q['torch']['p50']} | {q['onnx']['p50']} "
+                        f"| {q['search']['p50']} | {x['search_over_torch_encode_p50']} "
+                        f"| {build} | {embed} | {load:.1f} |")  # fmt: skip
+    return "\n".join(rows)
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "arcd": arcd, "crossval": crossval, "english": english, "lexical": lexical, "load": load,
     "load-arms": load_arms,
@@ -800,6 +837,11 @@ TABLES: dict[str, Callable[[], str]] = {
     "build-wave8": lambda: build_wave6("build_throughput-wave8.json"),
     "edit-memory": edit_memory,
     "edit-memory-300k": lambda: edit_memory("edit_memory_300k.json"),
+    "onnx-question-prioritised": lambda: onnx_question("onnx_question-wave8-prioritised.json"),
+    "onnx-question-contended": lambda: onnx_question("onnx_question-wave8-contended.json"),
+    "onnx-question-lowload": lambda: onnx_question("onnx_question-wave8-lowload.json"),
+    "encoder-wave8": lambda: encoder_compare("bench_encoder-wave8-compare.json"),
+    "encoder-wave8-busy": lambda: encoder_compare("bench_encoder-wave8-questions-busy.json"),
 }  # fmt: skip
 
 

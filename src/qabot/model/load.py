@@ -169,6 +169,9 @@ def _open_onnx(folder: Path, converted: Path) -> OnnxEncoder:
     # Its threads sleep when idle instead of spinning: on 2 shared cores a spinning thread
     # takes the CPU the event loop and the other workers need (measured: twice the CPU per
     # batch under load, for no gain in wall time; benchmarks/README.md, "Speed, round 2").
+    # Spinning within a run only (``session.force_spinning_stop``) made a question ~25 % faster
+    # on free cores, but 1.6-3x slower while other processes held them ("ONNX question latency,
+    # wave 8"), so they still sleep.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(
         str(folder / ONNX_FILE), options, providers=["CPUExecutionProvider"]
