@@ -148,14 +148,11 @@ class PgSnapshot(Snapshot):
         return [row.keys for row in self._read.get(keys)]
 
     def sentence_passages(self, vector: np.ndarray, k: int) -> list[int]:
-        if self.owners is None or self.passages.approximate:
-            return []
-        out: list[int] = []
-        for key, _ in self.sentence_vectors.search(vector, k):
-            out.extend(self.owners.of(key)[: k - len(out)].tolist())
-            if len(out) >= k:
-                break
-        return out
+        return [] if self.owners is None else super().sentence_passages(vector, k)
+
+    def holders(self, sid: int) -> np.ndarray:
+        assert self.owners is not None
+        return self.owners.of(sid)
 
     def for_question(
         self,

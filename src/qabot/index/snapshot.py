@@ -240,13 +240,17 @@ class Snapshot:
         """
         if getattr(self.passages, "approximate", False):
             return []
-        keys, offsets = self._owners
         out: list[int] = []
         for sid, _ in self.sentence_vectors.search(vector, k):
-            out.extend(keys[offsets[sid] : offsets[sid + 1]][: k - len(out)].tolist())
+            out.extend(self.holders(sid)[: k - len(out)].tolist())
             if len(out) >= k:
                 break
         return out
+
+    def holders(self, sid: int) -> np.ndarray:
+        """The keys of the passages holding sentence vector ``sid``'s text, in passage order."""
+        keys, offsets = self._owners
+        return keys[offsets[sid] : offsets[sid + 1]]
 
     def for_question(
         self,
