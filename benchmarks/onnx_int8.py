@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -45,7 +46,14 @@ def main() -> None:
     source = onnx_dir(model_dir(settings.cache_dir.expanduser().resolve())) / ONNX_FILE
     with tempfile.TemporaryDirectory() as tmp:
         int8_path = Path(tmp) / "model-int8.onnx"
-        quantize_dynamic(source, int8_path, weight_type=QuantType.QInt8)
+        # The export is fused (com.microsoft operators that shape inference cannot type):
+        # its tensors are float32, so say so.
+        quantize_dynamic(
+            source,
+            int8_path,
+            weight_type=QuantType.QInt8,
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
         int8 = OnnxEncoder(
             ort.InferenceSession(str(int8_path), providers=["CPUExecutionProvider"]),
             fp32.tokenizer,
