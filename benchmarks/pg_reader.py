@@ -27,8 +27,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE))
@@ -42,28 +40,13 @@ SRC = HERE.parent / "src"
 
 
 def phase_reader(url: str, cache: Path, threshold: int) -> dict[str, Any]:
-    """One fresh reader: load, RSS, query times, every question's top 5."""
+    """One fresh reader: load, RSS, query times, the article listing, every question's top 5."""
     import qabot
-    from qabot.config import Settings
-    from qabot.index.postgres import PostgresStore
-    from qabot.retriever import Retriever
 
+    retriever, figures = pg_scale.fresh_reader(url, cache, threshold)
+    out: dict[str, Any] = {"code": str(Path(qabot.__file__).parent.parent)} | figures
     real = scale.real_parts(cache)
     questions, texts = real["questions"], real["question_texts"].tolist()
-    encoder = scale.StreamEncoder(real["passages"], seed=0)
-    before = scale.rss_mb()
-    t, c = time.perf_counter(), time.process_time()
-    store = PostgresStore(url, ann_threshold=threshold)
-    retriever = Retriever(store, encoder, Settings())  # type: ignore[arg-type]
-    out: dict[str, Any] = {"code": str(Path(qabot.__file__).parent.parent)}
-    out["load_s"] = round(time.perf_counter() - t, 3)
-    out["load_cpu_s"] = round(time.process_time() - c, 3)
-    out["rss_mb"], out["rss_index_mb"] = round(scale.rss_mb()), round(scale.rss_mb() - before)
-    times, cpu = scale.timed_questions(retriever, texts, questions)
-    out["query_p50_ms"] = round(float(np.percentile(times, 50)), 2)
-    out["query_p95_ms"] = round(float(np.percentile(times, 95)), 2)
-    out["query_cpu_p50_ms"] = round(float(np.percentile(cpu, 50)), 2)
-    out["query_cpu_p95_ms"] = round(float(np.percentile(cpu, 95)), 2)
     out["rss_queried_mb"] = round(scale.rss_mb())
     t = time.perf_counter()
     listed = retriever.articles()  # (the bot's /sources; here a GROUP BY)

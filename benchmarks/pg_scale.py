@@ -176,8 +176,9 @@ def exact_top10(url: str, questions: np.ndarray, step: int = 50_000) -> list[set
     return [set(row.tolist()) for row in keys]
 
 
-def phase_query(n: int, url: str, cache: Path, threshold: int) -> dict[str, Any]:
-    """A fresh reader: load time and RSS, the non-encoding query time, HNSW recall@10."""
+def fresh_reader(url: str, cache: Path, threshold: int) -> tuple[Any, dict[str, Any]]:
+    """A fresh reader of the database (the qabot on ``sys.path``: pg_reader.py runs another's)
+    and its figures: load time and RSS, then the non-encoding time of scale.py's questions."""
     from qabot.config import Settings
     from qabot.index.postgres import PostgresStore
     from qabot.retriever import Retriever
@@ -189,14 +190,21 @@ def phase_query(n: int, url: str, cache: Path, threshold: int) -> dict[str, Any]
     t, c = time.perf_counter(), time.process_time()
     store = PostgresStore(url, ann_threshold=threshold)
     retriever = Retriever(store, encoder, Settings())  # type: ignore[arg-type]
-    out: dict[str, Any] = {"load_s": round(time.perf_counter() - t, 2)}
-    out["load_cpu_s"] = round(time.process_time() - c, 2)
+    out: dict[str, Any] = {"load_s": round(time.perf_counter() - t, 3)}
+    out["load_cpu_s"] = round(time.process_time() - c, 3)
     out["rss_mb"], out["rss_index_mb"] = round(scale.rss_mb()), round(scale.rss_mb() - before)
     times, cpu = scale.timed_questions(retriever, texts, questions)
     out["query_p50_ms"] = round(float(np.percentile(times, 50)), 2)
     out["query_p95_ms"] = round(float(np.percentile(times, 95)), 2)
     out["query_cpu_p50_ms"] = round(float(np.percentile(cpu, 50)), 2)  # the client's part
     out["query_cpu_p95_ms"] = round(float(np.percentile(cpu, 95)), 2)
+    return retriever, out
+
+
+def phase_query(n: int, url: str, cache: Path, threshold: int) -> dict[str, Any]:
+    """A fresh reader: load time and RSS, the non-encoding query time, HNSW recall@10."""
+    retriever, out = fresh_reader(url, cache, threshold)
+    questions = scale.real_parts(cache)["questions"]
     out["sentence_search"] = not retriever.snapshot.passages.approximate
     exact = exact_top10(url, questions)
     passages = retriever.snapshot.passages
